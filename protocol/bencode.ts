@@ -1,0 +1,182 @@
+// Canonical bencode (BEP 3), the one encoding of everything SpareCycles signs.
+// We chose bencode because the rest of the system already speaks BitTorrent
+// (BEP 44 items and BEP 10 extension messages are bencoded), and because
+// bencode has exactly one encoding per value once dictionary keys are sorted
+// and integers carry no leading zeros. The decoder is strict: it accepts only
+// that one encoding, so `encode(decode(b))` equals `b` for every accepted `b`,
+// and a signature over canonical bytes can be checked by re-encoding.
+
+import { compareBytes, concatBytes, fromUtf8, utf8 } from './bytes.ts';
+import { LIMITS } from './constants.ts';
+import { DecodeError } from './errors.ts';
+
+/** A decoded value: byte strings stay bytes; the schema layer decides what is text. */
+export type BValue = number | Uint8Array | BValue[] | BDict;
+export interface BDict {
+  [key: string]: BValue;
+}
+
+/** What `encode` accepts: decoded values, plus strings (UTF-8) and absent optional fields. */
+export type BInput = number | string | Uint8Array | readonly BInput[] | { readonly [key: string]: BInput | undefined };
+
+const I = 0x69; // 'i'
+const L = 0x6c; // 'l'
+const D = 0x64; // 'd'
+const E = 0x65; // 'e'
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+
+export function encode(value: BInput): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const push = (chunk: Uint8Array) => void chunks.push(chunk);
+  const write = (v: BInput, depth: number): void => {
+    if (depth > LIMITS.depth) throw new DecodeError(`nesting deeper than ${LIMITS.depth}`);
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new DecodeError(`expected a safe integer, got ${v}`);
+      push(utf8(`i${v}e`));
+    } else if (typeof v === 'string') {
+      const bytes = utf8(v);
+      push(utf8(`${bytes.length}:`));
+      push(bytes);
+    } else if (v instanceof Uint8Array) {
+      push(utf8(`${v.length}:`));
+      push(v);
+    } else if (Array.isArray(v)) {
+      push(Uint8Array.of(L));
+      for (const item of v as readonly BInput[]) write(item, depth + 1);
+      push(Uint8Array.of(E));
+    } else if (typeof v === 'object' && v !== null) {
+      const entries = Object.entries(v)
+        .filter((entry): entry is [string, BInput] => entry[1] !== undefined)
+        .map(([k, item]) => [utf8(k), item] as const)
+        .sort((a, b) => compareBytes(a[0], b[0]));
+      push(Uint8Array.of(D));
+      for (const [key, item] of entries) {
+        push(utf8(`${key.length}:`));
+        push(key);
+        write(item, depth + 1);
+      }
+      push(Uint8Array.of(E));
+    } else {
+      throw new DecodeError(`cannot encode a value of type ${v === null ? 'null' : typeof v}`);
+    }
+  };
+  write(value, 0);
+  return concatBytes(...chunks);
+}
+
+export interface DecodeOptions {
+  /** Refuse input longer than this before looking at it. */
+  maxBytes?: number;
+}
+
+export function decode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
+  const maxBytes = options.maxBytes ?? LIMITS.messageBytes;
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('expected bytes');
+  if (bytes.length > maxBytes) throw new DecodeError(`expected at most ${maxBytes} bytes, got ${bytes.length}`);
+  if (bytes.length === 0) throw new DecodeError('expected a value, got no bytes');
+  const reader = new Reader(bytes);
+  const value = reader.value(0);
+  if (reader.pos !== bytes.length) {
+    throw new DecodeError(`expected end of input at byte ${reader.pos}, got ${bytes.length - reader.pos} more bytes`);
+  }
+  return value;
+}
+
+class Reader {
+  pos = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  value(depth: number): BValue {
+    if (depth > LIMITS.depth) throw new DecodeError(`nesting deeper than ${LIMITS.depth}`);
+    const tag = this.peek();
+    if (tag === I) return this.integer();
+    if (tag === L) return this.list(depth);
+    if (tag === D) return this.dict(depth);
+    if (tag >= ZERO && tag <= ZERO + 9) return this.string();
+    throw new DecodeError(`unexpected byte 0x${tag.toString(16)} at ${this.pos}`);
+  }
+
+  private peek(): number {
+    if (this.pos >= this.bytes.length) throw new DecodeError(`unexpected end of input at ${this.pos}`);
+    return this.bytes[this.pos]!;
+  }
+
+  /** Reads decimal digits up to `end`; canonical means no leading zero unless the number is 0. */
+  private digits(end: number, what: string): number {
+    const start = this.pos;
+    let n = 0;
+    while (this.peek() !== end) {
+      const c = this.bytes[this.pos]!;
+      if (c < ZERO || c > ZERO + 9) throw new DecodeError(`expected a digit in ${what} at ${this.pos}`);
+      n = n * 10 + (c - ZERO);
+      this.pos++;
+      if (this.pos - start > 16) throw new DecodeError(`${what} has too many digits at ${start}`);
+    }
+    const count = this.pos - start;
+    if (count === 0) throw new DecodeError(`expected digits in ${what} at ${start}`);
+    if (count > 1 && this.bytes[start] === ZERO) throw new DecodeError(`${what} has a leading zero at ${start}`);
+    if (!Number.isSafeInteger(n)) throw new DecodeError(`${what} at ${start} is not a safe integer`);
+    this.pos++; // the terminator
+    return n;
+  }
+
+  private integer(): number {
+    const start = this.pos;
+    this.pos++; // 'i'
+    const negative = this.peek() === MINUS;
+    if (negative) this.pos++;
+    const n = this.digits(E, 'integer');
+    if (negative && n === 0) throw new DecodeError(`negative zero at ${start}`);
+    return negative ? -n : n;
+  }
+
+  private string(): Uint8Array {
+    const start = this.pos;
+    const length = this.digits(COLON, 'string length');
+    if (length > this.bytes.length - this.pos) {
+      throw new DecodeError(`string at ${start} claims ${length} bytes, only ${this.bytes.length - this.pos} remain`);
+    }
+    const out = this.bytes.slice(this.pos, this.pos + length);
+    this.pos += length;
+    return out;
+  }
+
+  private list(depth: number): BValue[] {
+    this.pos++; // 'l'
+    const out: BValue[] = [];
+    while (this.peek() !== E) out.push(this.value(depth + 1));
+    this.pos++;
+    return out;
+  }
+
+  private dict(depth: number): BDict {
+    const start = this.pos;
+    this.pos++; // 'd'
+    // No prototype, so a key named "__proto__" is just a key.
+    const out = Object.create(null) as BDict;
+    let previous: Uint8Array | undefined;
+    while (this.peek() !== E) {
+      if (this.peek() < ZERO || this.peek() > ZERO + 9) throw new DecodeError(`expected a string key at ${this.pos}`);
+      const keyBytes = this.string();
+      if (previous !== undefined && compareBytes(previous, keyBytes) >= 0) {
+        throw new DecodeError(`dictionary at ${start} has keys out of order or repeated`);
+      }
+      previous = keyBytes;
+      let key: string;
+      try {
+        key = fromUtf8(keyBytes);
+      } catch (cause) {
+        throw new DecodeError(`dictionary key at ${this.pos} is not UTF-8`, { cause });
+      }
+      out[key] = this.value(depth + 1);
+    }
+    this.pos++;
+    return out;
+  }
+}
+
+export function isDict(value: BValue): value is BDict {
+  return typeof value === 'object' && !(value instanceof Uint8Array) && !Array.isArray(value);
+}

@@ -1,0 +1,97 @@
+// The protocol's one table: versions, signing domains, error codes and limits.
+// Anything that crosses the wire or is signed is named here and nowhere else.
+
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Every signature covers `domain ‖ canonical bytes`, so a signature made for
+ * one kind of object can never be replayed as another. The trailing NUL ends
+ * the domain unambiguously.
+ */
+export const DOMAINS = {
+  manifest: 'sparecycles/v1/manifest\0',
+  offer: 'sparecycles/v1/offer\0',
+  hello: 'sparecycles/v1/hello\0',
+  claim: 'sparecycles/v1/claim\0',
+  assign: 'sparecycles/v1/assign\0',
+  result: 'sparecycles/v1/result\0',
+  receipt: 'sparecycles/v1/receipt\0',
+  payment: 'sparecycles/v1/payment\0',
+  redeem: 'sparecycles/v1/redeem\0',
+  vector: 'sparecycles/v1/test-vector\0',
+} as const;
+
+export type Domain = keyof typeof DOMAINS;
+
+/** Error codes, local and on the wire. */
+export const ERROR_CODES = [
+  'DECODE',
+  'SCHEMA',
+  'VERSION',
+  'KEY',
+  'SIGNATURE',
+  'HASH_MISMATCH',
+  'UNIT_TIMEOUT',
+  'UNIT_MEMORY',
+  'UNIT_TRAP',
+  'UNIT_ABI',
+  'UNIT_CRASH',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const LIMITS = {
+  /** Largest control message (hello, claim, assign, result, receipt, payment, redeem). */
+  messageBytes: 64 * 1024,
+  /** Largest signed manifest. Per-unit inputs live in the torrent, not here. */
+  manifestBytes: 256 * 1024,
+  /** Deepest nesting the canonical decoder accepts. */
+  depth: 16,
+  /** Largest output that rides inline in a result; larger ones travel as a torrent. */
+  inlineOutputBytes: 16 * 1024,
+  /** Most units one message may name. */
+  unitsPerMessage: 1024,
+  /** Most units in one task. */
+  unitsPerTask: 1_000_000,
+  /** Largest Wasm memory a unit may ask for, in 64 KiB pages (1 GiB). */
+  memoryPages: 16384,
+  /** Longest per-unit time limit a manifest may set. */
+  unitTimeMs: 10 * 60 * 1000,
+} as const;
+
+/**
+ * Every message on the wire: its type name (the `t` field), the version this
+ * implementation speaks (the `v` field), and the domain its signature covers.
+ * Types without a domain are unsigned (bearer or answered over an
+ * authenticated channel). Schemas live in protocol/messages/.
+ */
+export const MESSAGE_TYPES = {
+  hello: { version: 1, domain: 'hello' },
+  offer: { version: 1, domain: 'offer' },
+  claim: { version: 1, domain: 'claim' },
+  assign: { version: 1, domain: 'assign' },
+  result: { version: 1, domain: 'result' },
+  receipt: { version: 1, domain: 'receipt' },
+  payment: { version: 1, domain: 'payment' },
+  'payment-ok': { version: 1 },
+  redeem: { version: 1 },
+} as const satisfies Record<string, { version: number; domain?: Domain }>;
+
+export type MessageType = keyof typeof MESSAGE_TYPES;
+
+/** Bounds on message fields, beyond the shared LIMITS above. */
+export const MESSAGE_LIMITS = {
+  /** BEP 44 refuses a mutable item whose bencoded `v` is 1000 bytes or more. */
+  offerBytes: 999,
+  /** Capabilities a hello may list, and the longest one. */
+  caps: 16,
+  capBytes: 32,
+  /** Free-text fields. */
+  agentBytes: 64,
+  nameBytes: 64,
+  reasonBytes: 128,
+  accountBytes: 64,
+  mintUrlBytes: 256,
+  /** Blinded outputs, signatures or proofs in one payment or redeem. */
+  outputs: 64,
+} as const;

@@ -1,0 +1,25 @@
+// The one interface every signature and key agreement goes through. Two
+// backends implement it and must give identical bytes: node:crypto on servers
+// (fast, OpenSSL) and tweetnacl in the browser. test/vectors pins both.
+//
+// Backends do raw primitive work only. The strict rules every SpareCycles
+// verifier applies (lengths, canonical S, canonical and non-small-order
+// points, domain separation) live in sign.ts, once, so the two backends cannot
+// disagree about an edge case.
+
+export interface CryptoBackend {
+  readonly name: string;
+  /** 32-byte seed → 32-byte ed25519 public key. */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  /** Pure ed25519 (RFC 8032) signature of `message`, 64 bytes. */
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /** Pure ed25519 verification. Callers go through sign.ts, which checks encodings first. */
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** 32-byte secret → 32-byte X25519 public key (RFC 7748). */
+  x25519PublicKey(secret: Uint8Array): Uint8Array;
+  /** X25519 shared secret. Throws KeyError when the result is all zeros (a small-order peer key). */
+  x25519(secret: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+  sha256(data: Uint8Array): Uint8Array;
+  sha512(data: Uint8Array): Uint8Array;
+  randomBytes(length: number): Uint8Array;
+}

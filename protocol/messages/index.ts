@@ -1,0 +1,206 @@
+// The message table and the one way in and out of the wire.
+//
+// decodeMessage: bencode-decode with a size bound → a dictionary → `t` and
+// `v` first (an unknown type is a SchemaError on `t`, a known type at another
+// version is a VersionError carrying the version) → that type's schema, which
+// returns a fresh typed object. Decoding checks shape and bounds only;
+// verifyMessage checks the signature, under the key the message itself names
+// and the domain its type signs with.
+
+import { decode, encode, isDict, type BInput, type BValue } from '../bencode.ts';
+import { concatBytes, equalBytes, fromUtf8, utf8 } from '../bytes.ts';
+import { DOMAINS, LIMITS, type Domain, type MessageType } from '../constants.ts';
+import type { CryptoBackend } from '../crypto/backend.ts';
+import { ed25519PublicKeyOf, signDomain, verifyDomain } from '../crypto/sign.ts';
+import { KeyError, SchemaError, SignatureError, VersionError } from '../errors.ts';
+import { assign } from './assign.ts';
+import { claim } from './claim.ts';
+import type { MessageOfSpec, MessageSpec, SignedType } from './envelope.ts';
+import { hello } from './hello.ts';
+import { offer } from './offer.ts';
+import { payment, paymentOk } from './payment.ts';
+import { receipt } from './receipt.ts';
+import { redeem } from './redeem.ts';
+import { result } from './result.ts';
+
+export type { MessageSpec, SignedType, UnsignedType } from './envelope.ts';
+export type { Hello } from './hello.ts';
+export type { Offer } from './offer.ts';
+export type { Claim } from './claim.ts';
+export type { Assign } from './assign.ts';
+export type { Result } from './result.ts';
+export type { Receipt } from './receipt.ts';
+export type { Payment, PaymentOk } from './payment.ts';
+export type { Redeem } from './redeem.ts';
+
+/** Every message type → its spec (version, domain, signer field, schema). */
+export const MESSAGES = {
+  hello,
+  offer,
+  claim,
+  assign,
+  result,
+  receipt,
+  payment,
+  'payment-ok': paymentOk,
+  redeem,
+} as const satisfies { readonly [T in MessageType]: MessageSpec<T, any> };
+
+type Specs = typeof MESSAGES;
+
+/** The typed message of one type, derived from its schema. */
+export type MessageOf<T extends MessageType> = T extends MessageType ? MessageOfSpec<Specs[T]> : never;
+/** Every message: a union discriminated on `t`. */
+export type Message = MessageOf<MessageType>;
+export type SignedMessage = MessageOf<SignedType>;
+/** A signed message before it is signed: everything but `sig`. */
+export type Unsigned<M> = M extends unknown ? Omit<M, 'sig'> : never;
+export type UnsignedMessage = Unsigned<SignedMessage>;
+
+export const MESSAGE_TYPE_NAMES = Object.keys(MESSAGES) as MessageType[];
+
+export interface DecodeMessageOptions {
+  /** Refuse input longer than this; defaults to LIMITS.messageBytes. */
+  maxBytes?: number;
+}
+
+function specOf(type: unknown): MessageSpec<MessageType, Message> {
+  if (typeof type !== 'string' || !Object.hasOwn(MESSAGES, type)) {
+    const got = typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : typeof type;
+    throw new SchemaError(`t: expected a message type (${MESSAGE_TYPE_NAMES.join(', ')}), got ${got}`, { field: 't' });
+  }
+  return MESSAGES[type as MessageType] as MessageSpec<MessageType, Message>;
+}
+
+/** Validates an already-decoded bencode value as a message (e.g. a BEP 44 `v`). */
+export function readMessage(value: BValue): Message {
+  if (!isDict(value)) throw new SchemaError('expected a message dictionary', { field: undefined });
+  const t = value.t;
+  if (!(t instanceof Uint8Array)) {
+    throw new SchemaError(t === undefined ? 'missing field t' : 't: expected the type name as text', { field: 't' });
+  }
+  let type: string;
+  try {
+    type = fromUtf8(t);
+  } catch (cause) {
+    throw new SchemaError('t: expected UTF-8 text, got malformed bytes', { field: 't', cause });
+  }
+  const spec = specOf(type);
+  const v = value.v;
+  if (typeof v !== 'number') {
+    throw new SchemaError(v === undefined ? `${type}: missing field v` : 'v: expected an integer version', { field: 'v' });
+  }
+  if (v !== spec.version) {
+    throw new VersionError(`${type}: expected version ${spec.version}, got ${v}`, v, { field: 'v' });
+  }
+  return spec.schema.read(value, type);
+}
+
+export function decodeMessage(bytes: Uint8Array, options: DecodeMessageOptions = {}): Message {
+  return readMessage(decode(bytes, { maxBytes: options.maxBytes ?? LIMITS.messageBytes }));
+}
+
+/**
+ * The canonical bytes of a message. The message is validated on the way out,
+ * so nothing leaves that a peer would refuse.
+ */
+export function encodeMessage(msg: Message): Uint8Array {
+  return encodeChecked(specOf(msg.t).schema.write(msg));
+}
+
+/** Encodes and validates as a peer would, so nothing leaves that a peer would refuse. */
+function encodeChecked(form: BInput): Uint8Array {
+  checkText(form, '');
+  const bytes = encode(form);
+  decodeMessage(bytes);
+  return bytes;
+}
+
+// UTF-8 cannot carry a lone surrogate: encoding would silently turn it into
+// U+FFFD, and the signed text would not be the text the caller meant.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkText(value: BInput | undefined, path: string): void {
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) {
+      throw new SchemaError(`${path}: expected well-formed Unicode text, got a lone surrogate`, { field: path });
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item: BInput, i: number) => checkText(item, `${path}[${i}]`));
+  } else if (typeof value === 'object' && !(value instanceof Uint8Array)) {
+    for (const [key, item] of Object.entries(value)) checkText(item, path ? `${path}.${key}` : key);
+  }
+}
+
+export function isSignedMessage(msg: Message): msg is SignedMessage {
+  return specOf(msg.t).domain !== undefined;
+}
+
+interface Signing {
+  domain: Domain;
+  signer: string;
+  key: Uint8Array;
+  /** encode(message without sig): what signDomain and verifyDomain take. */
+  body: Uint8Array;
+}
+
+const PLACEHOLDER_SIG = new Uint8Array(64);
+
+function signing(msg: SignedMessage | UnsignedMessage): Signing {
+  const spec = specOf(msg.t);
+  if (spec.domain === undefined || spec.signer === undefined) {
+    throw new SchemaError(`t: ${msg.t} messages are not signed`, { field: 't' });
+  }
+  // Validate every other field (a placeholder stands in for the signature).
+  const withoutSig = { ...msg, sig: undefined } as unknown as Message;
+  encodeChecked(spec.schema.write({ ...withoutSig, sig: PLACEHOLDER_SIG } as Message));
+  const key = (msg as unknown as Record<string, Uint8Array>)[spec.signer]!;
+  return { domain: spec.domain, signer: spec.signer, key, body: encode(spec.schema.write(withoutSig)) };
+}
+
+/** The exact bytes the ed25519 signature covers: `DOMAINS[domain] ‖ encode(message without sig)`. */
+export function messageSigningBytes(msg: SignedMessage | UnsignedMessage): Uint8Array {
+  const { domain, body } = signing(msg);
+  return concatBytes(utf8(DOMAINS[domain]), body);
+}
+
+/** The key that signs a message: the value of its type's signer field. */
+export function messageSigner(msg: SignedMessage | UnsignedMessage): Uint8Array {
+  return signing(msg).key;
+}
+
+/**
+ * Signs a message with `seed`, whose public key must be the one in the
+ * message's signer field (KeyError otherwise). Returns a fresh, validated
+ * message with `sig`.
+ */
+export function signMessage<M extends UnsignedMessage>(
+  backend: CryptoBackend,
+  seed: Uint8Array,
+  msg: M,
+): MessageOf<M['t']> {
+  const { domain, signer, key, body } = signing(msg);
+  if (!equalBytes(ed25519PublicKeyOf(backend, seed), key)) {
+    throw new KeyError(`${signer}: expected the public key of the signing seed`, { field: signer });
+  }
+  const signed = { ...msg, sig: signDomain(backend, seed, domain, body) } as unknown as Message;
+  return decodeMessage(encodeMessage(signed)) as MessageOf<M['t']>;
+}
+
+/**
+ * Throws unless `sig` verifies under the message's own signer key and its
+ * type's domain: KeyError (field: the signer field) for an unacceptable key,
+ * SignatureError (field: `sig`) for a signature that is not valid.
+ */
+export function verifyMessage(backend: CryptoBackend, msg: SignedMessage): void {
+  const { domain, signer, key, body } = signing(msg);
+  const sig: unknown = (msg as { sig?: unknown }).sig;
+  if (!(sig instanceof Uint8Array)) throw new SchemaError('missing field sig', { field: 'sig' });
+  try {
+    verifyDomain(backend, key, domain, body, sig);
+  } catch (error) {
+    if (error instanceof KeyError) throw new KeyError(`${signer}: ${error.message}`, { field: signer, cause: error });
+    if (error instanceof SignatureError) throw new SignatureError(`sig: ${error.message}`, { field: 'sig', cause: error });
+    throw error;
+  }
+}

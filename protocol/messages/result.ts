@@ -1,0 +1,36 @@
+// result: a worker returns one unit's output, inline or as a result torrent,
+// bound to the lease it was assigned under. `blinded` carries the blinded
+// points the worker wants signed as payment for this unit.
+
+import { LIMITS, MESSAGE_LIMITS } from '../constants.ts';
+import { bytes, int, list, optional, type Infer } from '../schema.ts';
+import { infoHash, invalid, nonce, point, publicKey, sha256Hash, signedMessage, unitIndex } from './envelope.ts';
+
+export const result = signedMessage(
+  'result',
+  'worker',
+  {
+    task: infoHash,
+    unit: unitIndex,
+    /** The lease from the assign this result answers. */
+    lease: nonce,
+    /** SHA-256 of the output bytes. */
+    hash: sha256Hash,
+    /** Time the unit ran, in milliseconds; a unit may run at most LIMITS.unitTimeMs. */
+    runMs: int(0, LIMITS.unitTimeMs),
+    /** The output itself, when small. Exactly one of output and torrent. */
+    output: optional(bytes({ max: LIMITS.inlineOutputBytes })),
+    /** Info-hash of a result torrent holding the output. */
+    torrent: optional(infoHash),
+    blinded: optional(list(point, { min: 1, max: MESSAGE_LIMITS.outputs })),
+    worker: publicKey,
+  },
+  (m) => {
+    if ((m.output === undefined) === (m.torrent === undefined)) {
+      const got = m.output === undefined ? 'neither' : 'both';
+      throw invalid('output', `expected exactly one of output and torrent, got ${got}`);
+    }
+  },
+);
+
+export type Result = Infer<typeof result.schema>;

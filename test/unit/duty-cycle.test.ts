@@ -1,0 +1,92 @@
+// The pool's duty cycle, with a scripted thread and fake timers: the thread
+// stands in for a worker thread because what is under test is the scheduling,
+// and real threads would make it a timing test.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cpuBudget, restAfter } from '../../worker/cpu-budget.ts';
+import { UnitPool } from '../../worker/pool.ts';
+import type { UnitThread } from '../../worker/pool.ts';
+import type { ThreadReply } from '../../worker/unit-thread.ts';
+
+describe('cpu budget', () => {
+  it('turns a slider into threads and a duty cycle', () => {
+    expect(cpuBudget(1, 2)).toEqual({ threads: 2, dutyCycle: 1 });
+    expect(cpuBudget(0.5, 2)).toEqual({ threads: 1, dutyCycle: 1 });
+    expect(cpuBudget(0.25, 2)).toEqual({ threads: 1, dutyCycle: 0.5 });
+    expect(cpuBudget(0.75, 4)).toEqual({ threads: 3, dutyCycle: 1 });
+    expect(cpuBudget(0.1, 1)).toEqual({ threads: 1, dutyCycle: 0.1 });
+    expect(() => cpuBudget(0, 2)).toThrow(RangeError);
+    expect(() => cpuBudget(1.5, 2)).toThrow(RangeError);
+    expect(() => cpuBudget(Number.NaN, 2)).toThrow(RangeError);
+  });
+
+  it('rests so that busy time is the duty share of wall time', () => {
+    expect(restAfter(100, 1)).toBe(0);
+    expect(restAfter(100, 0.5)).toBe(100);
+    expect(restAfter(100, 0.25)).toBe(300);
+  });
+});
+
+describe('pool scheduling', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('starts the next unit on a thread only after its rest', async () => {
+    vi.useFakeTimers();
+    const started: number[] = [];
+    const thread: UnitThread = {
+      run: async (job, onStart) => {
+        started.push(Date.now());
+        onStart();
+        return { ok: true, output: Uint8Array.of(job.request.unit), busyMs: 100 } satisfies ThreadReply;
+      },
+      terminate: () => {},
+    };
+    const pool = new UnitPool({ threads: 1, dutyCycle: 0.25, spawn: () => thread });
+    const module = {} as WebAssembly.Module;
+    const request = (unit: number) => ({ unit, input: new Uint8Array(0), memory: { minPages: 1, maxPages: 1 }, maxOutputBytes: 8 });
+    const t0 = Date.now();
+    const first = pool.run(module, request(0), 1000);
+    const second = pool.run(module, request(1), 1000);
+    await first;
+    expect(started).toEqual([t0]);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(started).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await second;
+    expect(started).toEqual([t0, t0 + 300]);
+    await pool.stop();
+  });
+
+  it('replaces a thread that times out and fails queued work when stopped', async () => {
+    vi.useFakeTimers();
+    let spawned = 0;
+    let terminated = 0;
+    const pool = new UnitPool({
+      threads: 1,
+      dutyCycle: 1,
+      spawn: () => {
+        spawned++;
+        return {
+          run: (_job, onStart) => {
+            onStart();
+            return new Promise<ThreadReply>(() => {});
+          },
+          terminate: () => void terminated++,
+        };
+      },
+    });
+    const module = {} as WebAssembly.Module;
+    const request = { unit: 0, input: new Uint8Array(0), memory: { minPages: 1, maxPages: 1 }, maxOutputBytes: 8 };
+    const hung = pool.run(module, request, 50).catch((e: Error) => e.name);
+    const queued = pool.run(module, request, 50).catch((e: Error) => e.name);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await hung).toBe('UnitTimeoutError');
+    expect(spawned).toBe(2);
+    expect(terminated).toBe(1);
+    // The queued unit is now running on the fresh thread; stopping ends it.
+    await pool.stop();
+    expect(await queued).toBe('UnitCrashError');
+  });
+});

@@ -1,0 +1,53 @@
+// A unit thread on Node: a worker_threads Worker that runs one job at a time.
+
+import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { cpuBudget } from '../cpu-budget.ts';
+import { UnitPool } from '../pool.ts';
+import type { UnitThread } from '../pool.ts';
+import type { ThreadJob, ThreadMessage, ThreadReply } from '../unit-thread.ts';
+
+const ENTRY = new URL('./thread-entry.mjs', import.meta.url);
+
+export function spawnNodeThread(): UnitThread {
+  // Wasm memory lives outside the JS heap; these bound only the thread's own JS.
+  const worker = new Worker(ENTRY, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
+  worker.unref();
+  let current:
+    | { resolve: (r: ThreadReply) => void; reject: (e: unknown) => void; onStart: () => void }
+    | undefined;
+  const fail = (error: unknown) => {
+    const job = current;
+    current = undefined;
+    job?.reject(error);
+  };
+  worker.on('message', (message: ThreadMessage) => {
+    if (message.type === 'start') {
+      current?.onStart();
+      return;
+    }
+    const job = current;
+    current = undefined;
+    job?.resolve(message.reply);
+  });
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`unit thread exited with code ${code}`)));
+  return {
+    run(job: ThreadJob, onStart: () => void) {
+      return new Promise<ThreadReply>((resolve, reject) => {
+        current = { resolve, reject, onStart };
+        worker.postMessage(job);
+      });
+    },
+    terminate() {
+      current = undefined;
+      void worker.terminate();
+    },
+  };
+}
+
+/** A pool sized from a CPU fraction of this machine. */
+export function nodeUnitPool(cpuFraction: number, cores = cpus().length): UnitPool {
+  const budget = cpuBudget(cpuFraction, cores);
+  return new UnitPool({ ...budget, spawn: spawnNodeThread });
+}
