@@ -11,14 +11,14 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   'run-local': () => import('./run-local.ts'),
+  publish: () => import('./publish.ts'),
+  worker: () => import('./worker.ts'),
   demo: () => import('./demo.ts'),
+  tracker: () => import('./tracker.ts'),
 };
 
 /** Roles still to come: listed so `--help` shows the whole product. */
 const PLANNED: Record<string, string> = {
-  publish: 'publish a task as a magnet link and run it to the end (not built yet)',
-  worker: 'volunteer this machine as a headless worker (not built yet)',
-  tracker: 'run a BitTorrent tracker (not built yet)',
   relay: 'run an edge relay for browsers (not built yet)',
   mint: 'run a credit mint (not built yet)',
   redeem: 'redeem credits at a mint (not built yet)',

@@ -48,7 +48,7 @@ export const LIMITS = {
   /** Deepest nesting the canonical decoder accepts. */
   depth: 16,
   /** Largest output that rides inline in a result; larger ones travel as a torrent. */
-  inlineOutputBytes: 16 * 1024,
+  inlineOutputBytes: 48 * 1024,
   /** Most units one message may name. */
   unitsPerMessage: 1024,
   /** Most units in one task. */
@@ -95,3 +95,18 @@ export const MESSAGE_LIMITS = {
   /** Blinded outputs, signatures or proofs in one payment or redeem. */
   outputs: 64,
 } as const;
+
+/**
+ * The BEP 10 extension that carries hello, claim, assign, result and receipt
+ * on the BitTorrent wire a worker already has to the tasker in the task's swarm.
+ */
+export const TASK_EXTENSION = 'sc_task';
+
+/** The BEP 10 extension a tasker's offer endpoint answers on the offer topic. */
+export const OFFER_EXTENSION = 'sc_offer';
+
+/**
+ * The well-known info-hash taskers announce on so that workers and relays can
+ * find them: sha1("sparecycles offers v1"). test/unit/wire.test.ts recomputes it.
+ */
+export const OFFER_TOPIC_HEX = '1d9e57d4e3453eb6476d316d0fb60fe0f4c3d65b';

@@ -1,0 +1,146 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type DHT from 'bittorrent-dht';
+import { dhtReady } from '../net/dht.ts';
+import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
+import type { Logger } from '../net/log.ts';
+import { jsonLogger } from '../net/log.ts';
+import { namedFile, seedBuffers } from '../net/torrent-files.ts';
+import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
+import { fromHex } from '../protocol/bytes.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { signManifest } from '../protocol/manifest.ts';
+import { mergedFileName } from '../tasker/merge.ts';
+import { OfferPublisher } from '../tasker/offer-publisher.ts';
+import { TaskerSession } from '../tasker/session.ts';
+import { loadTaskDir } from '../tasker/task-dir.ts';
+import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import { networkArgs, networkOptions } from './network-args.ts';
+import { progress } from './progress.ts';
+import { UsageError, parseCpu } from './usage.ts';
+import { waitForSignal } from './signals.ts';
+
+export const summary = 'publish a task as a magnet link, run it to the end and publish the merged output';
+export const usage =
+  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...networkOptions,
+      out: { type: 'string' },
+      key: { type: 'string' },
+      cpu: { type: 'string' },
+      exit: { type: 'boolean' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  const dir = positionals[0];
+  if (!dir || positionals.length > 1) throw new UsageError(`usage: ${usage}`);
+  const net = networkArgs(values);
+  const backend = nodeCrypto;
+  const log = jsonLogger(process.stderr, values.verbose ? 'debug' : 'warn');
+  const emit = (event: Record<string, unknown>) => {
+    if (values.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+  };
+
+  const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('tasker'));
+  const task = await loadTaskDir(backend, dir, { tasker: identity.publicKey });
+  const manifest = signManifest(backend, identity.exportSeed(), task.body);
+  const storage = await mkdtemp(join(tmpdir(), 'sparecycles-publish-'));
+  const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
+  // The tasker's own threads run canaries, tiebreaks and samples, not the bulk.
+  const pool = nodeUnitPool(parseCpu(values.cpu ?? String(1 / cpus().length)));
+  let session: TaskerSession | undefined;
+  let offers: OfferPublisher | undefined;
+  try {
+    session = await TaskerSession.start(
+      { backend, identity, client, pool, trackers: net.trackers, storage, log },
+      task,
+      manifest,
+    );
+    if (values.json) emit({ event: 'magnet', magnet: session.magnet, infoHash: session.infoHash });
+    else process.stdout.write(`${session.magnet}\n`);
+    offers = await announceOffer(session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log);
+    if (offers) emit({ event: 'offer', port: offers.port });
+
+    const bar = progress(manifest.name);
+    session.on('progress', (p) => {
+      if (values.json) emit({ event: 'progress', ...p });
+      else bar.update(p.verified, p.units, `verified, ${p.outstanding} out`);
+    });
+    session.on('result', (r) => emit({ event: 'result', ...r }));
+    let lastLeft = manifest.units;
+    session.on('progress', (p) => {
+      // Re-signing and re-putting the offer on every unit would flood the DHT.
+      const left = p.units - p.verified;
+      if (offers && (left === 0 || lastLeft - left >= Math.max(1, p.units / 10))) {
+        lastLeft = left;
+        offers.update({ left }).catch((error: Error) => {
+          if (offers) log({ level: 'warn', event: 'offer-update-failed', message: error.message });
+        });
+      }
+    });
+    const merged = await session.done;
+    bar.finish();
+
+    const out = values.out ?? mergedFileName(manifest);
+    await writeFile(out, merged);
+    const output = await seedBuffers(client, `sc-output-${manifest.name}`, [namedFile(mergedFileName(manifest), merged)], {
+      trackers: net.trackers,
+      path: storage,
+    });
+    if (values.json) emit({ event: 'done', out, bytes: merged.length, magnet: output.magnetURI });
+    else {
+      process.stderr.write(`wrote ${out} (${merged.length} bytes); output torrent:\n`);
+      process.stdout.write(`${output.magnetURI}\n`);
+    }
+    if (!values.exit) {
+      process.stderr.write('seeding the task and its output; Ctrl-C to stop\n');
+      await waitForSignal();
+    }
+    return 0;
+  } finally {
+    const publisher = offers;
+    offers = undefined;
+    await publisher?.stop();
+    await session?.stop();
+    await pool.stop();
+    await destroyTorrentClient(client);
+  }
+}
+
+/** Puts the offer on the DHT; a task still runs by its magnet if that fails. */
+async function announceOffer(
+  session: TaskerSession,
+  dht: DHT | false | null,
+  host: string,
+  log: Logger,
+): Promise<OfferPublisher | undefined> {
+  if (!dht) return undefined;
+  const { manifest } = session;
+  const publisher = new OfferPublisher({ backend: nodeCrypto, identity: session.identity, dht, host, log });
+  try {
+    if (!(await dhtReady(dht))) throw new Error('the DHT did not bootstrap');
+    await publisher.start({
+      task: fromHex(session.infoHash),
+      name: manifest.name,
+      price: manifest.price,
+      left: manifest.units,
+      units: manifest.units,
+      deadline: manifest.deadline,
+      mode: manifest.mode,
+      ...(manifest.mint ? { mint: manifest.mint } : {}),
+    });
+    return publisher;
+  } catch (error) {
+    log({ level: 'warn', event: 'offer-failed', message: (error as Error).message });
+    await publisher.stop();
+    return undefined;
+  }
+}

@@ -1,0 +1,109 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type DHT from 'bittorrent-dht';
+import { dhtReady } from '../net/dht.ts';
+import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
+import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { WorkerEngine } from '../worker/engine.ts';
+import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import { findOffers, magnetForOffer } from '../worker/node/offer-finder.ts';
+import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
+import { networkArgs, networkOptions } from './network-args.ts';
+import { waitForSignal } from './signals.ts';
+import { UsageError, parseCpu } from './usage.ts';
+
+export const summary = 'volunteer this machine: find offers (or take a magnet), compute units, return results';
+export const usage = 'cycles worker [--magnet M] [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--json]';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...networkOptions,
+      magnet: { type: 'string' },
+      cpu: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`usage: ${usage}`);
+  const net = networkArgs(values);
+  const backend = nodeCrypto;
+  const print = (event: Record<string, unknown>, text: string) =>
+    process.stdout.write(values.json ? `${JSON.stringify(event)}\n` : `${text}\n`);
+
+  const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('worker'));
+  const storage = await mkdtemp(join(tmpdir(), 'sparecycles-worker-'));
+  const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
+  const pool = nodeUnitPool(parseCpu(values.cpu ?? '0.5'));
+  const stop = waitForSignal();
+  const task = values.magnet ? { magnet: values.magnet } : await discover(client.dht, net.trackers, stop, print);
+  if (!task) {
+    await pool.stop();
+    await destroyTorrentClient(client);
+    return 0;
+  }
+  const engine = new WorkerEngine(
+    {
+      backend,
+      identity,
+      pool,
+      torrents: nodeTorrentPort(client, net.trackers, storage),
+      ...(task.tasker ? { expectTasker: task.tasker } : {}),
+    },
+    task.magnet,
+  );
+  print({ event: 'worker', key: toHex(identity.publicKey), threads: pool.size }, `worker ${toHex(identity.publicKey).slice(0, 16)}… with ${pool.size} thread(s)`);
+  engine.on('ready', (m) => print({ event: 'ready', task: m.name, units: m.units }, `task ${m.name}: ${m.units} units, checked`));
+  engine.on('assigned', (units) => print({ event: 'assigned', units }, `assigned ${units.join(', ')}`));
+  engine.on('computed', (c) => print({ event: 'computed', ...c }, `computed unit ${c.unit} in ${Math.round(c.busyMs)} ms`));
+  engine.on('failed', (f) => print({ event: 'failed', unit: f.unit, code: f.error.code }, `unit ${f.unit} failed: ${f.error.message}`));
+  engine.on('receipt', (r) => print({ event: 'receipt', unit: r.unit, status: r.status, reason: r.reason }, `unit ${r.unit}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`));
+  engine.on('warning', (e) => process.stderr.write(`warning: ${e.message}\n`));
+  // Only a failure to load the task ends the worker early; success keeps it serving.
+  const failed = new Promise<Error>((resolve) => engine.ready.catch(resolve));
+  try {
+    const outcome = await Promise.race([failed, stop]);
+    if (outcome instanceof Error) throw outcome;
+    return 0;
+  } finally {
+    engine.stop();
+    await pool.stop();
+    await destroyTorrentClient(client);
+  }
+}
+
+type Print = (event: Record<string, unknown>, text: string) => void;
+
+/** Looks for offers on the DHT until one has units left, or a signal says stop. */
+async function discover(
+  dht: DHT | false | null,
+  trackers: string[],
+  stop: Promise<unknown>,
+  print: Print,
+): Promise<{ magnet: string; tasker?: Uint8Array } | undefined> {
+  if (!dht) throw new UsageError('cycles worker: without --magnet the worker needs the DHT to find offers');
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  await dhtReady(dht);
+  while (!stopped) {
+    const offers = await findOffers({ backend: nodeCrypto, dht, lookupMs: 5_000 });
+    const now = Date.now() / 1000;
+    const found = offers.find((f) => f.offer.left > 0 && f.offer.deadline > now);
+    if (found) {
+      const { offer } = found;
+      print(
+        { event: 'offer', task: toHex(offer.task), name: offer.name, price: offer.price, left: offer.left },
+        `found ${offer.name}: ${offer.left} of ${offer.units} units left at ${offer.price} per unit`,
+      );
+      return { magnet: magnetForOffer(offer, trackers), tasker: offer.tasker };
+    }
+    await Promise.race([stop, new Promise((r) => setTimeout(r, 3_000))]);
+  }
+  return undefined;
+}

@@ -1,0 +1,52 @@
+// Fetches a torrent by magnet and waits until it is complete, with a bound on
+// how long that may take, and a way to give up early.
+
+import type WebTorrent from 'webtorrent';
+import type { Torrent, TorrentOptions, Wire } from 'webtorrent';
+
+export class FetchTimeoutError extends Error {
+  override name = 'FetchTimeoutError';
+}
+
+export function addTorrent(
+  client: WebTorrent,
+  magnet: string,
+  options: TorrentOptions & { onWire?: (wire: Wire) => void },
+): Torrent {
+  const { onWire, ...rest } = options;
+  const torrent = client.add(magnet, rest);
+  if (onWire) torrent.on('wire', onWire);
+  return torrent;
+}
+
+export function whenDone(torrent: Torrent, timeoutMs: number): Promise<Torrent> {
+  if (torrent.done) return Promise.resolve(torrent);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new FetchTimeoutError(`torrent ${torrent.infoHash} not complete after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onDone = () => {
+      cleanup();
+      resolve(torrent);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      torrent.off('done', onDone);
+      torrent.off('error', onError);
+    };
+    torrent.once('done', onDone);
+    torrent.once('error', onError);
+  });
+}
+
+export function magnetFor(infoHash: string, trackers: string[], name?: string): string {
+  const params = [`xt=urn:btih:${infoHash}`];
+  if (name) params.push(`dn=${encodeURIComponent(name)}`);
+  for (const tracker of trackers) params.push(`tr=${encodeURIComponent(tracker)}`);
+  return `magnet:?${params.join('&')}`;
+}

@@ -1,0 +1,49 @@
+// Seeding from memory and reading files back, for any Node role.
+
+import type WebTorrent from 'webtorrent';
+import type { Torrent, Wire } from 'webtorrent';
+
+export type NamedBuffer = Buffer & { name: string };
+
+/** A buffer WebTorrent will seed under `name`, which may contain folders. */
+export function namedFile(name: string, bytes: Uint8Array): NamedBuffer {
+  return Object.assign(Buffer.from(bytes), { name });
+}
+
+export interface SeedOptions {
+  trackers: string[];
+  /** Storage folder for this torrent's pieces. */
+  path: string;
+  /** Attach BEP 10 extensions here: WebTorrent wants them before the first wire. */
+  onWire?: (wire: Wire) => void;
+}
+
+export function seedBuffers(
+  client: WebTorrent,
+  name: string,
+  input: NamedBuffer[],
+  options: SeedOptions,
+): Promise<Torrent> {
+  return new Promise((resolve, reject) => {
+    const torrent = client.seed(input, {
+      // A one-file torrent is named after its file; keep that name the file's own.
+      name: input.length === 1 ? input[0]!.name : name,
+      announce: options.trackers,
+      path: options.path,
+      createdBy: 'SpareCycles/0.1',
+    });
+    if (options.onWire) torrent.on('wire', options.onWire);
+    torrent.once('error', reject);
+    torrent.once('seed', () => {
+      torrent.off('error', reject);
+      resolve(torrent);
+    });
+  });
+}
+
+
+/** Reads one file of a complete torrent by its path inside the torrent. */
+export async function readTorrentFile(torrent: Torrent, path: string): Promise<Uint8Array | undefined> {
+  const file = torrent.files.find((f) => f.path === `${torrent.name}/${path}` || (torrent.files.length === 1 && f.name === path));
+  return file ? new Uint8Array(await file.arrayBuffer()) : undefined;
+}

@@ -1,0 +1,55 @@
+// Fetches the result torrents workers publish for outputs too large to ride
+// inline. One torrent may carry a worker's whole batch, so each is fetched
+// once and read per unit; a torrent larger than the batch could honestly be
+// is dropped as soon as its metadata says so.
+
+import type WebTorrent from 'webtorrent';
+import type { Torrent } from 'webtorrent';
+import { addTorrent, magnetFor, whenDone } from '../net/fetch-torrent.ts';
+import { readTorrentFile } from '../net/torrent-files.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { HashMismatchError } from '../protocol/errors.ts';
+import { resultFileName } from '../protocol/task-files.ts';
+
+const FETCH_TIMEOUT_MS = 60_000;
+
+export class ResultFetcher {
+  private readonly torrents = new Map<string, Promise<Torrent>>();
+
+  constructor(
+    private readonly client: WebTorrent,
+    private readonly trackers: string[],
+    private readonly storage: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  async fetch(infoHash: Uint8Array, unit: number): Promise<Uint8Array> {
+    const hex = toHex(infoHash);
+    let pending = this.torrents.get(hex);
+    if (!pending) {
+      pending = this.start(hex);
+      this.torrents.set(hex, pending);
+      pending.catch(() => this.torrents.delete(hex));
+    }
+    const torrent = await pending;
+    const output = await readTorrentFile(torrent, resultFileName(unit));
+    if (!output) throw new HashMismatchError(`result torrent ${hex} has no output for unit ${unit}`, { field: 'torrent' });
+    return output;
+  }
+
+  stop(): void {
+    for (const pending of this.torrents.values()) pending.then((t) => t.destroy(), () => {});
+    this.torrents.clear();
+  }
+
+  private start(hex: string): Promise<Torrent> {
+    const torrent = addTorrent(this.client, magnetFor(hex, this.trackers), { path: this.storage });
+    torrent.once('metadata', () => {
+      if (torrent.length > this.maxBytes) {
+        torrent.destroy();
+        torrent.emit('error', new Error(`result torrent ${hex} holds ${torrent.length} bytes, more than ${this.maxBytes}`));
+      }
+    });
+    return whenDone(torrent, FETCH_TIMEOUT_MS);
+  }
+}

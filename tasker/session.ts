@@ -1,0 +1,416 @@
+// One published task, from seeding to merged output. The session talks to
+// workers over the task torrent's wires (BEP 10, protocol/wire.ts), hands out
+// units through the Coordinator, fetches and checks results, runs the
+// tasker's own checks (canaries, tiebreaks, samples) in its unit pool, and
+// when every unit is verified merges the outputs.
+
+import { EventEmitter } from 'node:events';
+import type WebTorrent from 'webtorrent';
+import type { Torrent, Wire } from 'webtorrent';
+import type { Logger } from '../net/log.ts';
+import { fromHex, toHex } from '../protocol/bytes.ts';
+import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
+import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Identity } from '../protocol/crypto/identity.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
+import { unitInputRef } from '../protocol/manifest.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { signMessage, verifyMessage } from '../protocol/messages/index.ts';
+import type { Claim, Hello, Message, Result, UnsignedMessage } from '../protocol/messages/index.ts';
+import { prepareUnitModule } from '../protocol/unit-module.ts';
+import type { PreparedModule } from '../protocol/unit-module.ts';
+import { messageExtension } from '../protocol/wire.ts';
+import type { WireChannel } from '../protocol/wire.ts';
+import type { UnitPool } from '../worker/pool.ts';
+import { mergeOutputs } from './merge.ts';
+import { ResultFetcher } from './result-fetcher.ts';
+import { seedTask } from './task-torrent.ts';
+import type { TaskDir } from './task-dir.ts';
+import { Coordinator } from './verify/coordinator.ts';
+import type { Progress } from './verify/coordinator.ts';
+
+export interface TaskerOptions {
+  backend: CryptoBackend;
+  identity: Identity;
+  client: WebTorrent;
+  pool: UnitPool;
+  trackers: string[];
+  /** Folder for this session's torrent storage. */
+  storage: string;
+  log: Logger;
+  /** How long a worker has for one unit before it is reissued. */
+  leaseMs?: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+type Channel = WireChannel<Wire> & { worker?: string; workerKey?: Uint8Array };
+
+interface LeaseRecord {
+  channel: Channel;
+  worker: string;
+  unit: number;
+  hash?: string;
+  /** A final receipt (accepted or rejected) went out for this lease. */
+  settled?: boolean;
+}
+
+export interface TaskerEvents {
+  progress: [Progress];
+  result: [{ worker: string; unit: number; status: string; reason?: string }];
+  done: [Uint8Array];
+}
+
+const MAX_INVALID = 8;
+
+export class TaskerSession extends EventEmitter<TaskerEvents> {
+  readonly manifest: Manifest;
+  readonly coordinator: Coordinator;
+  torrent!: Torrent;
+  private readonly task: TaskDir;
+  private readonly options: TaskerOptions;
+  private readonly leases = new Map<string, LeaseRecord>();
+  private readonly outputs = new Map<number, Map<string, Uint8Array>>();
+  private readonly channels = new Set<Channel>();
+  /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
+  private readonly waiting = new Map<Channel, number>();
+  private readonly fetcher: ResultFetcher;
+  private module!: PreparedModule;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private finished = false;
+  private stopped = false;
+  readonly done: Promise<Uint8Array>;
+  private resolveDone!: (merged: Uint8Array) => void;
+  private rejectDone!: (error: Error) => void;
+
+  private constructor(options: TaskerOptions, task: TaskDir, manifest: Manifest, canaries: Map<number, Uint8Array>) {
+    super();
+    this.options = options;
+    this.task = task;
+    this.manifest = manifest;
+    this.coordinator = new Coordinator({
+      units: manifest.units,
+      policy: manifest.verify,
+      canaries,
+      leaseMs: options.leaseMs ?? Math.max(10_000, manifest.limits.unitTimeMs * 2),
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.fetcher = new ResultFetcher(
+      options.client,
+      options.trackers,
+      options.storage,
+      manifest.limits.outputBytes * LIMITS.unitsPerMessage,
+    );
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {});
+  }
+
+  get identity(): Identity {
+    return this.options.identity;
+  }
+
+  get infoHash(): string {
+    return this.torrent.infoHash;
+  }
+
+  get magnet(): string {
+    return this.torrent.magnetURI;
+  }
+
+  /** Checks the task, computes its canaries, seeds the torrent and starts taking workers. */
+  static async start(options: TaskerOptions, task: TaskDir, manifest: Manifest): Promise<TaskerSession> {
+    const module = await prepareUnitModule(options.backend, manifest, task.files.get(manifest.module.path)!);
+    const random = options.random ?? Math.random;
+    const canaryUnits = pickCanaries(manifest.units, manifest.verify.canaryPpm, random);
+    const canaryOutputs = new Map<number, Uint8Array>();
+    await Promise.all(
+      canaryUnits.map(async (unit) => canaryOutputs.set(unit, await runUnitLocally(options.pool, module, task, manifest, unit))),
+    );
+    const canaries = new Map([...canaryOutputs].map(([unit, out]) => [unit, options.backend.sha256(out)]));
+    const session = new TaskerSession(options, task, manifest, canaries);
+    session.module = module;
+    for (const [unit, output] of canaryOutputs) session.keepOutput(unit, output);
+    const extension = messageExtension<Wire>(TASK_EXTENSION, {
+      open: (channel) => session.onOpen(channel as Channel),
+      message: (channel, message) => session.onMessage(channel as Channel, message),
+      invalid: (channel, error) => session.onInvalid(channel as Channel, error),
+    });
+    session.torrent = await seedTask(options.client, manifest, task.files, {
+      trackers: options.trackers,
+      path: options.storage,
+      onWire: (wire) => {
+        wire.use(extension);
+        wire.once('close', () => session.onWireClose(wire));
+      },
+    });
+    session.timer = setInterval(() => session.tick(), 1000);
+    session.timer.unref?.();
+    options.log({ level: 'info', event: 'task-seeded', magnet: session.magnet, units: manifest.units, canaries: canaryUnits.length });
+    return session;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.fetcher.stop();
+    if (!this.finished) this.rejectDone(new Error('the tasker stopped before the task was done'));
+  }
+
+  // ---- wire events --------------------------------------------------------------------
+
+  private onOpen(channel: Channel): void {
+    this.channels.add(channel);
+    const hello: UnsignedMessage = {
+      t: 'hello',
+      v: 1,
+      key: this.options.identity.publicKey,
+      role: 'tasker',
+      caps: ['wasm', 'bep10', 'result-torrent'],
+      agent: 'sparecycles-tasker/0.1',
+      nonce: this.options.backend.randomBytes(16),
+      ts: Date.now(),
+    };
+    channel.send(this.sign(hello));
+  }
+
+  private onWireClose(wire: Wire): void {
+    for (const channel of this.channels) {
+      if (channel.wire !== wire) continue;
+      this.channels.delete(channel);
+      const worker = channel.worker;
+      this.waiting.delete(channel);
+      if (worker && ![...this.channels].some((c) => c.worker === worker)) {
+        const lost = this.coordinator.workerLost(worker);
+        if (lost.length) this.options.log({ level: 'info', event: 'worker-lost', worker, units: lost.map((l) => l.unit) });
+        this.afterProgress();
+      }
+    }
+  }
+
+  private onInvalid(channel: Channel, error: SpareCyclesError): void {
+    this.options.log({ level: 'warn', event: 'bad-message', worker: channel.worker, code: error.code, message: error.message });
+    if (channel.invalidCount >= MAX_INVALID) channel.close();
+  }
+
+  private onMessage(channel: Channel, message: Message): void {
+    if (this.stopped) return;
+    try {
+      if (message.t === 'hello') this.onHello(channel, message);
+      else if (message.t === 'claim') this.onClaim(channel, message);
+      else if (message.t === 'result') void this.onResult(channel, message);
+      else throw new Error(`a worker does not send ${message.t}`);
+    } catch (error) {
+      channel.invalidCount++;
+      this.onInvalid(channel, error instanceof SpareCyclesError ? error : new SpareCyclesError('SCHEMA', (error as Error).message));
+    }
+  }
+
+  private onHello(channel: Channel, hello: Hello): void {
+    verifyMessage(this.options.backend, hello);
+    if (hello.role !== 'worker') return; // another seeder of the task; nothing to say
+    if (channel.worker && channel.worker !== toHex(hello.key)) throw new Error('a wire may speak for one worker key only');
+    channel.worker = toHex(hello.key);
+    channel.workerKey = hello.key;
+    this.options.log({ level: 'debug', event: 'worker-hello', worker: channel.worker, agent: hello.agent });
+  }
+
+  private onClaim(channel: Channel, claim: Claim): void {
+    verifyMessage(this.options.backend, claim);
+    if (!channel.workerKey || toHex(claim.worker) !== channel.worker) throw new Error('claim from a key this wire did not greet with');
+    if (toHex(claim.task) !== this.infoHash) throw new Error('claim for another task');
+    this.waiting.set(channel, claim.want);
+    this.options.log({ level: 'debug', event: 'claim', worker: channel.worker, want: claim.want });
+    this.serve(channel);
+  }
+
+  /** Hands out what the coordinator allows against a channel's standing claim. */
+  private serve(channel: Channel): void {
+    const want = this.waiting.get(channel);
+    if (want === undefined || this.finished || !channel.open || !channel.worker || !channel.workerKey) return;
+    const units = this.coordinator.assign(channel.worker, want);
+    if (units.length === 0) return;
+    if (units.length >= want) this.waiting.delete(channel);
+    else this.waiting.set(channel, want - units.length);
+    for (const a of units) this.leases.set(toHex(a.lease), { channel, worker: channel.worker, unit: a.unit });
+    channel.send(
+      this.sign({
+        t: 'assign',
+        v: 1,
+        task: fromHex(this.infoHash),
+        units: units.map((a) => ({ unit: a.unit, lease: a.lease })),
+        deadline: Math.max(...units.map((a) => a.deadline)),
+        worker: channel.workerKey,
+        tasker: this.options.identity.publicKey,
+      }),
+    );
+    this.options.log({ level: 'debug', event: 'assigned', worker: channel.worker, units: units.map((a) => a.unit) });
+  }
+
+  private serveWaiting(): void {
+    for (const channel of [...this.waiting.keys()]) {
+      if (!channel.open) this.waiting.delete(channel);
+      else this.serve(channel);
+    }
+  }
+
+  private async onResult(channel: Channel, result: Result): Promise<void> {
+    try {
+      verifyMessage(this.options.backend, result);
+      if (!channel.worker || toHex(result.worker) !== channel.worker) throw new Error('result from a key this wire did not greet with');
+      if (toHex(result.task) !== this.infoHash) throw new Error('result for another task');
+      const leaseHex = toHex(result.lease);
+      const lease = this.leases.get(leaseHex);
+      if (!lease || lease.worker !== channel.worker || lease.unit !== result.unit || lease.hash !== undefined) {
+        this.receipt(channel, result.unit, result.lease, 'rejected', 'unknown, foreign or used lease');
+        return;
+      }
+      const output = result.output ?? (await this.fetcher.fetch(result.torrent!, result.unit));
+      const hash = this.options.backend.sha256(output);
+      if (toHex(hash) !== toHex(result.hash)) {
+        lease.hash = toHex(result.hash);
+        this.receipt(channel, result.unit, result.lease, 'rejected', 'output does not match its hash');
+        lease.settled = true;
+        return;
+      }
+      lease.hash = toHex(hash);
+      this.keepOutput(result.unit, output);
+      const outcome = this.coordinator.submit(channel.worker, result.lease, result.unit, hash, result.runMs);
+      this.emit('result', { worker: channel.worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
+      if (outcome.status === 'pending') this.receipt(channel, result.unit, result.lease, 'pending');
+      else if (outcome.status !== 'accepted') {
+        lease.settled = true;
+        this.receipt(channel, result.unit, result.lease, 'rejected', outcome.reason ?? outcome.status);
+      }
+      for (const { unit } of outcome.verified ?? []) this.settleUnit(unit);
+      for (const worker of outcome.penalised ?? []) this.settleWorker(worker);
+      this.settleUnit(result.unit);
+      await this.runLocalChecks();
+      this.afterProgress();
+    } catch (error) {
+      const typed = error instanceof SpareCyclesError ? error : new SpareCyclesError('SCHEMA', (error as Error).message);
+      this.onInvalid(channel, typed);
+    }
+  }
+
+  // ---- verification ------------------------------------------------------------------
+
+  private async runLocalChecks(): Promise<void> {
+    for (const check of this.coordinator.localChecks()) {
+      const output = await runUnitLocally(this.options.pool, this.module, this.task, this.manifest, check.unit);
+      this.keepOutput(check.unit, output);
+      const judgments = this.coordinator.resolveLocal(check.unit, this.options.backend.sha256(output));
+      this.options.log({ level: 'info', event: 'local-check', unit: check.unit, reason: check.reason, judged: judgments.length });
+      for (const j of judgments) if (j.status === 'rejected') this.settleWorker(j.worker);
+      this.settleUnit(check.unit);
+    }
+  }
+
+  /** Sends final receipts for a unit whose hash is now known. */
+  private settleUnit(unit: number): void {
+    const verified = this.coordinator.verifiedHash(unit);
+    if (!verified) return;
+    const hex = toHex(verified);
+    for (const [leaseHex, lease] of this.leases) {
+      if (lease.unit !== unit || lease.settled || lease.hash === undefined) continue;
+      lease.settled = true;
+      const ok = lease.hash === hex && !this.coordinator.reputation.isBanned(lease.worker);
+      this.receipt(lease.channel, unit, fromHex(leaseHex), ok ? 'accepted' : 'rejected', ok ? undefined : 'does not match the verified output');
+    }
+  }
+
+  /** A worker proven to cheat: every open result of theirs is rejected. */
+  private settleWorker(worker: string): void {
+    this.options.log({ level: 'warn', event: 'cheater', worker });
+    for (const [leaseHex, lease] of this.leases) {
+      if (lease.worker !== worker || lease.settled || lease.hash === undefined) continue;
+      lease.settled = true;
+      this.receipt(lease.channel, lease.unit, fromHex(leaseHex), 'rejected', 'worker proven to cheat');
+    }
+  }
+
+  private tick(): void {
+    if (this.stopped || this.finished) return;
+    const expired = this.coordinator.expire();
+    if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
+    this.afterProgress();
+  }
+
+  private afterProgress(): void {
+    this.emit('progress', this.coordinator.progress());
+    this.serveWaiting();
+    if (this.finished || !this.coordinator.isComplete()) return;
+    this.finished = true;
+    try {
+      const outputs = Array.from({ length: this.manifest.units }, (_, unit) => {
+        const hash = toHex(this.coordinator.verifiedHash(unit)!);
+        const output = this.outputs.get(unit)?.get(hash);
+        if (!output) throw new Error(`unit ${unit} was verified but its output is missing`);
+        return output;
+      });
+      this.resolveDone(mergeOutputs(this.manifest, outputs));
+    } catch (error) {
+      this.rejectDone(error as Error);
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private keepOutput(unit: number, output: Uint8Array): void {
+    let byHash = this.outputs.get(unit);
+    if (!byHash) this.outputs.set(unit, (byHash = new Map()));
+    byHash.set(toHex(this.options.backend.sha256(output)), output);
+  }
+
+  private receipt(channel: Channel, unit: number, lease: Uint8Array, status: 'accepted' | 'rejected' | 'pending', reason?: string): void {
+    if (!channel.open) return;
+    channel.send(
+      this.sign({
+        t: 'receipt',
+        v: 1,
+        task: fromHex(this.infoHash),
+        unit,
+        lease,
+        status,
+        ...(reason === undefined ? {} : { reason: reason.slice(0, 120) }),
+        tasker: this.options.identity.publicKey,
+      }),
+    );
+  }
+
+  private sign(message: UnsignedMessage): Message {
+    return signMessage(this.options.backend, this.options.identity.exportSeed(), message);
+  }
+}
+
+function pickCanaries(units: number, ppm: number, random: () => number): number[] {
+  if (ppm === 0) return [];
+  const count = Math.min(units, Math.max(1, Math.round((units * ppm) / 1_000_000)));
+  const chosen = new Set<number>();
+  while (chosen.size < count) chosen.add(Math.floor(random() * units));
+  return [...chosen];
+}
+
+export async function runUnitLocally(
+  pool: UnitPool,
+  module: PreparedModule,
+  task: TaskDir,
+  manifest: Manifest,
+  unit: number,
+): Promise<Uint8Array> {
+  const ref = unitInputRef(manifest, unit);
+  const outcome = await pool.run(
+    module.module,
+    {
+      unit,
+      input: ref ? task.files.get(ref.path)! : new Uint8Array(0),
+      memory: module.memory,
+      maxOutputBytes: manifest.limits.outputBytes,
+    },
+    manifest.limits.unitTimeMs,
+  );
+  return outcome.output;
+}

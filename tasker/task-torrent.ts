@@ -1,0 +1,25 @@
+// Builds and seeds the task torrent: the signed manifest plus every file it
+// names. The torrent's info-hash is the task's identity on the wire.
+
+import type WebTorrent from 'webtorrent';
+import type { Torrent } from 'webtorrent';
+import { namedFile, seedBuffers } from '../net/torrent-files.ts';
+import type { SeedOptions } from '../net/torrent-files.ts';
+import { encodeManifest } from '../protocol/manifest.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { MANIFEST_FILE, taskFilePaths } from '../protocol/task-files.ts';
+
+export function seedTask(
+  client: WebTorrent,
+  manifest: Manifest,
+  files: Map<string, Uint8Array>,
+  options: SeedOptions,
+): Promise<Torrent> {
+  const input = [namedFile(MANIFEST_FILE, encodeManifest(manifest))];
+  for (const path of taskFilePaths(manifest)) {
+    const bytes = files.get(path);
+    if (!bytes) throw new RangeError(`the task folder has no ${path}`);
+    input.push(namedFile(path, bytes));
+  }
+  return seedBuffers(client, `sc-${manifest.name}`, input, options);
+}

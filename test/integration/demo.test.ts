@@ -1,0 +1,34 @@
+// `npm start` runs `cycles demo`: a private network, a tasker, two workers
+// that find its offer on the DHT. It must finish by itself with both magnets
+// and a PNG equal to the local run's.
+
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { runLocal } from '../../tasker/local-run.ts';
+import { loadTaskDir } from '../../tasker/task-dir.ts';
+import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+describe('npm start', () => {
+  it('runs the mesh demo to the end', async () => {
+    const { stdout } = await run(process.execPath, [`${ROOT}bin/cycles.mjs`, 'demo'], { timeout: 120_000 });
+    const task = /^task magnet: +(magnet:\S+)$/m.exec(stdout)?.[1];
+    const output = /^output magnet: +(magnet:\S+)$/m.exec(stdout)?.[1];
+    const png = /^merged image: +(\S+\.png)$/m.exec(stdout)?.[1];
+    expect(task, stdout).toMatch(/^magnet:\?xt=urn:btih:[0-9a-f]{40}/);
+    expect(output, stdout).toMatch(/^magnet:\?xt=urn:btih:[0-9a-f]{40}/);
+    expect(output).not.toBe(task);
+    const pool = nodeUnitPool(1);
+    try {
+      const local = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, `${ROOT}examples/mandelbrot`), pool);
+      expect(Buffer.compare(await readFile(png!), local.merged)).toBe(0);
+    } finally {
+      await pool.stop();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+// A tasker and in-process workers on a private loopback network, for the
+// integration tests: real DHT nodes, a real tracker, real WebTorrent clients
+// and real worker threads. Everything is torn down by stop().
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../../net/log.ts';
+import type { Logger } from '../../net/log.ts';
+import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
+import type { TorrentClient } from '../../net/torrent-client.ts';
+import { Identity } from '../../protocol/crypto/identity.ts';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { signManifest } from '../../protocol/manifest.ts';
+import { TaskerSession } from '../../tasker/session.ts';
+import { loadTaskDir } from '../../tasker/task-dir.ts';
+import type { TaskDir } from '../../tasker/task-dir.ts';
+import { startTestnet } from '../../testnet/testnet.ts';
+import type { Testnet } from '../../testnet/testnet.ts';
+import { WorkerEngine } from '../../worker/engine.ts';
+import type { WorkerEngineOptions } from '../../worker/engine.ts';
+import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import { nodeTorrentPort } from '../../worker/node/torrent-port.ts';
+import type { UnitPool } from '../../worker/pool.ts';
+
+export interface MeshWorker {
+  identity: Identity;
+  engine: WorkerEngine;
+  pool: UnitPool;
+  torrents: TorrentClient;
+}
+
+export class Mesh {
+  readonly workers: MeshWorker[] = [];
+  private readonly cleanups: Array<() => Promise<void>> = [];
+
+  private constructor(
+    readonly net: Testnet,
+    readonly dir: string,
+  ) {}
+
+  static async start(): Promise<Mesh> {
+    const net = await startTestnet({ dhtNodes: 4 });
+    const mesh = new Mesh(net, await mkdtemp(join(tmpdir(), 'sc-mesh-')));
+    mesh.cleanups.push(() => net.stop(), () => rm(mesh.dir, { recursive: true, force: true }));
+    return mesh;
+  }
+
+  get trackers(): string[] {
+    return this.net.trackers;
+  }
+
+  async client(): Promise<TorrentClient> {
+    const torrents = await createTorrentClient(nodeCrypto, {
+      dht: { bootstrap: this.net.bootstrap, host: '127.0.0.1' },
+      loopback: true,
+      path: await mkdtemp(join(this.dir, 'c-')),
+    });
+    this.cleanups.push(() => destroyTorrentClient(torrents.client));
+    return torrents;
+  }
+
+  pool(cpu: number): UnitPool {
+    const pool = nodeUnitPool(cpu);
+    this.cleanups.push(() => pool.stop());
+    return pool;
+  }
+
+  async publish(
+    taskDir: string,
+    options: { log?: Logger; leaseMs?: number; change?: (task: TaskDir) => void } = {},
+  ): Promise<TaskerSession> {
+    const identity = Identity.generate(nodeCrypto);
+    const task = await loadTaskDir(nodeCrypto, taskDir, { tasker: identity.publicKey });
+    options.change?.(task);
+    const manifest = signManifest(nodeCrypto, identity.exportSeed(), task.body);
+    const torrents = await this.client();
+    const session = await TaskerSession.start(
+      {
+        backend: nodeCrypto,
+        identity,
+        client: torrents.client,
+        pool: this.pool(0.5),
+        trackers: this.trackers,
+        storage: torrents.path,
+        log: options.log ?? silentLogger,
+        ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      },
+      task,
+      manifest,
+    );
+    this.cleanups.push(() => session.stop());
+    return session;
+  }
+
+  async worker(magnet: string, options: Partial<WorkerEngineOptions> = {}): Promise<MeshWorker> {
+    const identity = options.identity ?? Identity.generate(nodeCrypto);
+    const torrents = await this.client();
+    const pool = options.pool ?? this.pool(0.5);
+    const engine = new WorkerEngine(
+      { backend: nodeCrypto, identity, pool, torrents: nodeTorrentPort(torrents.client, this.trackers, torrents.path), ...options },
+      magnet,
+    );
+    this.cleanups.push(async () => engine.stop());
+    const worker = { identity, engine, pool, torrents };
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async stop(): Promise<void> {
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
+  }
+}

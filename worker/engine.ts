@@ -1,0 +1,333 @@
+// The volunteer's engine for one task: fetch the task torrent, check the
+// signed manifest and the module, greet the tasker on the task wire, claim
+// units, run them in the pool under the CPU budget, and return signed results
+// (inline when small, a result torrent per batch when not). Platform-neutral:
+// the extension and `cycles worker` both run it through worker/ports.ts.
+
+import { EventEmitter } from 'eventemitter3';
+import { equalBytes, fromHex, toHex } from '../protocol/bytes.ts';
+import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
+import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Identity } from '../protocol/crypto/identity.ts';
+import { SignatureError, SpareCyclesError } from '../protocol/errors.ts';
+import { openManifest, unitInputRef } from '../protocol/manifest.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { signMessage, verifyMessage } from '../protocol/messages/index.ts';
+import type { Assign, Hello, Message, Receipt, UnsignedMessage } from '../protocol/messages/index.ts';
+import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-files.ts';
+import { prepareUnitModule } from '../protocol/unit-module.ts';
+import type { PreparedModule } from '../protocol/unit-module.ts';
+import { messageExtension } from '../protocol/wire.ts';
+import type { WireChannel } from '../protocol/wire.ts';
+import type { UnitPool } from './pool.ts';
+import type { TaskHandle, TaskWire, TorrentPort } from './ports.ts';
+
+export interface WorkerEngineOptions {
+  backend: CryptoBackend;
+  identity: Identity;
+  pool: UnitPool;
+  torrents: TorrentPort;
+  /** The tasker key an offer named: the manifest must be signed by it. */
+  expectTasker?: Uint8Array;
+  /** How long to wait for the task torrent. */
+  fetchTimeoutMs?: number;
+  /** How often an idle worker asks again for work. */
+  claimIntervalMs?: number;
+  /**
+   * Test hook: rewrites an output before it is hashed and sent. Only tests
+   * that play a cheating worker set it.
+   */
+  tamper?: (unit: number, output: Uint8Array) => Uint8Array;
+}
+
+export interface WorkerStats {
+  assigned: number;
+  computed: number;
+  failed: number;
+  accepted: number;
+  rejected: number;
+  pending: number;
+}
+
+export interface WorkerEvents {
+  ready: [Manifest];
+  assigned: [number[]];
+  computed: [{ unit: number; busyMs: number }];
+  failed: [{ unit: number; error: SpareCyclesError }];
+  receipt: [Receipt];
+  warning: [Error];
+}
+
+type Channel = WireChannel<TaskWire> & { peerKey?: string };
+
+interface Batch {
+  assign: Assign;
+  remaining: number;
+  done: Array<{ unit: number; lease: Uint8Array; output: Uint8Array; runMs: number }>;
+}
+
+export class WorkerEngine extends EventEmitter<WorkerEvents> {
+  readonly stats: WorkerStats = { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0 };
+  manifest: Manifest | undefined;
+  private readonly options: WorkerEngineOptions;
+  private readonly handle: TaskHandle;
+  private readonly channels = new Set<Channel>();
+  private tasker: Channel | undefined;
+  private module: PreparedModule | undefined;
+  private readonly inputs = new Map<string, Uint8Array>();
+  private outstanding = 0;
+  private claimInFlight = false;
+  private claimTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  /** Set when taking new units is paused (sharing switched off); running units finish. */
+  private paused = false;
+  readonly ready: Promise<Manifest>;
+
+  constructor(options: WorkerEngineOptions, magnet: string) {
+    super();
+    this.options = options;
+    const extension = messageExtension<TaskWire>(TASK_EXTENSION, {
+      open: (channel) => this.onOpen(channel),
+      message: (channel, message) => this.onMessage(channel, message),
+      invalid: (channel, error) => this.warn(error, channel),
+    });
+    this.handle = options.torrents.openTask(magnet, (wire) => {
+      wire.use(extension);
+      wire.once('close', () => this.onWireClose(wire));
+    });
+    this.ready = this.load();
+    this.ready.catch(() => {});
+  }
+
+  get infoHash(): string {
+    return this.handle.infoHash;
+  }
+
+  /** Stops taking units; those running finish and are returned. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.maybeClaim();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.claimTimer);
+    this.handle.close();
+  }
+
+  private async load(): Promise<Manifest> {
+    const { backend } = this.options;
+    await this.handle.complete(this.options.fetchTimeoutMs ?? 120_000);
+    const raw = await this.handle.read(MANIFEST_FILE);
+    if (!raw) throw new SpareCyclesError('SCHEMA', `the task torrent has no ${MANIFEST_FILE}`, { field: MANIFEST_FILE });
+    const manifest = openManifest(backend, raw);
+    if (this.options.expectTasker && !equalBytes(manifest.tasker, this.options.expectTasker)) {
+      throw new SignatureError('the manifest is signed by another key than the offer named', { field: 'tasker' });
+    }
+    for (const path of taskFilePaths(manifest)) {
+      const bytes = await this.handle.read(path);
+      if (!bytes) throw new SpareCyclesError('SCHEMA', `the task torrent has no ${path}`, { field: path });
+      this.inputs.set(path, bytes);
+    }
+    this.module = await prepareUnitModule(backend, manifest, this.inputs.get(manifest.module.path)!);
+    this.manifest = manifest;
+    this.emit('ready', manifest);
+    this.maybeClaim();
+    return manifest;
+  }
+
+  // ---- wire ---------------------------------------------------------------------------
+
+  private onOpen(channel: Channel): void {
+    this.channels.add(channel);
+    channel.send(
+      this.sign({
+        t: 'hello',
+        v: 1,
+        key: this.options.identity.publicKey,
+        role: 'worker',
+        caps: ['wasm', 'bep10', 'result-torrent'],
+        agent: 'sparecycles-worker/0.1',
+        nonce: this.options.backend.randomBytes(16),
+        ts: Date.now(),
+      }),
+    );
+  }
+
+  private onWireClose(wire: TaskWire): void {
+    for (const channel of this.channels) {
+      if (channel.wire !== wire) continue;
+      this.channels.delete(channel);
+      if (this.tasker === channel) this.tasker = undefined;
+    }
+    this.maybeClaim();
+  }
+
+  /**
+   * The open channel to the tasker. Two peers can hold more than one wire
+   * (TCP and WebRTC) and WebTorrent may close either, so it is looked up
+   * again whenever the one in use is gone.
+   */
+  private taskerChannel(): Channel | undefined {
+    if (this.tasker?.open) return this.tasker;
+    const key = this.manifest && toHex(this.manifest.tasker);
+    this.tasker = [...this.channels].find((c) => c.open && c.peerKey !== undefined && c.peerKey === key);
+    return this.tasker;
+  }
+
+  private onMessage(channel: Channel, message: Message): void {
+    try {
+      if (message.t === 'hello') this.onHello(channel, message);
+      else if (message.t === 'assign') this.onAssign(channel, message);
+      else if (message.t === 'receipt') this.onReceipt(channel, message);
+    } catch (error) {
+      this.warn(error as Error, channel);
+    }
+  }
+
+  private onHello(channel: Channel, hello: Hello): void {
+    verifyMessage(this.options.backend, hello);
+    if (hello.role !== 'tasker') return;
+    channel.peerKey = toHex(hello.key);
+    this.maybeClaim();
+  }
+
+  private fromTasker(channel: Channel, message: { tasker: Uint8Array }): void {
+    const fromKey = channel.peerKey !== undefined && this.manifest && channel.peerKey === toHex(this.manifest.tasker);
+    if (!fromKey || !equalBytes(message.tasker, this.manifest!.tasker)) {
+      throw new SignatureError('message claims to be from the tasker but is not', { field: 'tasker' });
+    }
+  }
+
+  private onAssign(channel: Channel, assign: Assign): void {
+    verifyMessage(this.options.backend, assign);
+    this.fromTasker(channel, assign);
+    if (!equalBytes(assign.worker, this.options.identity.publicKey) || toHex(assign.task) !== this.infoHash) {
+      throw new SpareCyclesError('SCHEMA', 'an assign for another worker or task', { field: 'worker' });
+    }
+    this.claimInFlight = false;
+    const batch: Batch = { assign, remaining: assign.units.length, done: [] };
+    this.stats.assigned += assign.units.length;
+    this.outstanding += assign.units.length;
+    this.emit('assigned', assign.units.map((u) => u.unit));
+    for (const { unit, lease } of assign.units) void this.compute(batch, unit, lease);
+    this.maybeClaim();
+  }
+
+  private onReceipt(channel: Channel, receipt: Receipt): void {
+    verifyMessage(this.options.backend, receipt);
+    this.fromTasker(channel, receipt);
+    if (receipt.status !== 'pending') {
+      this.stats[receipt.status]++;
+      this.stats.pending = Math.max(0, this.stats.pending - 1);
+    }
+    this.emit('receipt', receipt);
+  }
+
+  // ---- work ---------------------------------------------------------------------------
+
+  private maybeClaim(): void {
+    const manifest = this.manifest;
+    const tasker = this.taskerChannel();
+    if (this.stopped || this.paused || !manifest || !tasker || this.claimInFlight) return;
+    // Keep every thread fed with one unit waiting behind it.
+    const want = Math.min(LIMITS.unitsPerMessage, this.options.pool.size * 2 - this.outstanding);
+    if (want <= 0) return;
+    this.claimInFlight = true;
+    tasker.send(
+      this.sign({
+        t: 'claim',
+        v: 1,
+        task: fromHex(this.infoHash),
+        want,
+        worker: this.options.identity.publicKey,
+        nonce: this.options.backend.randomBytes(16),
+      }),
+    );
+    // No answer means nothing to hand out right now: ask again later.
+    clearTimeout(this.claimTimer);
+    this.claimTimer = setTimeout(() => {
+      this.claimInFlight = false;
+      this.maybeClaim();
+    }, this.options.claimIntervalMs ?? 1000);
+  }
+
+  private async compute(batch: Batch, unit: number, lease: Uint8Array): Promise<void> {
+    const manifest = this.manifest!;
+    const ref = unitInputRef(manifest, unit);
+    try {
+      const outcome = await this.options.pool.run(
+        this.module!.module,
+        {
+          unit,
+          input: ref ? this.inputs.get(ref.path)! : new Uint8Array(0),
+          memory: this.module!.memory,
+          maxOutputBytes: manifest.limits.outputBytes,
+        },
+        manifest.limits.unitTimeMs,
+      );
+      const output = this.options.tamper ? this.options.tamper(unit, outcome.output) : outcome.output;
+      batch.done.push({ unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) });
+      this.stats.computed++;
+      this.emit('computed', { unit, busyMs: outcome.busyMs });
+    } catch (error) {
+      // No result goes back: the lease runs out and the tasker reissues the unit.
+      this.stats.failed++;
+      this.emit('failed', { unit, error: error as SpareCyclesError });
+    } finally {
+      this.outstanding--;
+      batch.remaining--;
+      if (batch.remaining === 0) void this.sendBatch(batch);
+      this.maybeClaim();
+    }
+  }
+
+  private async sendBatch(batch: Batch): Promise<void> {
+    if (this.stopped || batch.done.length === 0) return;
+    const large = batch.done.filter((d) => d.output.length > LIMITS.inlineOutputBytes);
+    let torrent: Uint8Array | undefined;
+    try {
+      if (large.length) {
+        torrent = await this.options.torrents.seedResults(
+          `sc-result-${this.infoHash.slice(0, 8)}-${toHex(this.options.backend.randomBytes(4))}`,
+          large.map((d) => ({ name: resultFileName(d.unit), bytes: d.output })),
+        );
+      }
+    } catch (error) {
+      this.warn(error as Error);
+      return;
+    }
+    const channel = this.taskerChannel();
+    if (!channel) return; // the tasker reissues what it never hears about
+    for (const d of batch.done) {
+      const inline = d.output.length <= LIMITS.inlineOutputBytes;
+      channel.send(
+        this.sign({
+          t: 'result',
+          v: 1,
+          task: fromHex(this.infoHash),
+          unit: d.unit,
+          lease: d.lease,
+          hash: this.options.backend.sha256(d.output),
+          runMs: d.runMs,
+          ...(inline ? { output: d.output } : { torrent: torrent! }),
+          worker: this.options.identity.publicKey,
+        }),
+      );
+      this.stats.pending++;
+    }
+  }
+
+  private sign(message: UnsignedMessage): Message {
+    return signMessage(this.options.backend, this.options.identity.exportSeed(), message);
+  }
+
+  private warn(error: Error, channel?: Channel): void {
+    this.emit('warning', error);
+    if (channel && channel.invalidCount > 8) channel.close();
+  }
+}

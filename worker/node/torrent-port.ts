@@ -1,0 +1,36 @@
+// worker/ports.ts on Node: WebTorrent over TCP and WebRTC.
+
+import type WebTorrent from 'webtorrent';
+import { addTorrent, whenDone } from '../../net/fetch-torrent.ts';
+import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
+import { fromHex } from '../../protocol/bytes.ts';
+import type { TaskHandle, TaskWire, TorrentPort } from '../ports.ts';
+
+export function nodeTorrentPort(client: WebTorrent, trackers: string[], storage: string): TorrentPort {
+  return {
+    openTask(magnet, onWire): TaskHandle {
+      const torrent = addTorrent(client, magnet, {
+        path: storage,
+        announce: trackers,
+        onWire: (wire) => onWire(wire as unknown as TaskWire),
+      });
+      return {
+        get infoHash() {
+          return torrent.infoHash;
+        },
+        complete: async (timeoutMs) => void (await whenDone(torrent, timeoutMs)),
+        read: (path) => readTorrentFile(torrent, path),
+        close: () => torrent.destroy(),
+      };
+    },
+    async seedResults(name, files) {
+      const torrent = await seedBuffers(
+        client,
+        name,
+        files.map((f) => namedFile(f.name, f.bytes)),
+        { trackers, path: storage },
+      );
+      return fromHex(torrent.infoHash);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// What the worker engine needs from its platform. Node implements these with
+// WebTorrent and worker threads (worker/node/), the extension with
+// webtorrent.min.js and Web Workers; the engine itself is the same code.
+
+import type { ExtensibleWire } from '../protocol/wire.ts';
+
+export interface TaskWire extends ExtensibleWire {
+  use(extension: unknown): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+export interface TaskHandle {
+  readonly infoHash: string;
+  /** Resolves when every file is here and checked against the torrent's piece hashes. */
+  complete(timeoutMs: number): Promise<void>;
+  read(path: string): Promise<Uint8Array | undefined>;
+  close(): void;
+}
+
+export interface TorrentPort {
+  /** Joins a task's swarm; `onWire` sees every wire, so extensions attach before the handshake. */
+  openTask(magnet: string, onWire: (wire: TaskWire) => void): TaskHandle;
+  /** Seeds result files and returns the torrent's 20-byte info-hash. */
+  seedResults(name: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<Uint8Array>;
+}
