@@ -3,6 +3,7 @@
 
 import type WebTorrent from 'webtorrent';
 import type { Torrent, TorrentOptions, Wire } from 'webtorrent';
+import { sendWithoutDelay } from './torrent-files.ts';
 
 export class FetchTimeoutError extends Error {
   override name = 'FetchTimeoutError';
@@ -15,7 +16,10 @@ export function addTorrent(
 ): Torrent {
   const { onWire, ...rest } = options;
   const torrent = client.add(magnet, rest);
-  if (onWire) torrent.on('wire', onWire);
+  torrent.on('wire', (wire: Wire) => {
+    sendWithoutDelay(torrent, wire);
+    onWire?.(wire);
+  });
   return torrent;
 }
 

@@ -32,7 +32,10 @@ export function seedBuffers(
       path: options.path,
       createdBy: 'SpareCycles/0.1',
     });
-    if (options.onWire) torrent.on('wire', options.onWire);
+    torrent.on('wire', (wire: Wire) => {
+      sendWithoutDelay(torrent, wire);
+      options.onWire?.(wire);
+    });
     torrent.once('error', reject);
     torrent.once('seed', () => {
       torrent.off('error', reject);
@@ -46,4 +49,22 @@ export function seedBuffers(
 export async function readTorrentFile(torrent: Torrent, path: string): Promise<Uint8Array | undefined> {
   const file = torrent.files.find((f) => f.path === `${torrent.name}/${path}` || (torrent.files.length === 1 && f.name === path));
   return file ? new Uint8Array(await file.arrayBuffer()) : undefined;
+}
+
+interface PeerLike {
+  wire?: Wire | null;
+  conn?: { setNoDelay?: (on: boolean) => void } | null;
+}
+
+/**
+ * Our messages on a task wire are small and conversational (claim, assign,
+ * result, receipt). Over TCP, Nagle's algorithm and delayed ACKs hold such
+ * messages back about 40 ms each, which starves workers between units, so
+ * every TCP wire of a task sends at once.
+ */
+export function sendWithoutDelay(torrent: Torrent, wire: Wire): void {
+  const peers = (torrent as unknown as { _peers?: Map<string, PeerLike> })._peers;
+  for (const peer of peers?.values() ?? []) {
+    if (peer.wire === wire) peer.conn?.setNoDelay?.(true);
+  }
 }

@@ -60,10 +60,17 @@ export interface WorkerEvents {
 
 type Channel = WireChannel<TaskWire> & { peerKey?: string };
 
+interface Computed {
+  unit: number;
+  lease: Uint8Array;
+  output: Uint8Array;
+  runMs: number;
+}
+
 interface Batch {
-  assign: Assign;
   remaining: number;
-  done: Array<{ unit: number; lease: Uint8Array; output: Uint8Array; runMs: number }>;
+  /** Outputs too large to ride inline, sent together as one result torrent. */
+  large: Computed[];
 }
 
 export class WorkerEngine extends EventEmitter<WorkerEvents> {
@@ -210,7 +217,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       throw new SpareCyclesError('SCHEMA', 'an assign for another worker or task', { field: 'worker' });
     }
     this.claimInFlight = false;
-    const batch: Batch = { assign, remaining: assign.units.length, done: [] };
+    const batch: Batch = { remaining: assign.units.length, large: [] };
     this.stats.assigned += assign.units.length;
     this.outstanding += assign.units.length;
     this.emit('assigned', assign.units.map((u) => u.unit));
@@ -271,9 +278,13 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         manifest.limits.unitTimeMs,
       );
       const output = this.options.tamper ? this.options.tamper(unit, outcome.output) : outcome.output;
-      batch.done.push({ unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) });
+      const done = { unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) };
       this.stats.computed++;
       this.emit('computed', { unit, busyMs: outcome.busyMs });
+      // Small outputs go back at once, so the tasker can verify and hand out
+      // more while the rest of the batch runs; large ones wait for one torrent.
+      if (output.length <= LIMITS.inlineOutputBytes) this.sendResults([done]);
+      else batch.large.push(done);
     } catch (error) {
       // No result goes back: the lease runs out and the tasker reissues the unit.
       this.stats.failed++;
@@ -281,30 +292,28 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     } finally {
       this.outstanding--;
       batch.remaining--;
-      if (batch.remaining === 0) void this.sendBatch(batch);
+      if (batch.remaining === 0 && batch.large.length) void this.sendTorrentBatch(batch.large);
       this.maybeClaim();
     }
   }
 
-  private async sendBatch(batch: Batch): Promise<void> {
-    if (this.stopped || batch.done.length === 0) return;
-    const large = batch.done.filter((d) => d.output.length > LIMITS.inlineOutputBytes);
-    let torrent: Uint8Array | undefined;
+  private async sendTorrentBatch(large: Computed[]): Promise<void> {
+    if (this.stopped) return;
     try {
-      if (large.length) {
-        torrent = await this.options.torrents.seedResults(
-          `sc-result-${this.infoHash.slice(0, 8)}-${toHex(this.options.backend.randomBytes(4))}`,
-          large.map((d) => ({ name: resultFileName(d.unit), bytes: d.output })),
-        );
-      }
+      const torrent = await this.options.torrents.seedResults(
+        `sc-result-${this.infoHash.slice(0, 8)}-${toHex(this.options.backend.randomBytes(4))}`,
+        large.map((d) => ({ name: resultFileName(d.unit), bytes: d.output })),
+      );
+      this.sendResults(large, torrent);
     } catch (error) {
       this.warn(error as Error);
-      return;
     }
+  }
+
+  private sendResults(done: Computed[], torrent?: Uint8Array): void {
     const channel = this.taskerChannel();
-    if (!channel) return; // the tasker reissues what it never hears about
-    for (const d of batch.done) {
-      const inline = d.output.length <= LIMITS.inlineOutputBytes;
+    if (this.stopped || !channel) return; // the tasker reissues what it never hears about
+    for (const d of done) {
       channel.send(
         this.sign({
           t: 'result',
@@ -314,7 +323,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
           lease: d.lease,
           hash: this.options.backend.sha256(d.output),
           runMs: d.runMs,
-          ...(inline ? { output: d.output } : { torrent: torrent! }),
+          ...(torrent ? { torrent } : { output: d.output }),
           worker: this.options.identity.publicKey,
         }),
       );

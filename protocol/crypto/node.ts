@@ -23,8 +23,7 @@ function publicKeyObject(prefix: Buffer, key: Uint8Array): KeyObject {
 
 // Parsing a key costs more than the verify itself, and peers verify the same
 // few keys over and over, so verify keys live in a small LRU. X25519 peer keys
-// are not cached: they are often ephemeral and would only churn it. Secrets
-// are never cached: they should not linger as strings we can never wipe.
+// are not cached: they are often ephemeral and would only churn it.
 const CACHE_LIMIT = 1024;
 const verifyKeys = new Map<string, KeyObject>();
 
@@ -39,6 +38,24 @@ function verifyKey(publicKey: Uint8Array): KeyObject {
     verifyKeys.delete(id);
   }
   verifyKeys.set(id, object);
+  return object;
+}
+
+// A peer signs with its own one or two keys all the time (every claim, result
+// and receipt), and parsing the PKCS#8 key costs ten signatures. The few
+// signing keys are kept as KeyObjects (their secret stays inside OpenSSL),
+// found by a hash of the seed so that no copy of the seed itself is kept.
+const SIGNING_LIMIT = 16;
+const signingKeys = new Map<string, KeyObject>();
+
+function signingKey(seed: Uint8Array): KeyObject {
+  const id = crypto.createHash('sha256').update(seed).digest('hex');
+  let object = signingKeys.get(id);
+  if (object === undefined) {
+    object = privateKeyObject(ED25519_PKCS8, seed);
+    if (signingKeys.size >= SIGNING_LIMIT) signingKeys.delete(signingKeys.keys().next().value!);
+    signingKeys.set(id, object);
+  }
   return object;
 }
 
@@ -60,7 +77,7 @@ export const nodeCrypto: CryptoBackend = {
   },
 
   ed25519Sign(seed, message) {
-    return plain(crypto.sign(null, message, privateKeyObject(ED25519_PKCS8, seed)));
+    return plain(crypto.sign(null, message, signingKey(seed)));
   },
 
   ed25519Verify(publicKey, message, signature) {

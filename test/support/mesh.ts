@@ -37,17 +37,19 @@ export class Mesh {
   private constructor(
     readonly net: Testnet,
     readonly dir: string,
+    private readonly transports: 'all' | 'tcp',
   ) {}
 
-  static async start(): Promise<Mesh> {
+  /** `tcp` keeps to the HTTP tracker, so peers meet over TCP only and no WebRTC runs. */
+  static async start(options: { transports?: 'all' | 'tcp' } = {}): Promise<Mesh> {
     const net = await startTestnet({ dhtNodes: 4 });
-    const mesh = new Mesh(net, await mkdtemp(join(tmpdir(), 'sc-mesh-')));
+    const mesh = new Mesh(net, await mkdtemp(join(tmpdir(), 'sc-mesh-')), options.transports ?? 'all');
     mesh.cleanups.push(() => net.stop(), () => rm(mesh.dir, { recursive: true, force: true }));
     return mesh;
   }
 
   get trackers(): string[] {
-    return this.net.trackers;
+    return this.transports === 'tcp' ? this.net.trackers.filter((t) => t.startsWith('http')) : this.net.trackers;
   }
 
   async client(): Promise<TorrentClient> {

@@ -1,0 +1,157 @@
+// The network benchmarks of one task on loopback: how close W workers come to
+// W times run-local, how soon the first verified result arrives, and how much
+// the tasker uploads while workers fetch the task from each other.
+
+import { cpus } from 'node:os';
+import { whenDone } from '../net/fetch-torrent.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { runLocal } from '../tasker/local-run.ts';
+import { loadTaskDir } from '../tasker/task-dir.ts';
+import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import type { UnitPool } from '../worker/pool.ts';
+import { Mesh } from '../test/support/mesh.ts';
+import { makeSpinTask } from './bench-task.ts';
+import type { Figure } from './results-file.ts';
+
+/** Starts a pool's threads before the clock does. */
+async function warm(pool: UnitPool, taskDir: string): Promise<void> {
+  const task = await loadTaskDir(nodeCrypto, taskDir);
+  const single = { ...task, body: { ...task.body, units: 1, inputs: task.body.inputs?.slice(0, 1) } };
+  await Promise.all(Array.from({ length: pool.size }, () => runLocal(nodeCrypto, single, pool)));
+}
+
+async function calibrateSpin(targetMs: number): Promise<number> {
+  const probe = await makeSpinTask({ units: 4, spin: 20 });
+  const pool = nodeUnitPool(1 / cpus().length);
+  try {
+    await warm(pool, probe);
+    const { busyMs } = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, probe), pool);
+    return Math.min(255, Math.max(1, Math.round((20 * targetMs) / (busyMs / 4))));
+  } finally {
+    await pool.stop();
+  }
+}
+
+export async function benchPipeline(workers = 2, units = 120): Promise<Record<string, Figure>> {
+  const spin = await calibrateSpin(80);
+  const dir = await makeSpinTask({ units, spin });
+  const cores = cpus().length;
+
+  // run-local on one thread: the baseline each worker is compared with.
+  const local = nodeUnitPool(1 / cores);
+  let localMs: number;
+  let unitMs: number;
+  try {
+    await warm(local, dir);
+    const result = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, dir), local);
+    localMs = result.wallMs;
+    unitMs = result.busyMs / units;
+  } finally {
+    await local.stop();
+  }
+
+  // run-local on every core: what this machine can do at all, so the figure
+  // below can be read apart from how well two threads share these cores.
+  const all = nodeUnitPool(1);
+  let allCoresMs: number;
+  try {
+    await warm(all, dir);
+    allCoresMs = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, dir), all)).wallMs;
+  } finally {
+    await all.stop();
+  }
+
+  const mesh = await Mesh.start();
+  try {
+    const session = await mesh.publish(dir);
+    const pools = Array.from({ length: workers }, () => mesh.pool(1 / cores));
+    await Promise.all(pools.map((p) => warm(p, dir)));
+    const started = performance.now();
+    for (const pool of pools) await mesh.worker(session.magnet, { pool });
+    await session.done;
+    const networkMs = performance.now() - started;
+    const ideal = Math.min(workers, cores);
+    const efficiency = Math.round((localMs / networkMs / ideal) * 1000) / 1000;
+    return {
+      pipeline_efficiency: {
+        value: efficiency,
+        unit: 'fraction of ideal',
+        target: '>= 0.9 for units of 50 ms or more',
+        pass: efficiency >= 0.9,
+        workers,
+        cores,
+        units,
+        unit_ms: Math.round(unitMs),
+        run_local_ms: Math.round(localMs),
+        run_local_all_cores_ms: Math.round(allCoresMs),
+        network_ms: Math.round(networkMs),
+        machine_ceiling: Math.round((localMs / allCoresMs / ideal) * 1000) / 1000,
+        vs_run_local_all_cores: Math.round((allCoresMs / networkMs) * 1000) / 1000,
+        notes:
+          'run-local on one thread vs W one-thread workers on loopback, from the workers joining (task fetch included) to the merged output; replication 1, no canaries or samples, so it measures the pipeline and not the verification policy',
+      },
+    };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+export async function benchFirstResult(): Promise<Record<string, Figure>> {
+  const dir = await makeSpinTask({ units: 16, spin: 1, replication: 2, canaryRate: 0.1 });
+  const mesh = await Mesh.start();
+  try {
+    const started = performance.now();
+    let first: number | undefined;
+    const session = await mesh.publish(dir);
+    const accepted = new Promise<void>((resolve) =>
+      session.on('result', (r) => {
+        if (r.status === 'accepted' && first === undefined) {
+          first = performance.now() - started;
+          resolve();
+        }
+      }),
+    );
+    await mesh.worker(session.magnet, { pool: mesh.pool(0.5) });
+    await accepted;
+    const ms = Math.round(first!);
+    return {
+      first_result_ms: {
+        value: ms,
+        unit: 'ms',
+        target: '< 2000',
+        pass: ms < 2000,
+        notes:
+          'cold: fresh network, tasker and worker; from starting the publish (signing, canaries, seeding) to the first result the tasker accepts as verified',
+      },
+    };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+export async function benchUploadRatio(leechers = 8, bytes = 8 * 1024 * 1024): Promise<Record<string, Figure>> {
+  const dir = await makeSpinTask({ units: 1, spin: 1, inputBytes: bytes });
+  const mesh = await Mesh.start();
+  try {
+    const session = await mesh.publish(dir);
+    const clients = await Promise.all(Array.from({ length: leechers }, () => mesh.client()));
+    const torrents = clients.map((c) => c.client.add(session.magnet, { path: c.path, announce: mesh.trackers }));
+    await Promise.all(torrents.map((t) => whenDone(t, 120_000)));
+    const size = session.torrent.length;
+    const ratio = Math.round((session.torrent.uploaded / size) * 100) / 100;
+    return {
+      tasker_upload_ratio: {
+        value: ratio,
+        unit: 'torrent sizes uploaded',
+        target: '<= 1.5 (a star would be 8)',
+        pass: ratio <= 1.5,
+        leechers,
+        torrent_bytes: size,
+        tasker_uploaded: session.torrent.uploaded,
+        notes: `${leechers} clients fetch the task torrent at once over the tracker and the DHT on loopback`,
+      },
+    };
+  } finally {
+    await mesh.stop();
+  }
+}

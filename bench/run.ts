@@ -1,0 +1,23 @@
+// `npm run bench`: prints each figure and writes them all to bench/results.json.
+// `npm run bench -- verify pipeline` runs only the named ones.
+
+import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
+import { recordFigures, show } from './results-file.ts';
+import type { Figure } from './results-file.ts';
+import { benchVerify } from './verify.ts';
+
+const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
+  verify: benchVerify,
+  pipeline: () => benchPipeline(),
+  'first-result': benchFirstResult,
+  'upload-ratio': () => benchUploadRatio(),
+};
+
+const chosen = process.argv.slice(2);
+for (const name of chosen) if (!(name in BENCHES)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
+for (const [name, bench] of Object.entries(BENCHES)) {
+  if (chosen.length && !chosen.includes(name)) continue;
+  const figures = await bench();
+  for (const [key, figure] of Object.entries(figures)) show(key, figure);
+  await recordFigures(figures);
+}
