@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { TrackerServer } from '../tracker/tracker.ts';
+import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
 export const summary = 'run a BitTorrent tracker: HTTP, UDP and WebSocket on one port';
@@ -20,15 +21,7 @@ export async function main(argv: string[]): Promise<number> {
   const { http, udp, ws } = tracker.urls;
   process.stdout.write(`${http}\n${udp}\n${ws}\n`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const stopOn = (name: NodeJS.Signals) => {
-      process.off('SIGINT', stopOn);
-      process.off('SIGTERM', stopOn);
-      resolve(name);
-    };
-    process.on('SIGINT', stopOn);
-    process.on('SIGTERM', stopOn);
-  });
+  const signal = await waitForSignal();
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal })}\n`);
   await tracker.stop();
   return 0;

@@ -12,6 +12,6 @@ export function jsonLogger(stream: NodeJS.WritableStream = process.stderr, minim
   const floor = order.indexOf(minimum);
   return (line) => {
     if (order.indexOf(line.level) < floor) return;
-    stream.write(`${JSON.stringify({ ts: new Date().toISOString(), ...line })}\n`);
+    stream.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
   };
 }

@@ -11,6 +11,7 @@ import { signDomain, verifyDomain } from '../../protocol/crypto/sign.ts';
 import { DecodeError } from '../../protocol/errors.ts';
 import { encodeManifest, openManifest } from '../../protocol/manifest.ts';
 import { decodeMessage, encodeMessage, isSignedMessage, verifyMessage } from '../../protocol/messages/index.ts';
+import type { SignedMessage } from '../../protocol/messages/index.ts';
 import { prepareUnitModule } from '../../protocol/unit-module.ts';
 import { runUnit } from '../../protocol/unit.ts';
 import ed25519 from '../vectors/ed25519.json' with { type: 'json' };
@@ -82,7 +83,7 @@ for (const v of messages.invalid) {
   check(`message refuses: ${v.name}`, () =>
     throwsNamed(() => {
       const message = decodeMessage(fromHex(v.hex));
-      if (v.stage === 'verify') verifyMessage(nacl, message);
+      if (v.stage === 'verify') verifyMessage(nacl, message as SignedMessage);
     }, v.error),
   );
 }
