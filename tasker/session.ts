@@ -70,6 +70,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   private readonly task: TaskDir;
   private readonly options: TaskerOptions;
   private readonly leases = new Map<string, LeaseRecord>();
+  /** Lease ids by unit, so settling a unit does not walk every lease of the task. */
+  private readonly leasesByUnit = new Map<number, string[]>();
   private readonly outputs = new Map<number, Map<string, Uint8Array>>();
   private readonly channels = new Set<Channel>();
   /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
@@ -235,7 +237,13 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     if (units.length === 0) return;
     if (units.length >= want) this.waiting.delete(channel);
     else this.waiting.set(channel, want - units.length);
-    for (const a of units) this.leases.set(toHex(a.lease), { channel, worker: channel.worker, unit: a.unit });
+    for (const a of units) {
+      const id = toHex(a.lease);
+      this.leases.set(id, { channel, worker: channel.worker, unit: a.unit });
+      const ids = this.leasesByUnit.get(a.unit);
+      if (ids) ids.push(id);
+      else this.leasesByUnit.set(a.unit, [id]);
+    }
     channel.send(
       this.sign({
         t: 'assign',
@@ -314,8 +322,9 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const verified = this.coordinator.verifiedHash(unit);
     if (!verified) return;
     const hex = toHex(verified);
-    for (const [leaseHex, lease] of this.leases) {
-      if (lease.unit !== unit || lease.settled || lease.hash === undefined) continue;
+    for (const leaseHex of this.leasesByUnit.get(unit) ?? []) {
+      const lease = this.leases.get(leaseHex)!;
+      if (lease.settled || lease.hash === undefined) continue;
       lease.settled = true;
       const ok = lease.hash === hex && !this.coordinator.reputation.isBanned(lease.worker);
       this.receipt(lease.channel, unit, fromHex(leaseHex), ok ? 'accepted' : 'rejected', ok ? undefined : 'does not match the verified output');
