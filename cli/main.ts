@@ -15,11 +15,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: () => import('./worker.ts'),
   demo: () => import('./demo.ts'),
   tracker: () => import('./tracker.ts'),
+  relay: () => import('./relay.ts'),
 };
 
 /** Roles still to come: listed so `--help` shows the whole product. */
 const PLANNED: Record<string, string> = {
-  relay: 'run an edge relay for browsers (not built yet)',
   mint: 'run a credit mint (not built yet)',
   redeem: 'redeem credits at a mint (not built yet)',
   wallet: 'show, export and import credits (not built yet)',

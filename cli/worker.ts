@@ -10,7 +10,7 @@ import { toHex } from '../protocol/bytes.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { WorkerEngine } from '../worker/engine.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import { findOffers, magnetForOffer } from '../worker/node/offer-finder.ts';
+import { findOffers, magnetForOffer } from '../net/offer-finder.ts';
 import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
 import { networkArgs, networkOptions } from './network-args.ts';
 import { waitForSignal } from './signals.ts';

@@ -19,6 +19,7 @@ export const DOMAINS = {
   payment: 'sparecycles/v1/payment\0',
   redeem: 'sparecycles/v1/redeem\0',
   vector: 'sparecycles/v1/test-vector\0',
+  relay: 'sparecycles/v1/relay\0',
 } as const;
 
 export type Domain = keyof typeof DOMAINS;
@@ -75,6 +76,12 @@ export const MESSAGE_TYPES = {
   payment: { version: 1, domain: 'payment' },
   'payment-ok': { version: 1 },
   redeem: { version: 1 },
+  'relay-find': { version: 1 },
+  'relay-offers': { version: 1 },
+  'relay-get': { version: 1 },
+  'relay-item': { version: 1 },
+  'relay-error': { version: 1 },
+  'relay-descriptor': { version: 1, domain: 'relay' },
 } as const satisfies Record<string, { version: number; domain?: Domain }>;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
@@ -94,6 +101,15 @@ export const MESSAGE_LIMITS = {
   mintUrlBytes: 256,
   /** Blinded outputs, signatures or proofs in one payment or redeem. */
   outputs: 64,
+  /** Largest request a browser may send a relay (one WebSocket frame); replies may be up to LIMITS.messageBytes. */
+  relayRequestBytes: 8 * 1024,
+  /** Offers in one relay-offers answer. */
+  relayOffers: 32,
+  /** A relay's WebSocket URL in its descriptor. */
+  relayUrlBytes: 256,
+  /** A relay-error's code and its human-readable message. */
+  relayCodeBytes: 32,
+  relayMessageBytes: 256,
 } as const;
 
 /**
@@ -110,3 +126,30 @@ export const OFFER_EXTENSION = 'sc_offer';
  * find them: sha1("sparecycles offers v1"). test/unit/wire.test.ts recomputes it.
  */
 export const OFFER_TOPIC_HEX = '1d9e57d4e3453eb6476d316d0fb60fe0f4c3d65b';
+
+/**
+ * The well-known info-hash edge relays announce their port on, so that relays
+ * and browsers' helpers can find them: sha1("sparecycles relays v1"). Each
+ * relay also puts its signed relay-descriptor as a BEP 44 item under its key
+ * and serves it at GET /descriptor on the announced port.
+ */
+export const RELAY_TOPIC_HEX = '9fe4b784badeac81c2a07afcb4b33d671c95247e';
+
+/**
+ * The codes a relay-error carries. The wire accepts any upper-case code (so a
+ * newer relay may add one); these are the ones this implementation sends.
+ * A relay-get that finds nothing is not an error: it is a relay-item without
+ * an offer.
+ */
+export const RELAY_ERROR_CODES = [
+  /** Not a request this relay understands: undecodable, unknown type or version, bad fields. */
+  'BAD_REQUEST',
+  /** Over the per-connection or per-IP request budget, or too many lookups in flight. */
+  'RATE_LIMITED',
+  /** The DHT did not answer in time, or the relay is shutting down. */
+  'UNAVAILABLE',
+  /** A fault of the relay's own. */
+  'INTERNAL',
+] as const;
+
+export type RelayErrorCode = (typeof RELAY_ERROR_CODES)[number];

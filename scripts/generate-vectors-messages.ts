@@ -36,7 +36,12 @@ function det(label: string, length: number): Uint8Array {
   return out;
 }
 
-const seeds = { worker: det('seed/worker', 32), tasker: det('seed/tasker', 32), other: det('seed/other', 32) };
+const seeds = {
+  worker: det('seed/worker', 32),
+  tasker: det('seed/tasker', 32),
+  other: det('seed/other', 32),
+  relay: det('seed/relay', 32),
+};
 type Who = keyof typeof seeds;
 const keys = Object.fromEntries(
   Object.entries(seeds).map(([who, seed]) => [who, backend.ed25519PublicKey(seed)]),
@@ -169,27 +174,63 @@ const bearer: { name: string; msg: Message }[] = [
 
 const signed = unsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
 
+// Relay messages come after the others, so that adding them left every earlier vector where it was.
+const relayId = det('relay/id', 8);
+const relayedOffers = signed.filter(({ msg }) => msg.t === 'offer').map(({ msg }) => encodeMessage(msg));
+const relayedOffer = relayedOffers[0]!;
+const relayedSeq = (signed.find(({ msg }) => msg.t === 'offer')!.msg as SignedMessage & { t: 'offer' }).seq;
+/** BEP 44's signature over its own signing bytes, `3:seqi<seq>e1:v<value>`: raw ed25519, no domain. */
+const bep44Sig = backend.ed25519Sign(seeds.tasker, concatBytes(utf8(`3:seqi${relayedSeq}e1:v`), relayedOffer));
+
+const relayUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
+  {
+    name: 'relay-descriptor',
+    who: 'relay',
+    msg: { t: 'relay-descriptor', v: 1, key: keys.relay, ws: 'wss://relay.example:8443/', ts: 1_700_000_000_000 },
+  },
+];
+const relaySigned = relayUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
+
+const relayBearer: { name: string; msg: Message }[] = [
+  { name: 'relay-find', msg: { t: 'relay-find', v: 1, id: relayId } },
+  { name: 'relay-find with max', msg: { t: 'relay-find', v: 1, id: relayId, max: MESSAGE_LIMITS.relayOffers } },
+  { name: 'relay-offers of two', msg: { t: 'relay-offers', v: 1, id: relayId, offers: relayedOffers } },
+  { name: 'relay-offers, none', msg: { t: 'relay-offers', v: 1, id: relayId, offers: [] } },
+  { name: 'relay-get', msg: { t: 'relay-get', v: 1, id: relayId, key: keys.tasker } },
+  { name: 'relay-item with an offer', msg: { t: 'relay-item', v: 1, id: relayId, offer: relayedOffer, seq: relayedSeq, sig: bep44Sig } },
+  { name: 'relay-item, nothing found', msg: { t: 'relay-item', v: 1, id: relayId } },
+  {
+    name: 'relay-error',
+    msg: { t: 'relay-error', v: 1, id: relayId, code: 'RATE_LIMITED', message: 'over 60 requests a minute on this connection' },
+  },
+  { name: 'relay-error without an id', msg: { t: 'relay-error', v: 1, code: 'BAD_REQUEST', message: '' } },
+];
+
+const signedVector = ({ name, who, msg }: { name: string; who: Who; msg: SignedMessage }) => ({
+  name,
+  type: msg.t,
+  seed: toHex(seeds[who]),
+  publicKey: toHex(keys[who]),
+  message: toJson(msg),
+  encoded: toHex(encodeMessage(msg)),
+  signingBytes: toHex(messageSigningBytes(msg)),
+  signature: toHex(msg.sig),
+});
+const bearerVector = ({ name, msg }: { name: string; msg: Message }) => ({
+  name,
+  type: msg.t,
+  seed: null,
+  publicKey: null,
+  message: toJson(msg),
+  encoded: toHex(encodeMessage(msg)),
+  signingBytes: null,
+  signature: null,
+});
 const valid = [
-  ...signed.map(({ name, who, msg }) => ({
-    name,
-    type: msg.t,
-    seed: toHex(seeds[who]),
-    publicKey: toHex(keys[who]),
-    message: toJson(msg),
-    encoded: toHex(encodeMessage(msg)),
-    signingBytes: toHex(messageSigningBytes(msg)),
-    signature: toHex(msg.sig),
-  })),
-  ...bearer.map(({ name, msg }) => ({
-    name,
-    type: msg.t,
-    seed: null,
-    publicKey: null,
-    message: toJson(msg),
-    encoded: toHex(encodeMessage(msg)),
-    signingBytes: null,
-    signature: null,
-  })),
+  ...signed.map(signedVector),
+  ...bearer.map(bearerVector),
+  ...relaySigned.map(signedVector),
+  ...relayBearer.map(bearerVector),
 ];
 
 // ---- Invalid inputs ----------------------------------------------------------
@@ -211,7 +252,7 @@ const bad = (name: string, stage: Invalid['stage'], error: ErrorName, field: str
   invalid.push({ name, stage, error, field, ...(got === undefined ? {} : { got }), hex: toHex(bytes) });
 
 const find = (name: string) => {
-  const found = [...signed, ...bearer].find((v) => v.name === name);
+  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer].find((v) => v.name === name);
   if (!found) throw new Error(`no vector ${name}`);
   return found.msg;
 };
@@ -224,6 +265,12 @@ const receiptMsg = find('receipt accepted') as SignedMessage & { t: 'receipt' };
 const paymentMsg = find('payment') as SignedMessage & { t: 'payment' };
 const paymentOkMsg = find('payment-ok');
 const redeemMsg = find('redeem to an account') as Message & { t: 'redeem' };
+const descriptorMsg = find('relay-descriptor') as SignedMessage & { t: 'relay-descriptor' };
+const relayFindMsg = find('relay-find');
+const relayOffersMsg = find('relay-offers of two') as Message & { t: 'relay-offers' };
+const relayGetMsg = find('relay-get');
+const relayItemMsg = find('relay-item with an offer') as Message & { t: 'relay-item' };
+const relayErrorMsg = find('relay-error');
 
 type Dict = Record<string, BInput | undefined>;
 /** The bencode form of a message, as a plain object to tamper with. */
@@ -382,6 +429,48 @@ bad('all-zero sig', 'verify', 'SignatureError', 'sig', tamper(receiptMsg, (d) =>
   notCanonical[31] = 0x7f;
   bad('signer key not canonical', 'verify', 'KeyError', 'tasker', resign(receiptMsg, seeds.tasker, 'receipt', (d) => (d.tasker = notCanonical)));
 }
+
+// Relay messages, after all the others so that earlier vectors keep their places.
+bad('relay-find of a future version', 'decode', 'VersionError', 'v', tamper(relayFindMsg, (d) => (d.v = 2)), 2);
+bad('relay-find id of 7 bytes', 'decode', 'SchemaError', 'id', tamper(relayFindMsg, (d) => (d.id = det('relay/id', 7))));
+bad('relay-find without an id', 'decode', 'SchemaError', 'id', tamper(relayFindMsg, (d) => delete d.id));
+bad('relay-find max of 0', 'decode', 'SchemaError', 'max', tamper(relayFindMsg, (d) => (d.max = 0)));
+bad('relay-find max above 32', 'decode', 'SchemaError', 'max', tamper(relayFindMsg, (d) => (d.max = MESSAGE_LIMITS.relayOffers + 1)));
+bad(
+  'relay-offers with 33 offers',
+  'decode',
+  'SchemaError',
+  'offers',
+  tamper(relayOffersMsg, (d) => (d.offers = Array.from({ length: MESSAGE_LIMITS.relayOffers + 1 }, () => relayOffersMsg.offers[0]!))),
+);
+bad(
+  'relay-offers with an offer of 1000 bytes',
+  'decode',
+  'SchemaError',
+  'offers[1]',
+  tamper(relayOffersMsg, (d) => (d.offers = [relayOffersMsg.offers[0]!, det('big offer', MESSAGE_LIMITS.offerBytes + 1)])),
+);
+bad('relay-offers with an offer as a dictionary', 'decode', 'SchemaError', 'offers[0]', tamper(relayOffersMsg, (d) => (d.offers = [form(offerMsg)])));
+bad('relay-get key of 31 bytes', 'decode', 'SchemaError', 'key', tamper(relayGetMsg, (d) => (d.key = keys.tasker.subarray(0, 31))));
+bad('relay-get with a signature', 'decode', 'SchemaError', 'sig', tamper(relayGetMsg, (d) => (d.sig = new Uint8Array(64))));
+bad('relay-item with an offer but no sig', 'decode', 'SchemaError', 'sig', tamper(relayItemMsg, (d) => delete d.sig));
+bad('relay-item with a seq alone', 'decode', 'SchemaError', 'offer', tamper(relayItemMsg, (d) => (delete d.offer, delete d.sig)));
+bad('relay-item negative seq', 'decode', 'SchemaError', 'seq', tamper(relayItemMsg, (d) => (d.seq = -1)));
+bad('relay-error code in lower case', 'decode', 'SchemaError', 'code', tamper(relayErrorMsg, (d) => (d.code = 'rate_limited')));
+bad('relay-error empty code', 'decode', 'SchemaError', 'code', tamper(relayErrorMsg, (d) => (d.code = '')));
+bad(
+  'relay-error message too long',
+  'decode',
+  'SchemaError',
+  'message',
+  tamper(relayErrorMsg, (d) => (d.message = 'm'.repeat(MESSAGE_LIMITS.relayMessageBytes + 1))),
+);
+bad('relay-descriptor ws is an http URL', 'decode', 'SchemaError', 'ws', tamper(descriptorMsg, (d) => (d.ws = 'https://relay.example/')));
+bad('relay-descriptor missing key', 'decode', 'SchemaError', 'key', tamper(descriptorMsg, (d) => delete d.key));
+bad('relay-descriptor of a future version', 'decode', 'VersionError', 'v', tamper(descriptorMsg, (d) => (d.v = 2)), 2);
+bad('relay-descriptor ws changed after signing', 'verify', 'SignatureError', 'sig', tamper(descriptorMsg, (d) => (d.ws = 'wss://evil.example/')));
+bad('relay-descriptor signed under the offer domain', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.relay, 'offer'));
+bad('relay-descriptor signed by another key', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.other, 'relay'));
 
 const file = {
   description:

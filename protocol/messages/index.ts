@@ -21,6 +21,7 @@ import { offer } from './offer.ts';
 import { payment, paymentOk } from './payment.ts';
 import { receipt } from './receipt.ts';
 import { redeem } from './redeem.ts';
+import { relayDescriptor, relayError, relayFind, relayGet, relayItem, relayOffers } from './relay.ts';
 import { result } from './result.ts';
 
 export type { MessageSpec, SignedType, UnsignedType } from './envelope.ts';
@@ -32,6 +33,7 @@ export type { Result } from './result.ts';
 export type { Receipt } from './receipt.ts';
 export type { Payment, PaymentOk } from './payment.ts';
 export type { Redeem } from './redeem.ts';
+export type { RelayDescriptor, RelayError, RelayFind, RelayGet, RelayItem, RelayOffers } from './relay.ts';
 
 /** Every message type → its spec (version, domain, signer field, schema). */
 export const MESSAGES = {
@@ -44,6 +46,12 @@ export const MESSAGES = {
   payment,
   'payment-ok': paymentOk,
   redeem,
+  'relay-find': relayFind,
+  'relay-offers': relayOffers,
+  'relay-get': relayGet,
+  'relay-item': relayItem,
+  'relay-error': relayError,
+  'relay-descriptor': relayDescriptor,
 } as const satisfies { readonly [T in MessageType]: MessageSpec<T, any> };
 
 type Specs = typeof MESSAGES;

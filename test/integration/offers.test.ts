@@ -21,7 +21,7 @@ import { decodeMessage, encodeMessage, signMessage, verifyMessage } from '../../
 import type { Offer } from '../../protocol/messages/index.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
-import { findOffers, magnetForOffer, type FoundOffer, type Rejection } from '../../worker/node/offer-finder.ts';
+import { findOffers, magnetForOffer, type FoundOffer, type Rejection } from '../../net/offer-finder.ts';
 
 const lines: LogLine[] = [];
 const log = (line: LogLine) => void lines.push(line);

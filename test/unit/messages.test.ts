@@ -237,6 +237,21 @@ describe('bounds', () => {
     expectError(() => encodeMessage({ ...offer, mint: `${offer.mint}x` }), 'SchemaError', 'mint');
   });
 
+  it('the largest relay answers fit in a message, and the largest descriptor in a BEP 44 value', () => {
+    const offers = Array.from({ length: MESSAGE_LIMITS.relayOffers }, () => filled(MESSAGE_LIMITS.offerBytes));
+    const answer = encodeMessage({ t: 'relay-offers', v: 1, id: filled(8), offers });
+    expect(answer.length).toBeLessThanOrEqual(LIMITS.messageBytes);
+    expectError(() => encodeMessage({ t: 'relay-offers', v: 1, id: filled(8), offers: [...offers, filled(1)] }), 'SchemaError', 'offers');
+    const descriptor = signMessage(nodeCrypto, seedA, {
+      t: 'relay-descriptor', v: 1, key: keyA, ws: `wss://${'r'.repeat(MESSAGE_LIMITS.relayUrlBytes - 6)}`, ts: MAX,
+    });
+    expect(encodeMessage(descriptor).length).toBeLessThan(1000);
+    expectError(() => encodeMessage({ ...descriptor, ws: `${descriptor.ws}x` }), 'SchemaError', 'ws');
+    // Every request a browser may send fits the relay's frame limit.
+    const request = encodeMessage({ t: 'relay-get', v: 1, id: filled(8), key: keyA });
+    expect(request.length).toBeLessThanOrEqual(MESSAGE_LIMITS.relayRequestBytes);
+  });
+
   it('the largest result and assign fit in a message', () => {
     const result = signMessage(nodeCrypto, seedA, {
       t: 'result', v: 1, task: filled(20), unit: LIMITS.unitsPerTask - 1, lease: filled(16), hash: filled(32),
@@ -358,9 +373,45 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
       t: fc.constant('payment' as const), v: fc.constant(1 as const), id: bytesArb(16), keyset: bytesArb(8),
       outputs: listOf(blindedOutputArb, 1, MESSAGE_LIMITS.outputs), tasker: fc.constant(key), ts: safeNat(),
     }),
+  'relay-descriptor': (key) =>
+    fc.record({
+      t: fc.constant('relay-descriptor' as const), v: fc.constant(1 as const), key: fc.constant(key),
+      ws: fc
+        .tuple(fc.constantFrom('ws://', 'wss://'), fc.string({ unit: PRINTABLE, minLength: 1, maxLength: MESSAGE_LIMITS.relayUrlBytes - 6 }))
+        .map(([a, b]) => a + b),
+      ts: safeNat(),
+    }),
 };
 
+const relayIdArb = bytesArb(8);
+const offerBytesArb = fc.uint8Array({ maxLength: MESSAGE_LIMITS.offerBytes });
+const UPPER = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789');
+
 const BEARER_ARBS: { [T in MessageType]?: fc.Arbitrary<Message> } = {
+  'relay-find': fc.record(
+    { t: fc.constant('relay-find' as const), v: fc.constant(1 as const), id: relayIdArb, max: fc.integer({ min: 1, max: MESSAGE_LIMITS.relayOffers }) },
+    { requiredKeys: ['t', 'v', 'id'] },
+  ),
+  'relay-offers': fc.record({
+    t: fc.constant('relay-offers' as const), v: fc.constant(1 as const), id: relayIdArb,
+    offers: listOf(offerBytesArb, 0, MESSAGE_LIMITS.relayOffers),
+  }),
+  'relay-get': fc.record({ t: fc.constant('relay-get' as const), v: fc.constant(1 as const), id: relayIdArb, key: bytesArb(32) }),
+  'relay-item': fc.oneof(
+    fc.record({ t: fc.constant('relay-item' as const), v: fc.constant(1 as const), id: relayIdArb }),
+    fc.record({
+      t: fc.constant('relay-item' as const), v: fc.constant(1 as const), id: relayIdArb, offer: offerBytesArb, seq: safeNat(),
+      sig: bytesArb(64),
+    }),
+  ),
+  'relay-error': fc.record(
+    {
+      t: fc.constant('relay-error' as const), v: fc.constant(1 as const), id: relayIdArb,
+      code: fc.tuple(fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'), fc.string({ unit: UPPER, maxLength: MESSAGE_LIMITS.relayCodeBytes - 1 })).map(([a, b]) => a + b),
+      message: textArb(MESSAGE_LIMITS.relayMessageBytes),
+    },
+    { requiredKeys: ['t', 'v', 'code', 'message'] },
+  ),
   'payment-ok': fc.record({
     t: fc.constant('payment-ok' as const), v: fc.constant(1 as const), id: bytesArb(16),
     signatures: listOf(fc.record({ amount: amountArb, C: bytesArb(32) }), 1, MESSAGE_LIMITS.outputs),

@@ -10,16 +10,16 @@ import net from 'node:net';
 import type DHT from 'bittorrent-dht';
 import type { DhtItem } from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
-import { bep44Verify } from '../../net/dht.ts';
-import type { BValue } from '../../protocol/bencode.ts';
-import { concatBytes, equalBytes, toHex, utf8 } from '../../protocol/bytes.ts';
-import { MESSAGE_LIMITS, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../../protocol/constants.ts';
-import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
-import { KeyError, SignatureError } from '../../protocol/errors.ts';
-import { decodeMessage, encodeMessage, readMessage, verifyMessage } from '../../protocol/messages/index.ts';
-import type { Message, Offer } from '../../protocol/messages/index.ts';
-import { messageExtension } from '../../protocol/wire.ts';
-import { magnetFor } from '../../net/fetch-torrent.ts';
+import { bep44Verify } from './dht.ts';
+import type { BValue } from '../protocol/bencode.ts';
+import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
+import { MESSAGE_LIMITS, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
+import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import { KeyError, SignatureError } from '../protocol/errors.ts';
+import { decodeMessage, encodeMessage, readMessage, verifyMessage } from '../protocol/messages/index.ts';
+import type { Message, Offer } from '../protocol/messages/index.ts';
+import { messageExtension } from '../protocol/wire.ts';
+import { magnetFor } from './fetch-torrent.ts';
 
 export interface FoundOffer {
   offer: Offer;
