@@ -1,5 +1,79 @@
-import { defineBackground } from 'wxt/utils/define-background';
+// The background: wiring only. The logic is in lib/background-controller.ts
+// (state machine, settings, offscreen document); this file connects it to
+// the browser's APIs. main() is synchronous, as WXT requires.
 
-export default defineBackground(() => {
-  // The sharing state machine arrives with the extension issue; the build must work today.
-});
+import { browser } from 'wxt/browser';
+import { defineBackground } from 'wxt/utils/define-background';
+import { BackgroundController } from '../lib/background-controller.ts';
+import type { BackgroundDeps } from '../lib/background-controller.ts';
+import { loadOrCreateSeed } from '../lib/identity-store.ts';
+import { isMessageFor } from '../lib/messages.ts';
+import { SETTINGS_KEY, loadSettings, migrateSettings } from '../lib/settings.ts';
+
+const OFFSCREEN_URL = 'offscreen.html';
+const IDLE_SECONDS = 60;
+
+function offscreenDeps(): Pick<BackgroundDeps, 'openOffscreen' | 'closeOffscreen'> {
+  const offscreen = (browser as { offscreen?: typeof browser.offscreen }).offscreen;
+  return {
+    async openOffscreen() {
+      if (!offscreen) throw new Error('this browser has no offscreen documents; sharing needs Chrome or Chromium for now');
+      if (await offscreen.hasDocument()) return 'existing';
+      await offscreen.createDocument({
+        url: OFFSCREEN_URL,
+        reasons: ['WORKERS', 'WEB_RTC'],
+        justification: 'Runs SpareCycles task units in Web Workers and talks to task peers over WebRTC.',
+      });
+      return 'created';
+    },
+    async closeOffscreen() {
+      if (offscreen && (await offscreen.hasDocument())) await offscreen.closeDocument();
+    },
+  };
+}
+
+function watchBattery(controller: BackgroundController): void {
+  const nav = globalThis.navigator as Navigator & { getBattery?: () => Promise<EventTarget & { charging: boolean }> };
+  // Service workers have no Battery API; the offscreen document reports it instead.
+  if (typeof nav?.getBattery !== 'function') return;
+  void nav.getBattery().then((battery) => {
+    const update = () => controller.conditionsChanged({ onAc: battery.charging });
+    update();
+    battery.addEventListener('chargingchange', update);
+  }, () => {});
+}
+
+function watchIdle(controller: BackgroundController): void {
+  if (!browser.idle) return;
+  browser.idle.setDetectionInterval(IDLE_SECONDS);
+  browser.idle.onStateChanged.addListener((state) => controller.conditionsChanged({ idle: state !== 'active' }));
+  void browser.idle.queryState(IDLE_SECONDS).then((state) => controller.conditionsChanged({ idle: state !== 'active' }));
+}
+
+function main(): void {
+  const area = browser.storage.local;
+  const controller = new BackgroundController({
+    loadSettings: () => loadSettings(area),
+    loadSeed: () => loadOrCreateSeed(area, (n) => crypto.getRandomValues(new Uint8Array(n))),
+    sendToOffscreen: async (message) => void (await browser.runtime.sendMessage(message)),
+    log: (message, error) => console.warn(`[sparecycles] ${message}`, error ?? ''),
+    ...offscreenDeps(),
+  });
+
+  browser.storage.onChanged.addListener((changes, areaName) => {
+    const change = changes[SETTINGS_KEY];
+    if (areaName !== 'local' || !change) return;
+    void controller.settingsChanged(migrateSettings(change.newValue));
+  });
+
+  browser.runtime.onMessage.addListener((message: unknown, _sender, sendResponse: (reply: unknown) => void) => {
+    if (!isMessageFor(message, 'background')) return false;
+    controller.handle(message).then(sendResponse, (error: unknown) => sendResponse({ error: String(error) }));
+    return true;
+  });
+
+  watchIdle(controller);
+  watchBattery(controller);
+}
+
+export default defineBackground(main);

@@ -1,0 +1,55 @@
+// The options page: network endpoints, limits, and "compute this magnet".
+// Each form is validated as a whole by lib/settings.ts before it is saved.
+
+import { browser } from 'wxt/browser';
+import { SettingsError, loadSettings, saveSettings } from '../../lib/settings.ts';
+import type { Settings, SettingsPatch } from '../../lib/settings.ts';
+
+function input(id: string): HTMLInputElement {
+  return document.getElementById(id) as HTMLInputElement;
+}
+
+function say(text: string, ok: boolean): void {
+  const message = document.getElementById('message')!;
+  message.textContent = text;
+  message.className = ok ? 'ok' : 'error';
+}
+
+function show(settings: Settings): void {
+  (document.getElementById('trackers') as HTMLTextAreaElement).value = settings.trackerUrls.join('\n');
+  input('relay').value = settings.relayUrl;
+  input('mint').value = settings.mintUrl;
+  input('max-peers').value = String(settings.maxPeerConnections);
+  input('magnet').value = settings.magnet;
+}
+
+function save(patch: SettingsPatch, done: string): void {
+  saveSettings(browser.storage.local, patch).then(
+    (settings) => {
+      show(settings);
+      say(done, true);
+    },
+    (error: unknown) => say(error instanceof SettingsError ? `Not saved. ${error.message}` : `Not saved: ${String(error)}`, false),
+  );
+}
+
+function main(): void {
+  void loadSettings(browser.storage.local).then(show);
+  document.getElementById('network')!.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const trackers = (document.getElementById('trackers') as HTMLTextAreaElement).value
+      .split(/\s+/)
+      .filter((t) => t !== '');
+    save(
+      { trackerUrls: trackers, relayUrl: input('relay').value, mintUrl: input('mint').value, maxPeerConnections: Number(input('max-peers').value) },
+      'Network settings saved.',
+    );
+  });
+  document.getElementById('task')!.addEventListener('submit', (e) => {
+    e.preventDefault();
+    save({ magnet: input('magnet').value }, 'Saved: switch sharing on in the popup to compute this task.');
+  });
+  document.getElementById('clear-magnet')!.addEventListener('click', () => save({ magnet: '' }, 'Magnet cleared.'));
+}
+
+main();

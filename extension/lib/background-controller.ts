@@ -1,0 +1,170 @@
+// The background's logic: it owns the sharing state machine, follows the
+// settings in storage, carries out the machine's effects on the offscreen
+// document, and answers the popup. Everything platform-specific comes in as
+// `deps`, so the background entrypoint stays a few lines of wiring.
+
+import { toHex } from '../../protocol/bytes.ts';
+import type { EngineStatus, OffscreenConfig, StatusView, ToBackground, ToOffscreen } from './messages.ts';
+import type { Settings } from './settings.ts';
+import { initialState, pauseReason, transition } from './sharing-state.ts';
+import type { Conditions, Effect, SharingEvent, SharingState } from './sharing-state.ts';
+
+export interface BackgroundDeps {
+  loadSettings(): Promise<Settings>;
+  loadSeed(): Promise<Uint8Array>;
+  /** Opens the offscreen document; 'existing' when one was already open (the service worker restarted). */
+  openOffscreen(): Promise<'created' | 'existing'>;
+  closeOffscreen(): Promise<void>;
+  sendToOffscreen(message: ToOffscreen): Promise<void>;
+  log?(message: string, error?: unknown): void;
+}
+
+/** Settings whose change needs a fresh engine in the offscreen document. */
+const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
+
+export function engineSettingsChanged(a: Settings, b: Settings): boolean {
+  return ENGINE_FIELDS.some((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+}
+
+export class BackgroundController {
+  state: SharingState = initialState();
+  private settings: Settings | undefined;
+  private seed: Uint8Array | undefined;
+  private engine: EngineStatus | undefined;
+  private readonly ready: Promise<void>;
+
+  constructor(private readonly deps: BackgroundDeps) {
+    this.ready = this.init();
+    this.ready.catch((error) => deps.log?.('the background could not start', error));
+  }
+
+  private async init(): Promise<void> {
+    const settings = await this.deps.loadSettings();
+    this.seed = await this.deps.loadSeed();
+    this.settings = settings;
+    this.dispatch({ type: 'policy', policy: { onlyOnAc: settings.onlyOnAc, onlyWhenIdle: settings.onlyWhenIdle } });
+    if (settings.sharing) this.dispatch({ type: 'enable' });
+  }
+
+  /** storage.onChanged brought a new settings record. */
+  async settingsChanged(next: Settings): Promise<void> {
+    await this.ready;
+    const previous = this.settings!;
+    this.settings = next;
+    if (previous.onlyOnAc !== next.onlyOnAc || previous.onlyWhenIdle !== next.onlyWhenIdle) {
+      this.dispatch({ type: 'policy', policy: { onlyOnAc: next.onlyOnAc, onlyWhenIdle: next.onlyWhenIdle } });
+    }
+    if (next.sharing !== previous.sharing) this.dispatch({ type: next.sharing ? 'enable' : 'disable' });
+    const live = this.state.phase === 'sharing' || this.state.phase === 'paused';
+    if (live && engineSettingsChanged(previous, next)) this.send({ target: 'offscreen', kind: 'configure', config: this.config() });
+  }
+
+  conditionsChanged(conditions: Partial<Conditions>): void {
+    this.dispatch({ type: 'conditions', conditions });
+  }
+
+  /** A runtime message for the background; the result is the reply, if any. */
+  async handle(message: ToBackground): Promise<unknown> {
+    await this.ready;
+    switch (message.kind) {
+      case 'get-status':
+        return this.view();
+      case 'offscreen-ready':
+        return this.offscreenReady();
+      case 'engine-status':
+        this.engineStatus(message.status);
+        return undefined;
+      case 'engine-failed':
+        this.dispatch({ type: 'start-failed', error: message.error });
+        return undefined;
+    }
+  }
+
+  view(): StatusView {
+    const reason = pauseReason(this.state.conditions, this.state.policy);
+    return {
+      phase: this.state.phase,
+      ...(this.state.phase === 'paused' && reason ? { pauseReason: reason } : {}),
+      ...(this.state.error ? { error: this.state.error } : {}),
+      ...(this.engine && this.state.phase !== 'off' ? { engine: this.engine } : {}),
+      engineHeld: this.state.phase === 'paused' || this.state.phase === 'draining',
+    };
+  }
+
+  /** The offscreen document has loaded: it gets its configuration as the reply. */
+  private offscreenReady(): OffscreenConfig | undefined {
+    if (this.state.phase === 'off') {
+      // A document left over from an earlier life of the service worker.
+      void this.deps.closeOffscreen().catch(() => {});
+      return undefined;
+    }
+    this.dispatch({ type: 'started' }, { quiet: true });
+    return this.config();
+  }
+
+  private engineStatus(status: EngineStatus): void {
+    if (this.state.phase === 'off') return;
+    this.engine = status;
+    if (status.onAc !== undefined && status.onAc !== this.state.conditions.onAc) {
+      this.dispatch({ type: 'conditions', conditions: { onAc: status.onAc } });
+    }
+    this.checkDrained();
+  }
+
+  private config(): OffscreenConfig {
+    return {
+      settings: this.settings!,
+      seed: toHex(this.seed!),
+      held: this.state.phase !== 'sharing',
+    };
+  }
+
+  /**
+   * Runs one event through the machine and carries out its effects. `quiet`
+   * skips the engine effects, for when the configuration carries them.
+   */
+  dispatch(event: SharingEvent, options: { quiet?: boolean } = {}): void {
+    const { state, effects } = transition(this.state, event);
+    this.state = state;
+    for (const effect of effects) {
+      if (options.quiet && (effect === 'pause-engine' || effect === 'resume-engine')) continue;
+      this.apply(effect);
+    }
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.state.phase === 'draining' && (this.engine?.units.running ?? 0) === 0) this.dispatch({ type: 'drained' });
+  }
+
+  private apply(effect: Effect): void {
+    switch (effect) {
+      case 'open-offscreen':
+        this.deps.openOffscreen().then(
+          (how) => {
+            // A document that was already open never says it is ready again: configure it now.
+            if (how === 'existing' && this.state.phase === 'starting') {
+              this.dispatch({ type: 'started' }, { quiet: true });
+              this.send({ target: 'offscreen', kind: 'configure', config: this.config() });
+            }
+          },
+          (error: unknown) => this.dispatch({ type: 'start-failed', error: error instanceof Error ? error.message : String(error) }),
+        );
+        return;
+      case 'close-offscreen':
+        this.engine = undefined;
+        void this.deps.closeOffscreen().catch((error) => this.deps.log?.('could not close the offscreen document', error));
+        return;
+      case 'pause-engine':
+        this.send({ target: 'offscreen', kind: 'hold' });
+        return;
+      case 'resume-engine':
+        this.send({ target: 'offscreen', kind: 'release' });
+        return;
+    }
+  }
+
+  private send(message: ToOffscreen): void {
+    this.deps.sendToOffscreen(message).catch((error) => this.deps.log?.(`could not send ${message.kind} to the offscreen document`, error));
+  }
+}

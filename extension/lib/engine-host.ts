@@ -1,0 +1,186 @@
+// What the offscreen document runs: one WebTorrent client, one unit pool of
+// Web Workers sized by the CPU slider, and one WorkerEngine for the task the
+// volunteer chose. It is told what to do by the background (configure, hold,
+// release) and reports an EngineStatus back. Offer discovery through a relay
+// comes later: without a magnet it reports "waiting for a task".
+
+import { fromHex } from '../../protocol/bytes.ts';
+import { Identity } from '../../protocol/crypto/identity.ts';
+import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { cpuBudget } from '../../worker/cpu-budget.ts';
+import { WorkerEngine } from '../../worker/engine.ts';
+import { UnitPool } from '../../worker/pool.ts';
+import type { UnitThread } from '../../worker/pool.ts';
+import { webTorrentPort } from '../../worker/browser/webtorrent-port.ts';
+import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
+import type { EngineStatus, OffscreenConfig } from './messages.ts';
+import type { Settings } from './settings.ts';
+
+export interface ClientOptions {
+  tracker: { rtcConfig?: { iceServers: unknown[] } };
+  dht: false;
+  maxConns: number;
+}
+
+export interface EngineHostDeps {
+  createClient(options: ClientOptions): BrowserTorrentClient;
+  spawnThread(): UnitThread;
+  cores: number;
+  report(status: EngineStatus): void;
+  warn?(error: Error): void;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** Browsers speak only the WebSocket flavour of the tracker protocol. */
+export function browserTrackers(urls: string[]): string[] {
+  return urls.filter((u) => /^wss?:\/\//i.test(u));
+}
+
+/** On a loopback network no STUN server is reachable, and none is wanted. */
+export function allLoopback(urls: string[]): boolean {
+  return urls.length > 0 && urls.every((u) => {
+    try {
+      return LOOPBACK.has(new URL(u).hostname);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function clientOptions(settings: Settings): ClientOptions {
+  const trackers = browserTrackers(settings.trackerUrls);
+  return {
+    tracker: allLoopback(trackers) ? { rtcConfig: { iceServers: [] } } : {},
+    dht: false,
+    maxConns: settings.maxPeerConnections,
+  };
+}
+
+export class EngineHost {
+  private client: BrowserTorrentClient | undefined;
+  /** How many times configure ran, for inspection. */
+  configurations = 0;
+  private pool: UnitPool | undefined;
+  private engine: WorkerEngine | undefined;
+  private settings: Settings | undefined;
+  private held = false;
+  private stage: EngineStatus['stage'] = 'waiting-for-task';
+  private error: string | undefined;
+  private onAc: boolean | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly deps: EngineHostDeps) {}
+
+  /** (Re)starts everything for these settings. Units running under an old configuration are dropped; the tasker reissues them. */
+  configure(config: OffscreenConfig): void {
+    const { settings } = config;
+    this.held = config.held;
+    this.stopEngine();
+    this.settings = settings;
+    // A fresh client each time: WebTorrent destroys a torrent asynchronously,
+    // and adding the same magnet again to the same client before that is done
+    // loses both torrents without an error.
+    this.client?.destroy();
+    this.client = this.deps.createClient(clientOptions(settings));
+    this.client.on('error', (error) => this.deps.warn?.(typeof error === 'string' ? new Error(error) : error));
+    this.configurations++;
+    const budget = cpuBudget(settings.cpu, this.deps.cores);
+    this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });
+    this.error = undefined;
+    if (!settings.magnet) {
+      this.stage = 'waiting-for-task';
+    } else {
+      this.stage = 'fetching';
+      const identity = Identity.fromSeed(naclCrypto, fromHex(config.seed));
+      const engine = new WorkerEngine(
+        {
+          backend: naclCrypto,
+          identity,
+          pool: this.pool,
+          torrents: webTorrentPort(this.client, browserTrackers(settings.trackerUrls)),
+        },
+        settings.magnet,
+      );
+      if (this.held) engine.pause();
+      this.engine = engine;
+      const changed = () => this.report();
+      engine.on('ready', () => {
+        if (this.engine !== engine) return;
+        this.stage = 'computing';
+        this.report();
+      });
+      engine.on('assigned', changed);
+      engine.on('computed', changed);
+      engine.on('failed', changed);
+      engine.on('receipt', changed);
+      engine.on('warning', (error) => this.deps.warn?.(error));
+      engine.ready.catch((error: unknown) => {
+        if (this.engine !== engine) return;
+        this.stage = 'failed';
+        this.error = error instanceof Error ? error.message : String(error);
+        this.report();
+      });
+    }
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.report(), 1000);
+    this.report();
+  }
+
+  hold(): void {
+    this.held = true;
+    this.engine?.pause();
+    this.report();
+  }
+
+  release(): void {
+    this.held = false;
+    this.engine?.resume();
+    this.report();
+  }
+
+  setPower(onAc: boolean | undefined): void {
+    if (onAc === this.onAc) return;
+    this.onAc = onAc;
+    this.report();
+  }
+
+  status(): EngineStatus {
+    const stats = this.engine?.stats ?? { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0 };
+    const manifest = this.engine?.manifest;
+    const torrent = this.engine && this.client?.torrents.find((t) => t.infoHash === this.engine!.infoHash);
+    const budget = this.settings ? cpuBudget(this.settings.cpu, this.deps.cores) : { threads: 0, dutyCycle: 0 };
+    return {
+      stage: this.stage,
+      ...(manifest && this.engine
+        ? { task: { name: manifest.name, units: manifest.units, infoHash: this.engine.infoHash } }
+        : {}),
+      download: torrent ? torrent.progress : 0,
+      peers: torrent ? torrent.numPeers : 0,
+      units: { ...stats, running: Math.max(0, stats.assigned - stats.computed - stats.failed) },
+      threads: budget.threads,
+      dutyCycle: budget.dutyCycle,
+      ...(this.onAc === undefined ? {} : { onAc: this.onAc }),
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.stopEngine();
+    this.client?.destroy();
+    this.client = undefined;
+  }
+
+  private report(): void {
+    this.deps.report(this.status());
+  }
+
+  private stopEngine(): void {
+    this.engine?.removeAllListeners();
+    this.engine?.stop();
+    this.engine = undefined;
+    void this.pool?.stop();
+    this.pool = undefined;
+  }
+}

@@ -1,0 +1,71 @@
+// Runtime messages between the extension's parts. Every message names its
+// target, because runtime.sendMessage reaches every extension page at once
+// (popup, options and the offscreen document alike).
+
+import type { Settings } from './settings.ts';
+import type { Phase } from './sharing-state.ts';
+
+export interface UnitCounts {
+  assigned: number;
+  computed: number;
+  failed: number;
+  accepted: number;
+  rejected: number;
+  pending: number;
+  /** Assigned and not yet finished here. */
+  running: number;
+}
+
+/** What the offscreen document reports about its engine. */
+export interface EngineStatus {
+  stage: 'waiting-for-task' | 'fetching' | 'computing' | 'failed';
+  task?: { name: string; units: number; infoHash: string };
+  /** Task torrent download, 0–1. */
+  download: number;
+  peers: number;
+  units: UnitCounts;
+  threads: number;
+  dutyCycle: number;
+  /** From the Battery API where the page has one. */
+  onAc?: boolean;
+  error?: string;
+}
+
+/** Everything the popup shows. */
+export interface StatusView {
+  phase: Phase;
+  pauseReason?: string;
+  error?: string;
+  engine?: EngineStatus;
+  /** The engine was told to take no new units (paused or draining). */
+  engineHeld: boolean;
+}
+
+/** What the offscreen document needs to start. */
+export interface OffscreenConfig {
+  settings: Settings;
+  /** Hex ed25519 seed; the offscreen document has no storage API of its own. */
+  seed: string;
+  /** Start without taking units (sharing is paused by a condition). */
+  held: boolean;
+}
+
+export type ToBackground =
+  | { target: 'background'; kind: 'get-status' }
+  | { target: 'background'; kind: 'offscreen-ready' }
+  | { target: 'background'; kind: 'engine-status'; status: EngineStatus }
+  | { target: 'background'; kind: 'engine-failed'; error: string };
+
+export type ToOffscreen =
+  | { target: 'offscreen'; kind: 'configure'; config: OffscreenConfig }
+  | { target: 'offscreen'; kind: 'hold' }
+  | { target: 'offscreen'; kind: 'release' };
+
+export type ExtensionMessage = ToBackground | ToOffscreen;
+
+export function isMessageFor<T extends ExtensionMessage['target']>(
+  message: unknown,
+  target: T,
+): message is Extract<ExtensionMessage, { target: T }> {
+  return typeof message === 'object' && message !== null && (message as { target?: unknown }).target === target;
+}

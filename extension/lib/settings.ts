@@ -1,0 +1,231 @@
+// The volunteer's settings, kept in storage.local under one key with a
+// version. Older versions are migrated forward step by step; anything that
+// does not validate falls back to its default field by field, so a bad value
+// never stops the extension from starting. The functions here are pure apart
+// from loadSettings/saveSettings, which take the storage area as an argument.
+
+export const SETTINGS_KEY = 'settings';
+export const SETTINGS_VERSION = 2;
+
+export interface Settings {
+  version: typeof SETTINGS_VERSION;
+  /** The volunteer wants to share. */
+  sharing: boolean;
+  /** Share of this machine's CPU, 0.1–1: threads × duty cycle (worker/cpu-budget.ts). */
+  cpu: number;
+  onlyOnAc: boolean;
+  onlyWhenIdle: boolean;
+  /** Edge relay (WebSocket); offer discovery through it comes later. Empty: none. */
+  relayUrl: string;
+  /** WebSocket trackers for WebRTC signalling. */
+  trackerUrls: string[];
+  /** The mint that pays credits. Empty: none yet. */
+  mintUrl: string;
+  /** "Compute this magnet": a task chosen by hand. Empty: wait for an offer. */
+  magnet: string;
+  /** The browser's budget of WebRTC PeerConnections (WebTorrent's maxConns). */
+  maxPeerConnections: number;
+}
+
+/** What version 1 stored: a percentage slider and a single tracker. */
+export interface SettingsV1 {
+  version: 1;
+  sharing: boolean;
+  /** Percent, 10–100. */
+  cpuPercent: number;
+  onlyOnAc: boolean;
+  trackerUrl: string;
+}
+
+export const CPU_MIN = 0.1;
+export const CPU_MAX = 1;
+export const PEER_CONNECTIONS_MIN = 1;
+export const PEER_CONNECTIONS_MAX = 100;
+
+export const DEFAULT_TRACKERS = ['wss://tracker.openwebtorrent.com', 'wss://tracker.webtorrent.dev'];
+
+export function defaultSettings(): Settings {
+  return {
+    version: SETTINGS_VERSION,
+    sharing: false,
+    cpu: 0.5,
+    onlyOnAc: false,
+    onlyWhenIdle: false,
+    relayUrl: '',
+    trackerUrls: [...DEFAULT_TRACKERS],
+    mintUrl: '',
+    magnet: '',
+    maxPeerConnections: 20,
+  };
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+// ---- validation of single fields (also used by the options page) -----------
+
+export function validCpu(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new SettingsError('cpu', `expected a number, got ${String(value)}`);
+  if (value < CPU_MIN || value > CPU_MAX) throw new SettingsError('cpu', `expected ${CPU_MIN}–${CPU_MAX}, got ${value}`);
+  return Math.round(value * 100) / 100;
+}
+
+function validUrl(field: string, value: unknown, schemes: string[], allowEmpty: boolean): string {
+  if (typeof value !== 'string') throw new SettingsError(field, `expected a URL, got ${typeof value}`);
+  const text = value.trim();
+  if (text === '' && allowEmpty) return '';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SettingsError(field, `expected a URL, got "${text}"`);
+  }
+  if (!schemes.includes(url.protocol)) {
+    throw new SettingsError(field, `expected a ${schemes.map((s) => s.replace(':', '')).join(' or ')} URL, got ${url.protocol.replace(':', '')}`);
+  }
+  return text;
+}
+
+export const validRelayUrl = (value: unknown) => validUrl('relayUrl', value, ['ws:', 'wss:'], true);
+export const validMintUrl = (value: unknown) => validUrl('mintUrl', value, ['http:', 'https:'], true);
+
+export function validTrackerUrls(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new SettingsError('trackerUrls', `expected a list of URLs, got ${typeof value}`);
+  if (value.length > 16) throw new SettingsError('trackerUrls', `expected at most 16 trackers, got ${value.length}`);
+  const urls = value.map((v) => validUrl('trackerUrls', v, ['ws:', 'wss:'], false));
+  return [...new Set(urls)];
+}
+
+export function validMagnet(value: unknown): string {
+  if (typeof value !== 'string') throw new SettingsError('magnet', `expected a magnet link, got ${typeof value}`);
+  const text = value.trim();
+  if (text === '') return '';
+  if (text.length > 4096) throw new SettingsError('magnet', `expected at most 4096 characters, got ${text.length}`);
+  if (!/^magnet:\?/i.test(text) || !/[?&]xt=urn:btih:([0-9a-f]{40}|[a-z2-7]{32})(&|$)/i.test(text)) {
+    throw new SettingsError('magnet', 'expected a magnet link with xt=urn:btih:<info-hash>');
+  }
+  return text;
+}
+
+export function validPeerConnections(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new SettingsError('maxPeerConnections', `expected a whole number, got ${String(value)}`);
+  }
+  if (value < PEER_CONNECTIONS_MIN || value > PEER_CONNECTIONS_MAX) {
+    throw new SettingsError('maxPeerConnections', `expected ${PEER_CONNECTIONS_MIN}–${PEER_CONNECTIONS_MAX}, got ${value}`);
+  }
+  return value;
+}
+
+function validBool(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new SettingsError(field, `expected true or false, got ${String(value)}`);
+  return value;
+}
+
+const FIELDS: { [K in Exclude<keyof Settings, 'version'>]: (value: unknown) => Settings[K] } = {
+  sharing: (v) => validBool('sharing', v),
+  cpu: validCpu,
+  onlyOnAc: (v) => validBool('onlyOnAc', v),
+  onlyWhenIdle: (v) => validBool('onlyWhenIdle', v),
+  relayUrl: validRelayUrl,
+  trackerUrls: validTrackerUrls,
+  mintUrl: validMintUrl,
+  magnet: validMagnet,
+  maxPeerConnections: validPeerConnections,
+};
+
+export type SettingsPatch = Partial<Omit<Settings, 'version'>>;
+
+/** Applies a change from a page; throws SettingsError on the first bad field and changes nothing. */
+export function applyPatch(settings: Settings, patch: SettingsPatch): Settings {
+  const next: Settings = { ...settings, trackerUrls: [...settings.trackerUrls] };
+  for (const [key, value] of Object.entries(patch)) {
+    if (!(key in FIELDS)) throw new SettingsError(key, 'not a setting');
+    if (value === undefined) continue;
+    (next as unknown as Record<string, unknown>)[key] = FIELDS[key as keyof typeof FIELDS](value);
+  }
+  return next;
+}
+
+/** Reads a current-version record, keeping each valid field and defaulting the rest. */
+export function sanitizeSettings(raw: Record<string, unknown>): Settings {
+  const out = defaultSettings();
+  for (const key of Object.keys(FIELDS) as Array<keyof typeof FIELDS>) {
+    if (!(key in raw)) continue;
+    try {
+      (out as unknown as Record<string, unknown>)[key] = FIELDS[key](raw[key]);
+    } catch {
+      // A bad stored value falls back to its default; the rest survive.
+    }
+  }
+  return out;
+}
+
+// ---- migrations ---------------------------------------------------------------
+
+/** v1 → v2: the slider became a fraction, one tracker became a list, new fields got defaults. */
+export function migrateV1(v1: Record<string, unknown>): Record<string, unknown> {
+  const percent = typeof v1.cpuPercent === 'number' ? v1.cpuPercent : 50;
+  const tracker = typeof v1.trackerUrl === 'string' ? v1.trackerUrl.trim() : '';
+  return {
+    version: 2,
+    sharing: v1.sharing,
+    cpu: Math.min(CPU_MAX, Math.max(CPU_MIN, percent / 100)),
+    onlyOnAc: v1.onlyOnAc,
+    trackerUrls: tracker ? [tracker] : [...DEFAULT_TRACKERS],
+  };
+}
+
+const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {
+  1: migrateV1,
+};
+
+/**
+ * Any stored value → current settings. Nothing stored gives the defaults; a
+ * version from the future (a downgrade) is read as far as its fields match.
+ */
+export function migrateSettings(stored: unknown): Settings {
+  if (stored === undefined || stored === null || typeof stored !== 'object' || Array.isArray(stored)) return defaultSettings();
+  let raw = stored as Record<string, unknown>;
+  let version = typeof raw.version === 'number' && Number.isInteger(raw.version) ? raw.version : 1;
+  while (version < SETTINGS_VERSION) {
+    const step = MIGRATIONS[version];
+    if (!step) return defaultSettings();
+    raw = step(raw);
+    version = raw.version as number;
+  }
+  return sanitizeSettings(raw);
+}
+
+// ---- storage ------------------------------------------------------------------
+
+/** The part of browser.storage.local used here; tests hand in a Map-backed one. */
+export interface KeyValueArea {
+  get(key: string): Promise<Record<string, unknown>>;
+  set(items: Record<string, unknown>): Promise<void>;
+}
+
+export async function loadSettings(area: KeyValueArea): Promise<Settings> {
+  const stored = (await area.get(SETTINGS_KEY))[SETTINGS_KEY];
+  const settings = migrateSettings(stored);
+  // Write a migrated record back, so the next reader sees the current version.
+  // Nothing stored means defaults, and nothing to write: a write here could
+  // overwrite settings another page saves at the same moment.
+  if (stored !== undefined && (stored as { version?: unknown } | null)?.version !== SETTINGS_VERSION) {
+    await area.set({ [SETTINGS_KEY]: settings });
+  }
+  return settings;
+}
+
+export async function saveSettings(area: KeyValueArea, patch: SettingsPatch): Promise<Settings> {
+  const next = applyPatch(await loadSettings(area), patch);
+  await area.set({ [SETTINGS_KEY]: next });
+  return next;
+}

@@ -1,0 +1,41 @@
+// The popup's words for the current state, kept pure so the wording is tested.
+
+import { cpuBudget } from '../../worker/cpu-budget.ts';
+import type { StatusView } from './messages.ts';
+
+export function describeStatus(view: StatusView): string {
+  const engine = view.engine;
+  switch (view.phase) {
+    case 'off':
+      return view.error ? `Not sharing — ${view.error}` : 'Not sharing';
+    case 'starting':
+      return 'Starting…';
+    case 'paused':
+      return `Paused — ${view.pauseReason ?? 'waiting for the right conditions'}`;
+    case 'draining': {
+      const running = engine?.units.running ?? 0;
+      return running > 0 ? `Stopping — finishing ${running} running unit${running === 1 ? '' : 's'}` : 'Stopping…';
+    }
+    case 'sharing': {
+      if (!engine) return 'Sharing — starting the engine';
+      if (engine.stage === 'failed') return `Sharing — the task failed: ${engine.error ?? 'unknown error'}`;
+      if (engine.stage === 'waiting-for-task') return 'Sharing — waiting for a task';
+      if (engine.stage === 'fetching') return `Sharing — fetching the task (${Math.round(engine.download * 100)}%)`;
+      const task = engine.task;
+      return task ? `Sharing — computing ${task.name}, ${engine.units.computed}/${task.units} units` : 'Sharing — computing';
+    }
+  }
+}
+
+/** The CPU slider in words: "50% = 1 thread at 100%". */
+export function describeCpu(fraction: number, cores: number): string {
+  const { threads, dutyCycle } = cpuBudget(fraction, cores);
+  return `${Math.round(fraction * 100)}% of ${cores} core${cores === 1 ? '' : 's'} = ${threads} thread${threads === 1 ? '' : 's'} × ${Math.round(dutyCycle * 100)}% busy`;
+}
+
+/** Units computed here against the task's size, 0–1, for the progress bar. */
+export function progressOf(view: StatusView): number {
+  const engine = view.engine;
+  if (!engine?.task || engine.task.units === 0) return 0;
+  return Math.min(1, engine.units.computed / engine.task.units);
+}

@@ -1,0 +1,175 @@
+// The sharing state machine, the background controller that drives it (with
+// fake browser parts), and the popup's wording.
+
+import { describe, expect, it } from 'vitest';
+import { BackgroundController } from '../../extension/lib/background-controller.ts';
+import type { EngineStatus, StatusView, ToOffscreen } from '../../extension/lib/messages.ts';
+import { defaultSettings } from '../../extension/lib/settings.ts';
+import type { Settings } from '../../extension/lib/settings.ts';
+import { initialState, pauseReason, transition } from '../../extension/lib/sharing-state.ts';
+import type { SharingEvent, SharingState } from '../../extension/lib/sharing-state.ts';
+import { describeCpu, describeStatus, progressOf } from '../../extension/lib/status-text.ts';
+
+function run(events: SharingEvent[], state = initialState()): { state: SharingState; effects: string[][] } {
+  const effects: string[][] = [];
+  for (const event of events) {
+    const t = transition(state, event);
+    state = t.state;
+    effects.push(t.effects);
+  }
+  return { state, effects };
+}
+
+describe('sharing state machine', () => {
+  it('goes off → starting → sharing → draining → off', () => {
+    const { state, effects } = run([{ type: 'enable' }, { type: 'started' }, { type: 'disable' }, { type: 'drained' }]);
+    expect(state.phase).toBe('off');
+    expect(effects).toEqual([['open-offscreen'], ['resume-engine'], ['pause-engine'], ['close-offscreen']]);
+  });
+
+  it('takes no new units while draining, and enabling again resumes without a restart', () => {
+    const { state, effects } = run([{ type: 'enable' }, { type: 'started' }, { type: 'disable' }, { type: 'enable' }]);
+    expect(state.phase).toBe('sharing');
+    expect(effects.at(-1)).toEqual(['resume-engine']);
+  });
+
+  it('ignores events that do not apply', () => {
+    expect(transition(initialState(), { type: 'disable' }).effects).toEqual([]);
+    expect(transition(initialState(), { type: 'drained' }).state.phase).toBe('off');
+    expect(transition(initialState(), { type: 'started' }).state.phase).toBe('off');
+    const sharing = run([{ type: 'enable' }, { type: 'started' }]).state;
+    expect(transition(sharing, { type: 'enable' })).toEqual({ state: sharing, effects: [] });
+    expect(transition(sharing, { type: 'drained' }).state.phase).toBe('sharing');
+  });
+
+  it('closes the document when switched off while starting, and records a failed start', () => {
+    expect(run([{ type: 'enable' }, { type: 'disable' }]).effects.at(-1)).toEqual(['close-offscreen']);
+    const failed = run([{ type: 'enable' }, { type: 'start-failed', error: 'no offscreen API' }]).state;
+    expect(failed).toMatchObject({ phase: 'off', error: 'no offscreen API' });
+    expect(transition(failed, { type: 'enable' }).state.error).toBeUndefined();
+  });
+
+  it('pauses on battery when asked to run only on AC, and resumes on AC', () => {
+    const policy = { onlyOnAc: true, onlyWhenIdle: false };
+    const { state, effects } = run(
+      [{ type: 'enable' }, { type: 'started' }, { type: 'conditions', conditions: { onAc: false } }, { type: 'conditions', conditions: { onAc: true } }],
+      initialState(policy),
+    );
+    expect(state.phase).toBe('sharing');
+    expect(effects.slice(2)).toEqual([['pause-engine'], ['resume-engine']]);
+  });
+
+  it('starts paused when the conditions say so, and an unknown power source does not block', () => {
+    const start = { ...initialState({ onlyOnAc: true, onlyWhenIdle: true }) };
+    const t = run([{ type: 'enable' }, { type: 'started' }], start);
+    expect(t.state.phase).toBe('paused');
+    expect(t.effects.at(-1)).toEqual(['pause-engine']);
+    expect(pauseReason({ onAc: undefined, idle: true }, { onlyOnAc: true, onlyWhenIdle: true })).toBeUndefined();
+    expect(pauseReason({ onAc: false, idle: true }, { onlyOnAc: true, onlyWhenIdle: true })).toBe('on battery power');
+    expect(pauseReason({ onAc: true, idle: false }, { onlyOnAc: true, onlyWhenIdle: true })).toBe('the computer is in use');
+  });
+
+  it('follows a policy change: turning "only when idle" off resumes a paused engine', () => {
+    const paused = run([{ type: 'enable' }, { type: 'started' }], initialState({ onlyOnAc: false, onlyWhenIdle: true })).state;
+    expect(paused.phase).toBe('paused');
+    const t = transition(paused, { type: 'policy', policy: { onlyOnAc: false, onlyWhenIdle: false } });
+    expect(t).toMatchObject({ state: { phase: 'sharing' }, effects: ['resume-engine'] });
+  });
+
+  it('a paused engine that is switched off drains without another pause', () => {
+    const paused = run([{ type: 'enable' }, { type: 'started' }], initialState({ onlyOnAc: false, onlyWhenIdle: true })).state;
+    expect(transition(paused, { type: 'disable' })).toMatchObject({ state: { phase: 'draining' }, effects: [] });
+  });
+});
+
+function status(running: number, extra: Partial<EngineStatus> = {}): EngineStatus {
+  return {
+    stage: 'computing',
+    task: { name: 'mandelbrot', units: 32, infoHash: 'ab'.repeat(20) },
+    download: 1,
+    peers: 1,
+    units: { assigned: 12 + running, computed: 12, failed: 0, accepted: 10, rejected: 0, pending: 2, running },
+    threads: 1,
+    dutyCycle: 1,
+    ...extra,
+  };
+}
+
+function controller(settings: Partial<Settings> = {}) {
+  const log: string[] = [];
+  const sent: ToOffscreen[] = [];
+  const c = new BackgroundController({
+    loadSettings: async () => ({ ...defaultSettings(), ...settings }),
+    loadSeed: async () => new Uint8Array(32).fill(7),
+    openOffscreen: async () => {
+      log.push('open');
+      return 'created';
+    },
+    closeOffscreen: async () => void log.push('close'),
+    sendToOffscreen: async (m) => void sent.push(m),
+  });
+  return { c, log, sent };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('background controller', () => {
+  it('starts sharing from stored settings, configures the document when it is ready, and drains on switch-off', async () => {
+    const { c, log, sent } = controller({ sharing: true, magnet: '' });
+    const config = (await c.handle({ target: 'background', kind: 'offscreen-ready' })) as { seed: string; held: boolean };
+    expect(log).toEqual(['open']);
+    expect(config.seed).toBe('07'.repeat(32));
+    expect(config.held).toBe(false);
+    expect(c.state.phase).toBe('sharing');
+    await c.handle({ target: 'background', kind: 'engine-status', status: status(2) });
+    await c.settingsChanged({ ...defaultSettings(), sharing: false });
+    expect(c.state.phase).toBe('draining');
+    expect(sent.map((m) => m.kind)).toEqual(['hold']);
+    expect(log).toEqual(['open']);
+    await c.handle({ target: 'background', kind: 'engine-status', status: status(0) });
+    expect(c.state.phase).toBe('off');
+    expect(log).toEqual(['open', 'close']);
+  });
+
+  it('reconfigures the engine when the magnet or CPU changes while sharing', async () => {
+    const { c, sent } = controller({ sharing: true });
+    await c.handle({ target: 'background', kind: 'offscreen-ready' });
+    await c.settingsChanged({ ...defaultSettings(), sharing: true, cpu: 0.25 });
+    expect(sent.at(-1)).toMatchObject({ kind: 'configure', config: { settings: { cpu: 0.25 } } });
+  });
+
+  it('pauses on a battery report from the offscreen document when only on AC', async () => {
+    const { c, sent } = controller({ sharing: true, onlyOnAc: true });
+    await c.handle({ target: 'background', kind: 'offscreen-ready' });
+    await c.handle({ target: 'background', kind: 'engine-status', status: status(1, { onAc: false }) });
+    const view = (await c.handle({ target: 'background', kind: 'get-status' })) as StatusView;
+    expect(view).toMatchObject({ phase: 'paused', pauseReason: 'on battery power', engineHeld: true });
+    expect(sent.map((m) => m.kind)).toEqual(['hold']);
+  });
+
+  it('reports a failed start', async () => {
+    const { c } = controller({ sharing: true });
+    await tick();
+    await c.handle({ target: 'background', kind: 'engine-failed', error: 'boom' });
+    expect(c.view()).toMatchObject({ phase: 'off', error: 'boom' });
+  });
+});
+
+describe('popup wording', () => {
+  const view = (v: Partial<StatusView>): StatusView => ({ phase: 'sharing', engineHeld: false, ...v });
+  it('says the state in words', () => {
+    expect(describeStatus(view({ phase: 'off' }))).toBe('Not sharing');
+    expect(describeStatus(view({ engine: status(2) }))).toBe('Sharing — computing mandelbrot, 12/32 units');
+    expect(describeStatus(view({ engine: { ...status(0), stage: 'waiting-for-task' } }))).toBe('Sharing — waiting for a task');
+    expect(describeStatus(view({ engine: { ...status(0), stage: 'fetching', download: 0.42 } }))).toBe('Sharing — fetching the task (42%)');
+    expect(describeStatus(view({ phase: 'paused', pauseReason: 'on battery power' }))).toBe('Paused — on battery power');
+    expect(describeStatus(view({ phase: 'draining', engine: status(1) }))).toBe('Stopping — finishing 1 running unit');
+    expect(progressOf(view({ engine: status(0) }))).toBeCloseTo(12 / 32);
+  });
+
+  it('shows the CPU share as threads × duty cycle', () => {
+    expect(describeCpu(0.5, 2)).toBe('50% of 2 cores = 1 thread × 100% busy');
+    expect(describeCpu(0.25, 2)).toBe('25% of 2 cores = 1 thread × 50% busy');
+    expect(describeCpu(0.75, 4)).toBe('75% of 4 cores = 3 threads × 100% busy');
+  });
+});

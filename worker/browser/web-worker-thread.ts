@@ -1,0 +1,58 @@
+// A unit thread in the browser: a Web Worker (unit-worker.ts) driven
+// through comlink. `terminate()` kills it outright, which is the only way to
+// stop a Wasm loop; the pool then spawns a fresh one.
+
+import * as Comlink from 'comlink';
+import { cpuBudget } from '../cpu-budget.ts';
+import { UnitPool } from '../pool.ts';
+import type { UnitThread } from '../pool.ts';
+import type { ThreadJob, ThreadReply } from '../unit-thread.ts';
+import type { UnitWorkerApi } from './unit-worker.ts';
+// Vite bundles the worker (with comlink and the unit runtime) as its own file.
+// `new Worker(new URL(…, import.meta.url))` is not used: WXT defines
+// import.meta.url as self.location.href, which hides it from Vite's worker plugin.
+import UnitWorker from './unit-worker.ts?worker';
+
+export function spawnWebWorkerThread(): UnitThread {
+  const worker = new UnitWorker({ name: 'sparecycles-unit' });
+  const remote = Comlink.wrap<UnitWorkerApi>(worker);
+  let fail: ((error: unknown) => void) | undefined;
+  // A crash inside the worker (or a module that fails to load) never answers
+  // the comlink call: turn it into a rejection of the running job.
+  worker.addEventListener('error', (event) => {
+    event.preventDefault();
+    fail?.(new Error(`unit worker failed: ${event.message || 'unknown error'}`));
+  });
+  worker.addEventListener('messageerror', () => fail?.(new Error('unit worker sent a message that could not be read')));
+  return {
+    run(job: ThreadJob, onStart: () => void): Promise<ThreadReply> {
+      return new Promise<ThreadReply>((resolve, reject) => {
+        let settled = false;
+        fail = (error) => {
+          if (settled) return;
+          settled = true;
+          fail = undefined;
+          reject(error);
+        };
+        remote.run(job, Comlink.proxy(onStart)).then(
+          (reply) => {
+            if (settled) return;
+            settled = true;
+            fail = undefined;
+            resolve(reply);
+          },
+          (error: unknown) => fail?.(error),
+        );
+      });
+    },
+    terminate() {
+      fail = undefined;
+      worker.terminate();
+    },
+  };
+}
+
+/** A pool sized from a CPU fraction of this browser's cores. */
+export function webUnitPool(cpuFraction: number, cores = navigator.hardwareConcurrency || 1): UnitPool {
+  return new UnitPool({ ...cpuBudget(cpuFraction, cores), spawn: spawnWebWorkerThread });
+}
