@@ -25,7 +25,7 @@ export interface BrowserTorrent {
   on(event: 'wire', listener: (wire: TaskWire) => void): unknown;
   once(event: 'done' | 'seed' | 'ready', listener: () => void): unknown;
   once(event: 'error', listener: (error: Error | string) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  removeListener(event: string, listener: (...args: never[]) => void): unknown;
   destroy(options?: { destroyStore?: boolean }, callback?: (error?: Error) => void): void;
 }
 
@@ -50,8 +50,8 @@ export function whenComplete(torrent: BrowserTorrent, timeoutMs: number): Promis
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);
-      torrent.off('done', onDone);
-      torrent.off('error', onError);
+      torrent.removeListener('done', onDone);
+      torrent.removeListener('error', onError);
     };
     const timer = setTimeout(() => {
       cleanup();
@@ -105,7 +105,7 @@ export function webTorrentPort(client: BrowserTorrentClient, trackers: string[])
         const onError = (error: Error | string) => reject(asError(error));
         torrent.once('error', onError);
         torrent.once('seed', () => {
-          torrent.off('error', onError);
+          torrent.removeListener('error', onError);
           resolve(fromHex(torrent.infoHash));
         });
       });

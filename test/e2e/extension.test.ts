@@ -1,7 +1,3 @@
-// Not in the default run (vitest matches test/**/*.test.ts): the browser does not yet
-// receive the task torrent — see docs/extension.md, "Status". Run it with
-// `npx vitest run --include test/e2e/extension.e2e.ts test/e2e/extension.e2e.ts`.
-
 // The extension in Debian's Chromium, on a private loopback network: a tasker
 // publishes the Mandelbrot example, the volunteer switches sharing on in the
 // popup, the browser computes units the tasker accepts, two Node workers join
@@ -18,13 +14,14 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { runLocal } from '../../tasker/local-run.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import { chromiumArgs } from '../support/chromium.ts';
 import { Mesh } from '../support/mesh.ts';
+import { requireTool } from '../support/tools.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
 const EXTENSION = `${ROOT}dist/extension/chrome-mv3`;
 const ARTIFACTS = `${ROOT}test-artifacts`;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, stepMs = 250): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -36,25 +33,11 @@ async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | un
   }
 }
 
-/** Chromium may still be installing (apt) when the suite starts: wait a while, then fail loudly. */
-async function findChromium(): Promise<string> {
-  try {
-    return await waitFor('Chromium', () => (existsSync(CHROMIUM) ? CHROMIUM : undefined), 180_000, 2000);
-  } catch {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH. ` +
-        'This end-to-end test never skips, under CI or elsewhere.',
-    );
-  }
-}
-
 let expected: Uint8Array;
 let mesh: Mesh | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  const chromiumReady = findChromium();
-  chromiumReady.catch(() => {});
   if (!existsSync(`${EXTENSION}/manifest.json`)) execFileSync('npx', ['wxt', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const pool = nodeUnitPool(1);
   try {
@@ -63,20 +46,10 @@ beforeAll(async () => {
     await pool.stop();
   }
   browser = await puppeteer.launch({
-    executablePath: await chromiumReady,
+    executablePath: await requireTool('chromium'),
     headless: true,
     pipe: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      '--disable-default-apps',
-      `--disable-extensions-except=${EXTENSION}`,
-      `--load-extension=${EXTENSION}`,
-    ],
+    args: chromiumArgs([`--disable-extensions-except=${EXTENSION}`, `--load-extension=${EXTENSION}`]),
   });
 }, 300_000);
 
