@@ -2,18 +2,15 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type DHT from 'bittorrent-dht';
-import { dhtReady } from '../net/dht.ts';
 import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
-import type { Logger } from '../net/log.ts';
 import { jsonLogger } from '../net/log.ts';
 import { namedFile, seedBuffers } from '../net/torrent-files.ts';
 import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
-import { fromHex } from '../protocol/bytes.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signManifest } from '../protocol/manifest.ts';
 import { mergedFileName } from '../tasker/merge.ts';
-import { OfferPublisher } from '../tasker/offer-publisher.ts';
+import { announceOffer } from '../tasker/announce-offer.ts';
+import type { OfferPublisher } from '../tasker/offer-publisher.ts';
 import { TaskerSession } from '../tasker/session.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
@@ -66,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (values.json) emit({ event: 'magnet', magnet: session.magnet, infoHash: session.infoHash });
     else process.stdout.write(`${session.magnet}\n`);
-    offers = await announceOffer(session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log);
+    offers = await announceOffer(backend, session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log);
     if (offers) emit({ event: 'offer', port: offers.port });
 
     const bar = progress(manifest.name);
@@ -112,35 +109,5 @@ export async function main(argv: string[]): Promise<number> {
     await session?.stop();
     await pool.stop();
     await destroyTorrentClient(client);
-  }
-}
-
-/** Puts the offer on the DHT; a task still runs by its magnet if that fails. */
-async function announceOffer(
-  session: TaskerSession,
-  dht: DHT | false | null,
-  host: string,
-  log: Logger,
-): Promise<OfferPublisher | undefined> {
-  if (!dht) return undefined;
-  const { manifest } = session;
-  const publisher = new OfferPublisher({ backend: nodeCrypto, identity: session.identity, dht, host, log });
-  try {
-    if (!(await dhtReady(dht))) throw new Error('the DHT did not bootstrap');
-    await publisher.start({
-      task: fromHex(session.infoHash),
-      name: manifest.name,
-      price: manifest.price,
-      left: manifest.units,
-      units: manifest.units,
-      deadline: manifest.deadline,
-      mode: manifest.mode,
-      ...(manifest.mint ? { mint: manifest.mint } : {}),
-    });
-    return publisher;
-  } catch (error) {
-    log({ level: 'warn', event: 'offer-failed', message: (error as Error).message });
-    await publisher.stop();
-    return undefined;
   }
 }

@@ -48,9 +48,4 @@ export function whenDone(torrent: Torrent, timeoutMs: number): Promise<Torrent> 
   });
 }
 
-export function magnetFor(infoHash: string, trackers: string[], name?: string): string {
-  const params = [`xt=urn:btih:${infoHash}`];
-  if (name) params.push(`dn=${encodeURIComponent(name)}`);
-  for (const tracker of trackers) params.push(`tr=${encodeURIComponent(tracker)}`);
-  return `magnet:?${params.join('&')}`;
-}
+export { magnetFor } from '../protocol/magnet.ts';

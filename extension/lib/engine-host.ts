@@ -1,14 +1,16 @@
 // What the offscreen document runs: one WebTorrent client, one unit pool of
 // Web Workers sized by the CPU slider, and one WorkerEngine for the task the
 // volunteer chose. It is told what to do by the background (configure, hold,
-// release) and reports an EngineStatus back. Offer discovery through a relay
-// comes later: without a magnet it reports "waiting for a task".
+// release) and reports an EngineStatus back. Without a magnet it asks the
+// configured relay for offers and takes the best one that verifies.
 
-import { fromHex } from '../../protocol/bytes.ts';
+import { fromHex, toHex } from '../../protocol/bytes.ts';
+import { magnetFor } from '../../protocol/magnet.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
 import { cpuBudget } from '../../worker/cpu-budget.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
+import { chooseOffer, fetchOffersFromRelay } from '../../worker/relay-client.ts';
 import { UnitPool } from '../../worker/pool.ts';
 import type { UnitThread } from '../../worker/pool.ts';
 import { webTorrentPort } from '../../worker/browser/webtorrent-port.ts';
@@ -29,6 +31,9 @@ export interface EngineHostDeps {
   report(status: EngineStatus): void;
   warn?(error: Error): void;
 }
+
+/** How often a volunteer with no task asks its relay again. */
+const OFFER_POLL_MS = 3000;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -88,43 +93,68 @@ export class EngineHost {
     const budget = cpuBudget(settings.cpu, this.deps.cores);
     this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });
     this.error = undefined;
-    if (!settings.magnet) {
-      this.stage = 'waiting-for-task';
-    } else {
-      this.stage = 'fetching';
-      const identity = Identity.fromSeed(naclCrypto, fromHex(config.seed));
-      const engine = new WorkerEngine(
-        {
-          backend: naclCrypto,
-          identity,
-          pool: this.pool,
-          torrents: webTorrentPort(this.client, browserTrackers(settings.trackerUrls)),
-        },
-        settings.magnet,
-      );
-      if (this.held) engine.pause();
-      this.engine = engine;
-      const changed = () => this.report();
-      engine.on('ready', () => {
-        if (this.engine !== engine) return;
-        this.stage = 'computing';
-        this.report();
-      });
-      engine.on('assigned', changed);
-      engine.on('computed', changed);
-      engine.on('failed', changed);
-      engine.on('receipt', changed);
-      engine.on('warning', (error) => this.deps.warn?.(error));
-      engine.ready.catch((error: unknown) => {
-        if (this.engine !== engine) return;
-        this.stage = 'failed';
-        this.error = error instanceof Error ? error.message : String(error);
-        this.report();
-      });
-    }
+    if (settings.magnet) this.startEngine(config, settings.magnet);
+    else if (settings.relayUrl) void this.findOffer(config);
+    else this.stage = 'waiting-for-task';
     clearInterval(this.timer);
     this.timer = setInterval(() => this.report(), 1000);
     this.report();
+  }
+
+  /** Asks the relay for offers until one has units left, then works on it. */
+  private async findOffer(config: OffscreenConfig): Promise<void> {
+    const generation = this.configurations;
+    this.stage = 'finding-offer';
+    while (generation === this.configurations && !this.engine) {
+      try {
+        const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: naclCrypto });
+        const offer = chooseOffer(offers);
+        if (generation !== this.configurations) return;
+        if (offer) {
+          const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings.trackerUrls), offer.name);
+          this.startEngine(config, magnet, offer.tasker);
+          return;
+        }
+      } catch (error) {
+        this.deps.warn?.(error as Error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, OFFER_POLL_MS));
+    }
+  }
+
+  private startEngine(config: OffscreenConfig, magnet: string, expectTasker?: Uint8Array): void {
+    const { settings } = config;
+    this.stage = 'fetching';
+    const identity = Identity.fromSeed(naclCrypto, fromHex(config.seed));
+    const engine = new WorkerEngine(
+      {
+        backend: naclCrypto,
+        identity,
+        pool: this.pool!,
+        torrents: webTorrentPort(this.client!, browserTrackers(settings.trackerUrls)),
+        ...(expectTasker ? { expectTasker } : {}),
+      },
+      magnet,
+    );
+    if (this.held) engine.pause();
+    this.engine = engine;
+    const changed = () => this.report();
+    engine.on('ready', () => {
+      if (this.engine !== engine) return;
+      this.stage = 'computing';
+      this.report();
+    });
+    engine.on('assigned', changed);
+    engine.on('computed', changed);
+    engine.on('failed', changed);
+    engine.on('receipt', changed);
+    engine.on('warning', (error) => this.deps.warn?.(error));
+    engine.ready.catch((error: unknown) => {
+      if (this.engine !== engine) return;
+      this.stage = 'failed';
+      this.error = error instanceof Error ? error.message : String(error);
+      this.report();
+    });
   }
 
   hold(): void {

@@ -18,7 +18,7 @@ export interface UnitCounts {
 
 /** What the offscreen document reports about its engine. */
 export interface EngineStatus {
-  stage: 'waiting-for-task' | 'fetching' | 'computing' | 'failed';
+  stage: 'waiting-for-task' | 'finding-offer' | 'fetching' | 'computing' | 'failed';
   task?: { name: string; units: number; infoHash: string };
   /** Task torrent download, 0–1. */
   download: number;

@@ -19,7 +19,8 @@ export function describeStatus(view: StatusView): string {
     case 'sharing': {
       if (!engine) return 'Sharing — starting the engine';
       if (engine.stage === 'failed') return `Sharing — the task failed: ${engine.error ?? 'unknown error'}`;
-      if (engine.stage === 'waiting-for-task') return 'Sharing — waiting for a task';
+      if (engine.stage === 'waiting-for-task') return 'Sharing — waiting for a task (set a relay or a magnet)';
+      if (engine.stage === 'finding-offer') return 'Sharing — looking for offers through the relay';
       if (engine.stage === 'fetching') return `Sharing — fetching the task (${Math.round(engine.download * 100)}%)`;
       const task = engine.task;
       return task ? `Sharing — computing ${task.name}, ${engine.units.computed}/${task.units} units` : 'Sharing — computing';

@@ -1,7 +1,9 @@
 // The extension in Debian's Chromium, on a private loopback network: a tasker
-// publishes the Mandelbrot example, the volunteer switches sharing on in the
-// popup, the browser computes units the tasker accepts, two Node workers join
-// after sharing is switched off again, and the merged output equals run-local.
+// publishes the Mandelbrot example and its offer on the DHT, an edge relay
+// serves the offer, the volunteer sets the relay and switches sharing on in
+// the popup, the browser finds the offer through the relay and computes units
+// the tasker accepts, two Node workers join after sharing is switched off
+// again, and the merged output equals run-local.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +17,9 @@ import { runLocal } from '../../tasker/local-run.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { chromiumArgs } from '../support/chromium.ts';
+import { startDht, stopDht } from '../../net/dht.ts';
+import { Identity } from '../../protocol/crypto/identity.ts';
+import { RelayServer } from '../../relay/relay.ts';
 import { Mesh } from '../support/mesh.ts';
 import { requireTool } from '../support/tools.ts';
 
@@ -36,6 +41,8 @@ async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | un
 let expected: Uint8Array;
 let mesh: Mesh | undefined;
 let browser: Browser | undefined;
+let relay: RelayServer | undefined;
+const cleanup: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   if (!existsSync(`${EXTENSION}/manifest.json`)) execFileSync('npx', ['wxt', 'build'], { cwd: ROOT, stdio: 'ignore' });
@@ -55,6 +62,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await relay?.stop();
+  for (const step of cleanup) await step();
   await mesh?.stop();
 });
 
@@ -65,7 +74,12 @@ async function statusText(page: Page): Promise<string> {
 describe('the extension in Chromium', () => {
   it('computes units the tasker accepts, stops claiming when switched off, and the merge equals run-local', async () => {
     mesh = await Mesh.start();
-    const session = await mesh.publish(EXAMPLE);
+    const session = await mesh.publish(EXAMPLE, { offer: true });
+    const relayDht = await startDht(nodeCrypto, { bootstrap: mesh.net.bootstrap, host: '127.0.0.1' });
+    relay = new RelayServer({ backend: nodeCrypto, identity: Identity.generate(nodeCrypto), dht: relayDht, port: 0, host: '127.0.0.1' });
+    await relay.start();
+    const stopRelayDht = () => stopDht(relayDht);
+    cleanup.push(stopRelayDht);
     const results: Array<{ worker: string; unit: number; status: string }> = [];
     session.on('result', (r) => results.push(r));
 
@@ -76,7 +90,8 @@ describe('the extension in Chromium', () => {
     const sw = (await swTarget.worker())!;
     const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
     expect(ws.length).toBeGreaterThan(0);
-    const settings = { ...defaultSettings(), magnet: session.magnet, trackerUrls: ws, cpu: 0.5 };
+    // No magnet: the extension must find the task through the relay.
+    const settings = { ...defaultSettings(), magnet: '', relayUrl: relay.url, trackerUrls: ws, cpu: 0.5 };
     await sw.evaluate((s) => (globalThis as unknown as { chrome: { storage: { local: { set(v: unknown): Promise<void> } } } }).chrome.storage.local.set({ settings: s }), settings);
 
     const popup = await browser!.newPage();
@@ -124,5 +139,8 @@ describe('the extension in Chromium', () => {
     expect(Buffer.compare(merged, expected)).toBe(0);
     expect(fromBrowser(), 'the browser sent no results after sharing was switched off').toBe(afterOff);
     expect(session.coordinator.acceptedUnits(browserKey).length).toBeGreaterThan(0);
+    // The browser found the task by asking the relay, not from a magnet.
+    const metrics = await (await fetch(`${relay!.url.replace(/^ws/, 'http')}/metrics`)).text();
+    expect(metrics).toMatch(/_requests_total\{type="relay-find"\} [1-9]/);
   }, 300_000);
 });

@@ -12,6 +12,7 @@ import type { TorrentClient } from '../../net/torrent-client.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { signManifest } from '../../protocol/manifest.ts';
+import { announceOffer } from '../../tasker/announce-offer.ts';
 import { TaskerSession } from '../../tasker/session.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
@@ -70,7 +71,7 @@ export class Mesh {
 
   async publish(
     taskDir: string,
-    options: { log?: Logger; leaseMs?: number; change?: (task: TaskDir) => void } = {},
+    options: { log?: Logger; leaseMs?: number; change?: (task: TaskDir) => void; offer?: boolean } = {},
   ): Promise<TaskerSession> {
     const identity = Identity.generate(nodeCrypto);
     const task = await loadTaskDir(nodeCrypto, taskDir, { tasker: identity.publicKey });
@@ -92,6 +93,12 @@ export class Mesh {
       manifest,
     );
     this.cleanups.push(() => session.stop());
+    if (options.offer) {
+      const log = options.log ?? silentLogger;
+      const publisher = await announceOffer(nodeCrypto, session, torrents.client.dht, '127.0.0.1', log);
+      if (!publisher) throw new Error('the offer could not be put on the test DHT');
+      this.cleanups.push(() => publisher.stop());
+    }
     return session;
   }
 

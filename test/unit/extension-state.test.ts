@@ -160,7 +160,12 @@ describe('popup wording', () => {
   it('says the state in words', () => {
     expect(describeStatus(view({ phase: 'off' }))).toBe('Not sharing');
     expect(describeStatus(view({ engine: status(2) }))).toBe('Sharing — computing mandelbrot, 12/32 units');
-    expect(describeStatus(view({ engine: { ...status(0), stage: 'waiting-for-task' } }))).toBe('Sharing — waiting for a task');
+    expect(describeStatus(view({ engine: { ...status(0), stage: 'waiting-for-task' } }))).toBe(
+      'Sharing — waiting for a task (set a relay or a magnet)',
+    );
+    expect(describeStatus(view({ engine: { ...status(0), stage: 'finding-offer' } }))).toBe(
+      'Sharing — looking for offers through the relay',
+    );
     expect(describeStatus(view({ engine: { ...status(0), stage: 'fetching', download: 0.42 } }))).toBe('Sharing — fetching the task (42%)');
     expect(describeStatus(view({ phase: 'paused', pauseReason: 'on battery power' }))).toBe('Paused — on battery power');
     expect(describeStatus(view({ phase: 'draining', engine: status(1) }))).toBe('Stopping — finishing 1 running unit');
