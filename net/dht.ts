@@ -4,7 +4,11 @@
 
 import DHT from 'bittorrent-dht';
 import type { DhtOptions } from 'bittorrent-dht';
+import { decode } from '../protocol/bencode.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Identity } from '../protocol/crypto/identity.ts';
+import { encodeMessage } from '../protocol/messages/index.ts';
+import type { Message } from '../protocol/messages/index.ts';
 
 export interface DhtConfig {
   /** host:port of nodes to join through; undefined means the public mainline DHT. */
@@ -73,5 +77,39 @@ export function dhtReady(dht: DHT, timeoutMs = 10_000): Promise<boolean> {
       clearTimeout(timer);
       resolve(true);
     });
+  });
+}
+
+/**
+ * Puts a signed SpareCycles message as the BEP 44 mutable item under its
+ * author's key. `v` is the message's own bencode dictionary, so any DHT
+ * client can read it; bittorrent-dht hands `sign` BEP 44's signing bytes
+ * (`3:seqi…e1:v…`), which are signed with raw ed25519.
+ */
+export function putMessageItem(
+  dht: DHT,
+  backend: CryptoBackend,
+  identity: Identity,
+  message: Message,
+  seq: number,
+): Promise<void> {
+  const seed = identity.exportSeed();
+  return new Promise((resolve, reject) => {
+    dht.put(
+      {
+        k: identity.publicKey,
+        v: decode(encodeMessage(message)),
+        seq,
+        sign: (bytes) => backend.ed25519Sign(seed, bytes),
+      },
+      (error) => (error ? reject(error) : resolve()),
+    );
+  });
+}
+
+/** Announces `port` on a topic info-hash (BEP 5), so get_peers on the topic finds it. */
+export function announceOnTopic(dht: DHT, topicHex: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    dht.announce(topicHex, port, (error) => (error ? reject(error) : resolve()));
   });
 }

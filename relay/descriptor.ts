@@ -12,7 +12,7 @@
 import type DHT from 'bittorrent-dht';
 import type { Logger } from '../net/log.ts';
 import { DHT_READY_WAIT_MS, onceReady } from './dht-ready.ts';
-import { decode } from '../protocol/bencode.ts';
+import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { MESSAGE_TYPES, RELAY_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
@@ -116,25 +116,11 @@ export class DescriptorPublisher {
 
   #put(descriptor: RelayDescriptor): Promise<void> {
     const { backend, identity, dht } = this.#options;
-    const seed = identity.exportSeed();
-    return new Promise((resolve, reject) => {
-      dht.put(
-        {
-          k: identity.publicKey,
-          v: decode(encodeMessage(descriptor)),
-          seq: descriptor.ts,
-          // bittorrent-dht hands us BEP 44's signing bytes; the signature is raw ed25519 over them.
-          sign: (bytes) => backend.ed25519Sign(seed, bytes),
-        },
-        (error) => (error ? reject(error) : resolve()),
-      );
-    });
+    return putMessageItem(dht, backend, identity, descriptor, descriptor.ts);
   }
 
   #announce(): Promise<void> {
-    const { dht, port } = this.#options;
-    return new Promise((resolve, reject) => {
-      dht.announce(RELAY_TOPIC_HEX, port, (error) => (error ? reject(error) : resolve()));
-    });
+    return announceOnTopic(this.#options.dht, RELAY_TOPIC_HEX, this.#options.port);
   }
+
 }

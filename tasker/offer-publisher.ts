@@ -16,7 +16,7 @@ import type DHT from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
 import type { Logger } from '../net/log.ts';
 import { concatBytes, toHex, utf8 } from '../protocol/bytes.ts';
-import { decode } from '../protocol/bencode.ts';
+import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { MESSAGE_TYPES, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
@@ -136,30 +136,14 @@ export class OfferPublisher {
     return signMessage(backend, identity.exportSeed(), unsigned);
   }
 
-  /** The BEP 44 item: `v` is the offer itself as a bencode dictionary, so any DHT client can read it. */
+  /** The BEP 44 item: `v` is the offer itself, so any DHT client can read it. */
   #put(offer: Offer): Promise<void> {
     const { backend, identity, dht } = this.#options;
-    const seed = identity.exportSeed();
-    return new Promise((resolve, reject) => {
-      dht.put(
-        {
-          k: identity.publicKey,
-          v: decode(encodeMessage(offer)),
-          seq: offer.seq,
-          // bittorrent-dht hands us BEP 44's signing bytes (`3:seqi…e1:v…`); the signature is raw ed25519 over them.
-          sign: (bytes) => backend.ed25519Sign(seed, bytes),
-        },
-        (error) => (error ? reject(error) : resolve()),
-      );
-    });
+    return putMessageItem(dht, backend, identity, offer, offer.seq);
   }
 
   #announce(): Promise<void> {
-    const { dht } = this.#options;
-    const port = this.port;
-    return new Promise((resolve, reject) => {
-      dht.announce(OFFER_TOPIC_HEX, port, (error) => (error ? reject(error) : resolve()));
-    });
+    return announceOnTopic(this.#options.dht, OFFER_TOPIC_HEX, this.port);
   }
 
   async #refresh(): Promise<void> {

@@ -2,19 +2,14 @@
 // target, because runtime.sendMessage reaches every extension page at once
 // (popup, options and the offscreen document alike).
 
+import type { WorkerStats } from '../../worker/engine.ts';
 import type { Settings } from './settings.ts';
 import type { Phase } from './sharing-state.ts';
 
-export interface UnitCounts {
-  assigned: number;
-  computed: number;
-  failed: number;
-  accepted: number;
-  rejected: number;
-  pending: number;
+export type UnitCounts = WorkerStats & {
   /** Assigned and not yet finished here. */
   running: number;
-}
+};
 
 /** What the offscreen document reports about its engine. */
 export interface EngineStatus {
