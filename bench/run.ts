@@ -1,6 +1,7 @@
 // `npm run bench`: prints each figure and writes them all to bench/results.json.
 // `npm run bench -- verify pipeline` runs only the named ones.
 
+import { benchExtensionWasm } from './extension.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
 import type { Figure } from './results-file.ts';
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   pipeline: () => benchPipeline(),
   'first-result': benchFirstResult,
   'upload-ratio': () => benchUploadRatio(),
+  extension: () => benchExtensionWasm(),
 };
 
 const chosen = process.argv.slice(2);

@@ -1,0 +1,134 @@
+// How fast the extension runs Wasm units compared with Node's runner, measured
+// side by side in one run on the same spin task: first run-local on one Node
+// worker thread, then the extension in Debian's Chromium on one Web Worker,
+// fetching the same task from a tasker on a private loopback network.
+
+import { rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { runLocal } from '../tasker/local-run.ts';
+import { loadTaskDir } from '../tasker/task-dir.ts';
+import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import type { UnitPool } from '../worker/pool.ts';
+import { launchWithExtension, statusText, waitFor } from '../test/support/extension-browser.ts';
+import type { ExtensionBrowser } from '../test/support/extension-browser.ts';
+import { Mesh } from '../test/support/mesh.ts';
+import { makeSpinTask } from './bench-task.ts';
+import type { Figure } from './results-file.ts';
+
+/** Results the browser sends before the clock counts: thread start-up and the Wasm tiers warming. */
+const WARM_UP = 2;
+
+const round = (n: number, places = 3) => Math.round(n * 10 ** places) / 10 ** places;
+
+/** Starts every thread of a pool, and runs a unit on each, before the clock does. */
+async function warm(pool: UnitPool, taskDir: string): Promise<void> {
+  const task = await loadTaskDir(nodeCrypto, taskDir);
+  const single = { ...task, body: { ...task.body, units: 1, inputs: task.body.inputs?.slice(0, 1) } };
+  await Promise.all(Array.from({ length: pool.size }, () => runLocal(nodeCrypto, single, pool)));
+}
+
+/** slow.wat's spin byte for units of about `targetMs` on this machine's Node. */
+async function calibrateSpin(targetMs: number): Promise<number> {
+  const probe = await makeSpinTask({ units: 4, spin: 20 });
+  const pool = nodeUnitPool(1 / cpus().length);
+  try {
+    await warm(pool, probe);
+    const { busyMs } = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, probe), pool);
+    return Math.min(255, Math.max(1, Math.round((20 * targetMs) / (busyMs / 4))));
+  } finally {
+    await pool.stop();
+    await rm(probe, { recursive: true, force: true });
+  }
+}
+
+export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Record<string, Figure>> {
+  const cores = cpus().length;
+  const spin = await calibrateSpin(unitMs);
+  const dir = await makeSpinTask({ units, spin, replication: 1, canaryRate: 0, sampleRate: 0 });
+  let ext: ExtensionBrowser | undefined;
+  let mesh: Mesh | undefined;
+  try {
+    // ---- Node: run-local on one warmed thread ------------------------------
+    const pool = nodeUnitPool(1 / cores);
+    let node: { busyMs: number; wallMs: number };
+    try {
+      await warm(pool, dir);
+      node = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, dir), pool);
+    } finally {
+      await pool.stop();
+    }
+
+    // ---- the extension: the only worker on the same task --------------------
+    ext = await launchWithExtension();
+    mesh = await Mesh.start();
+    const session = await mesh.publish(dir);
+    // The run time each result reports (the worker's in-thread busy time,
+    // rounded up to a millisecond) reaches the tasker only as an argument of
+    // Coordinator.submit: record it there, in the order results arrive.
+    const runs: Array<{ worker: string; unit: number; runMs: number; at: number }> = [];
+    const coordinator = session.coordinator;
+    const submit = coordinator.submit.bind(coordinator);
+    coordinator.submit = (worker, lease, unit, hash, runMs) => {
+      runs.push({ worker, unit, runMs, at: performance.now() });
+      return submit(worker, lease, unit, hash, runMs);
+    };
+    const accepted = new Set<number>();
+    session.on('result', (r) => r.status === 'accepted' && accepted.add(r.unit));
+
+    const popup = await ext.openPopup();
+    const browserCores = await popup.evaluate(() => navigator.hardwareConcurrency || 1);
+    // One Web Worker at full duty: 1 / cores of the machine (0.5 on two cores).
+    const cpu = Math.max(0.1, Math.floor(100 / browserCores) / 100);
+    const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
+    await ext.setSettings({ magnet: session.magnet, relayUrl: '', trackerUrls: ws, cpu });
+    await waitFor('the popup to say "Not sharing"', async () => ((await statusText(popup)) === 'Not sharing' ? true : undefined), 10_000);
+    await popup.click('label.switch');
+    await waitFor(`all ${units} units accepted from the browser`, () => accepted.size === units || undefined, 30_000 + units * unitMs * 20);
+    const threads = await (await ext.offscreenPage()).evaluate(
+      () => (globalThis as unknown as { sparecycles?: { status(): { threads: number; dutyCycle: number } } }).sparecycles?.status() ?? null,
+    );
+    if (new Set(runs.map((r) => r.worker)).size !== 1) throw new Error('expected the browser to be the only worker');
+
+    // ---- figures -----------------------------------------------------------
+    const timed = runs.slice(WARM_UP);
+    const browserBusyMs = timed.reduce((sum, r) => sum + r.runMs, 0);
+    const browserRate = timed.length / (browserBusyMs / 1000);
+    const nodeRate = units / (node.busyMs / 1000);
+    const browserWallRate = (timed.length - 1) / ((timed.at(-1)!.at - timed[0]!.at) / 1000);
+    const nodeWallRate = units / (node.wallMs / 1000);
+    const ratio = round(browserRate / nodeRate);
+    return {
+      extension_wasm_ratio: {
+        value: ratio,
+        unit: 'extension units/s ÷ Node units/s',
+        target: '>= 0.95',
+        pass: ratio >= 0.95,
+        browser_units_per_s: round(browserRate, 2),
+        node_units_per_s: round(nodeRate, 2),
+        browser_ms_per_unit: round(browserBusyMs / timed.length, 1),
+        browser_ms_per_unit_min: Math.min(...timed.map((r) => r.runMs)),
+        browser_ms_per_unit_max: Math.max(...timed.map((r) => r.runMs)),
+        node_ms_per_unit: round(node.busyMs / units, 1),
+        wall_ratio: round(browserWallRate / nodeWallRate),
+        browser_wall_units_per_s: round(browserWallRate, 2),
+        node_wall_units_per_s: round(nodeWallRate, 2),
+        units,
+        timed_browser_units: timed.length,
+        spin,
+        cores,
+        browser_threads: threads?.threads,
+        browser_duty_cycle: threads?.dutyCycle,
+        notes:
+          `the same ${units}-unit spin task (slow.wat, ~${unitMs} ms a unit, replication 1, no canaries or samples) on one thread each, run one after the other in one process. ` +
+          'value: units per second of in-thread compute time. Node: run-local on one warmed worker thread, units ÷ the busy time the pool measures inside its thread. ' +
+          `Extension: cpu = 1/hardwareConcurrency (one Web Worker at full duty), the only worker on the task published with Mesh; the runMs each result reports (the same in-thread busy time, rounded up to whole ms, so biased up to 1 ms a unit against the browser), read at the tasker as it is submitted, summed over every result after the first ${WARM_UP}. ` +
+          `wall_ratio: wall-clock throughput instead — Node: units ÷ run-local wall time; extension: results per second between the ${WARM_UP + 1}th result's arrival and the last's, so it also pays each unit's trip to the tasker and back and the offscreen page's work.`,
+      },
+    };
+  } finally {
+    await ext?.close();
+    await mesh?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
