@@ -4,6 +4,13 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { runLocal } from '../tasker/local-run.ts';
+import { loadTaskDir } from '../tasker/task-dir.ts';
+import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import type { UnitPool } from '../worker/pool.ts';
 import { compileFixture } from '../test/support/wasm-fixtures.ts';
 
 export interface SpinTaskOptions {
@@ -57,4 +64,25 @@ export async function makeSpinTask(options: SpinTaskOptions): Promise<string> {
 
 export async function readTaskJson(dir: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(join(dir, 'task.json'), 'utf8'));
+}
+
+/** Starts every thread of a pool, and runs a unit on each, before the clock does. */
+export async function warm(pool: UnitPool, taskDir: string): Promise<void> {
+  const task = await loadTaskDir(nodeCrypto, taskDir);
+  const single = { ...task, body: { ...task.body, units: 1, inputs: task.body.inputs?.slice(0, 1) } };
+  await Promise.all(Array.from({ length: pool.size }, () => runLocal(nodeCrypto, single, pool)));
+}
+
+/** slow.wat's spin byte for units of about `targetMs` on this machine's Node. */
+export async function calibrateSpin(targetMs: number): Promise<number> {
+  const probe = await makeSpinTask({ units: 4, spin: 20 });
+  const pool = nodeUnitPool(1 / cpus().length);
+  try {
+    await warm(pool, probe);
+    const { busyMs } = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, probe), pool);
+    return Math.min(255, Math.max(1, Math.round((20 * targetMs) / (busyMs / 4))));
+  } finally {
+    await pool.stop();
+    await rm(probe, { recursive: true, force: true });
+  }
 }

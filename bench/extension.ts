@@ -9,38 +9,16 @@ import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import type { UnitPool } from '../worker/pool.ts';
 import { launchWithExtension, statusText, waitFor } from '../test/support/extension-browser.ts';
 import type { ExtensionBrowser } from '../test/support/extension-browser.ts';
 import { Mesh } from '../test/support/mesh.ts';
-import { makeSpinTask } from './bench-task.ts';
+import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
 
 /** Results the browser sends before the clock counts: thread start-up and the Wasm tiers warming. */
 const WARM_UP = 2;
 
 const round = (n: number, places = 3) => Math.round(n * 10 ** places) / 10 ** places;
-
-/** Starts every thread of a pool, and runs a unit on each, before the clock does. */
-async function warm(pool: UnitPool, taskDir: string): Promise<void> {
-  const task = await loadTaskDir(nodeCrypto, taskDir);
-  const single = { ...task, body: { ...task.body, units: 1, inputs: task.body.inputs?.slice(0, 1) } };
-  await Promise.all(Array.from({ length: pool.size }, () => runLocal(nodeCrypto, single, pool)));
-}
-
-/** slow.wat's spin byte for units of about `targetMs` on this machine's Node. */
-async function calibrateSpin(targetMs: number): Promise<number> {
-  const probe = await makeSpinTask({ units: 4, spin: 20 });
-  const pool = nodeUnitPool(1 / cpus().length);
-  try {
-    await warm(pool, probe);
-    const { busyMs } = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, probe), pool);
-    return Math.min(255, Math.max(1, Math.round((20 * targetMs) / (busyMs / 4))));
-  } finally {
-    await pool.stop();
-    await rm(probe, { recursive: true, force: true });
-  }
-}
 
 export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Record<string, Figure>> {
   const cores = cpus().length;

@@ -8,29 +8,9 @@ import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import type { UnitPool } from '../worker/pool.ts';
 import { Mesh } from '../test/support/mesh.ts';
-import { makeSpinTask } from './bench-task.ts';
+import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
-
-/** Starts a pool's threads before the clock does. */
-async function warm(pool: UnitPool, taskDir: string): Promise<void> {
-  const task = await loadTaskDir(nodeCrypto, taskDir);
-  const single = { ...task, body: { ...task.body, units: 1, inputs: task.body.inputs?.slice(0, 1) } };
-  await Promise.all(Array.from({ length: pool.size }, () => runLocal(nodeCrypto, single, pool)));
-}
-
-async function calibrateSpin(targetMs: number): Promise<number> {
-  const probe = await makeSpinTask({ units: 4, spin: 20 });
-  const pool = nodeUnitPool(1 / cpus().length);
-  try {
-    await warm(pool, probe);
-    const { busyMs } = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, probe), pool);
-    return Math.min(255, Math.max(1, Math.round((20 * targetMs) / (busyMs / 4))));
-  } finally {
-    await pool.stop();
-  }
-}
 
 export async function benchPipeline(workers = 2, units = 120): Promise<Record<string, Figure>> {
   const spin = await calibrateSpin(80);

@@ -20,7 +20,7 @@ import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { MESSAGE_TYPES, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { encodeMessage, signMessage } from '../protocol/messages/index.ts';
+import { signMessage } from '../protocol/messages/index.ts';
 import type { Offer, Unsigned } from '../protocol/messages/index.ts';
 import { messageExtension } from '../protocol/wire.ts';
 

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import puppeteer from 'puppeteer-core';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { defaultSettings } from '../../extension/lib/settings.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
@@ -21,22 +21,13 @@ import { startDht, stopDht } from '../../net/dht.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { RelayServer } from '../../relay/relay.ts';
 import { Mesh } from '../support/mesh.ts';
+import { statusText, waitFor } from '../support/extension-browser.ts';
 import { requireTool } from '../support/tools.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
 const EXTENSION = `${ROOT}dist/extension/chrome-mv3`;
 const ARTIFACTS = `${ROOT}test-artifacts`;
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, stepMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 let expected: Uint8Array;
 let mesh: Mesh | undefined;
@@ -67,9 +58,6 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-async function statusText(page: Page): Promise<string> {
-  return page.$eval('#status', (el) => el.textContent ?? '');
-}
 
 describe('the extension in Chromium', () => {
   it('computes units the tasker accepts, stops claiming when switched off, and the merge equals run-local', async () => {
