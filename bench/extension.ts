@@ -11,6 +11,7 @@ import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
 import { launchWithExtension, statusText, waitFor } from '../test/support/extension-browser.ts';
 import type { ExtensionBrowser } from '../test/support/extension-browser.ts';
+import { toHex } from '../protocol/bytes.ts';
 import { Mesh } from '../test/support/mesh.ts';
 import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
@@ -20,7 +21,7 @@ const WARM_UP = 2;
 
 const round = (n: number, places = 3) => Math.round(n * 10 ** places) / 10 ** places;
 
-export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Record<string, Figure>> {
+export async function benchExtensionWasm(units = 32, unitMs = 60): Promise<Record<string, Figure>> {
   const cores = cpus().length;
   const spin = await calibrateSpin(unitMs);
   const dir = await makeSpinTask({ units, spin, replication: 1, canaryRate: 0, sampleRate: 0 });
@@ -37,7 +38,9 @@ export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Recor
       await pool.stop();
     }
 
-    // ---- the extension: the only worker on the same task --------------------
+    // ---- the extension and a Node worker side by side on the same task ------
+    // Both share the machine with the tasker and Chromium at the same moment,
+    // so the ratio compares the two Wasm engines, not who ran on a quieter CPU.
     ext = await launchWithExtension();
     mesh = await Mesh.start();
     const session = await mesh.publish(dir);
@@ -62,20 +65,28 @@ export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Recor
     await ext.setSettings({ magnet: session.magnet, relayUrl: '', trackerUrls: ws, cpu });
     await waitFor('the popup to say "Not sharing"', async () => ((await statusText(popup)) === 'Not sharing' ? true : undefined), 10_000);
     await popup.click('label.switch');
+    const nodePool = mesh.pool(1 / cores);
+    await warm(nodePool, dir);
+    const nodeWorker = await mesh.worker(session.magnet, { pool: nodePool });
+    const nodeKey = toHex(nodeWorker.identity.publicKey);
     await waitFor(`all ${units} units accepted from the browser`, () => accepted.size === units || undefined, 30_000 + units * unitMs * 20);
     const threads = await (await ext.offscreenPage()).evaluate(
       () => (globalThis as unknown as { sparecycles?: { status(): { threads: number; dutyCycle: number } } }).sparecycles?.status() ?? null,
     );
-    if (new Set(runs.map((r) => r.worker)).size !== 1) throw new Error('expected the browser to be the only worker');
 
     // ---- figures -----------------------------------------------------------
-    const timed = runs.slice(WARM_UP);
+    const timed = runs.filter((r) => r.worker !== nodeKey).slice(WARM_UP);
+    const nodeTimed = runs.filter((r) => r.worker === nodeKey).slice(WARM_UP);
+    if (timed.length < 4 || nodeTimed.length < 4) throw new Error('expected both the browser and the Node worker to compute units');
     const browserBusyMs = timed.reduce((sum, r) => sum + r.runMs, 0);
     const browserRate = timed.length / (browserBusyMs / 1000);
-    const nodeRate = units / (node.busyMs / 1000);
+    const nodeSideMs = nodeTimed.reduce((sum, r) => sum + r.runMs, 0);
+    const nodeRate = nodeTimed.length / (nodeSideMs / 1000);
+    const nodeAloneRate = units / (node.busyMs / 1000);
     const browserWallRate = (timed.length - 1) / ((timed.at(-1)!.at - timed[0]!.at) / 1000);
     const nodeWallRate = units / (node.wallMs / 1000);
     const ratio = round(browserRate / nodeRate);
+    const nodeAloneRatio = round(browserRate / nodeAloneRate);
     return {
       extension_wasm_ratio: {
         value: ratio,
@@ -87,20 +98,24 @@ export async function benchExtensionWasm(units = 24, unitMs = 60): Promise<Recor
         browser_ms_per_unit: round(browserBusyMs / timed.length, 1),
         browser_ms_per_unit_min: Math.min(...timed.map((r) => r.runMs)),
         browser_ms_per_unit_max: Math.max(...timed.map((r) => r.runMs)),
-        node_ms_per_unit: round(node.busyMs / units, 1),
+        node_ms_per_unit: round(nodeSideMs / nodeTimed.length, 1),
+        node_alone_ms_per_unit: round(node.busyMs / units, 1),
+        ratio_vs_node_alone: nodeAloneRatio,
         wall_ratio: round(browserWallRate / nodeWallRate),
         browser_wall_units_per_s: round(browserWallRate, 2),
         node_wall_units_per_s: round(nodeWallRate, 2),
         units,
         timed_browser_units: timed.length,
+        timed_node_units: nodeTimed.length,
         spin,
         cores,
         browser_threads: threads?.threads,
         browser_duty_cycle: threads?.dutyCycle,
         notes:
-          `the same ${units}-unit spin task (slow.wat, ~${unitMs} ms a unit, replication 1, no canaries or samples) on one thread each, run one after the other in one process. ` +
-          'value: units per second of in-thread compute time. Node: run-local on one warmed worker thread, units ÷ the busy time the pool measures inside its thread. ' +
-          `Extension: cpu = 1/hardwareConcurrency (one Web Worker at full duty), the only worker on the task published with Mesh; the runMs each result reports (the same in-thread busy time, rounded up to whole ms, so biased up to 1 ms a unit against the browser), read at the tasker as it is submitted, summed over every result after the first ${WARM_UP}. ` +
+          `the same ${units}-unit spin task (slow.wat, ~${unitMs} ms a unit, replication 1, no canaries or samples), computed side by side by the extension and a Node worker, one thread each, at the same time. ` +
+          'value: units per second of in-thread compute time, from the runMs each result reports (the busy time measured inside the unit thread), over every result after each side\'s first ' +
+          `${WARM_UP}. ratio_vs_node_alone: the browser against run-local on one warmed thread with the machine otherwise idle, measured first. ` +
+          'Extension: cpu = 1/hardwareConcurrency (one Web Worker at full duty). runMs is rounded up to whole ms on both sides. ' +
           `wall_ratio: wall-clock throughput instead — Node: units ÷ run-local wall time; extension: results per second between the ${WARM_UP + 1}th result's arrival and the last's, so it also pays each unit's trip to the tasker and back and the offscreen page's work.`,
       },
     };
