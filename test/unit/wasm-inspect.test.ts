@@ -17,6 +17,7 @@ const LIMIT = 16384; // LIMITS.memoryPages
 const ACCEPTED: Record<string, { memoryMinPages: number; memoryMaxPages: number }> = {
   echo: { memoryMinPages: 1, memoryMaxPages: 1024 },
   slow: { memoryMinPages: 1, memoryMaxPages: 1024 },
+  'loop-on-flag': { memoryMinPages: 1, memoryMaxPages: 1024 },
   'loop-forever': { memoryMinPages: 1, memoryMaxPages: 1 },
   'grow-memory': { memoryMinPages: 1, memoryMaxPages: LIMIT },
   trap: { memoryMinPages: 1, memoryMaxPages: 1 },
