@@ -22,6 +22,7 @@ import type { Offer } from '../../protocol/messages/index.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
 import { findOffers, magnetForOffer, type FoundOffer, type Rejection } from '../../net/offer-finder.ts';
+import { waitFor } from '../support/wait.ts';
 
 const lines: LogLine[] = [];
 const log = (line: LogLine) => void lines.push(line);
@@ -149,15 +150,6 @@ function probe(port: number, bytes: Uint8Array | undefined, waitMs = 10_000): Pr
   });
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const warnings = (event: string, mark = 0) => lines.slice(mark).filter((l) => l.level === 'warn' && l.event === event);
 
@@ -165,7 +157,7 @@ beforeAll(async () => {
   testnet = await startTestnet({ dhtNodes: 5, tracker: false });
   worker = await startDht(backend, { bootstrap: testnet.bootstrap, host: '127.0.0.1' });
   // The testnet's nodes learn each other by ping; a put before that has nowhere to go.
-  await until('every DHT node to know the others', async () =>
+  await waitFor('every DHT node to know the others', async () =>
     [...testnet.dht, worker].every((d) => d.toJSON().nodes.length >= testnet.dht.length - 1) ? true : undefined,
   );
   alice = await publisher(aliceId, testnet.dht[0]!, aliceFields);
@@ -226,7 +218,7 @@ describe('offers on the DHT', () => {
     await dave.start({ ...bobFields, name: 'dave' });
     const first = puts;
     expect(first).toBeGreaterThan(0);
-    await until('two more rounds of puts', async () => (puts >= first * 3 ? true : undefined));
+    await waitFor('two more rounds of puts', async () => (puts >= first * 3 ? true : undefined));
     await dave.stop();
     for (const node of testnet.dht) node.off('put', onPut);
     expect(lines.slice(mark).filter((l) => l.level !== 'info' && l.level !== 'debug')).toEqual([]);
@@ -329,10 +321,10 @@ describe('the offer endpoint under hostile peers', () => {
         }),
     );
     await Promise.all(settled);
-    await until('refusals at the cap', async () => (warnings('offer-peer-refused', mark).length > 0 ? true : undefined));
+    await waitFor('refusals at the cap', async () => (warnings('offer-peer-refused', mark).length > 0 ? true : undefined));
     for (const s of sockets) s.destroy();
 
-    const found = await until('alice to be served again', async () => {
+    const found = await waitFor('alice to be served again', async () => {
       const { offers } = await find();
       return byKey(offers, aliceId.publicKey);
     });

@@ -30,6 +30,7 @@ import { RelayServer, type RelayOptions } from '../../relay/relay.ts';
 import { WebSocketClient, WS_OPEN, type WsSocket } from '../../relay/ws.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const lines: LogLine[] = [];
@@ -54,15 +55,6 @@ const bobFields: OfferFields = { task: backend.randomBytes(20), name: 'primes', 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function startRelay(options: Partial<RelayOptions> = {}): Promise<RelayServer> {
   const r = new RelayServer({ backend, identity: Identity.generate(backend), dht: relayDht, port: 0, host: '127.0.0.1', log, ...options });
@@ -208,7 +200,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     log: (level, event, message) => log({ level, event, message }),
   });
-  await until('every DHT node to know the others', () =>
+  await waitFor('every DHT node to know the others', () =>
     [...testnet.dht, relayDht].every((d) => d.toJSON().nodes.length >= testnet.dht.length - 1) ? true : undefined,
   );
   for (const [identity, dht, fields] of [[aliceId, testnet.dht[0]!, aliceFields], [bobId, testnet.dht[1]!, bobFields]] as const) {
@@ -322,7 +314,7 @@ describe('a browser asking a relay', () => {
     // An update shows up in relay-find once a refresh has run.
     await bob.update({ left: 2 });
     const client = await Client.connect(quick.url);
-    const fresh = await until('bob’s update in relay-find', async () => {
+    const fresh = await waitFor('bob’s update in relay-find', async () => {
       const offers = (await client.find()).offers.map(openOffer);
       return offers.find((o) => o.name === 'primes' && o.seq === bob.current.seq);
     });
@@ -412,7 +404,7 @@ describe('rate limits', () => {
     expect(limited.metrics()).toMatch(/sparecycles_relay_connections_refused_total\{reason="ip-limit"\} 1\n/);
     // Closing a socket frees its place.
     await b.close();
-    const c = await until('a free place for a third socket', async () => {
+    const c = await waitFor('a free place for a third socket', async () => {
       try {
         return await Client.connect(limited.url);
       } catch {
@@ -461,7 +453,7 @@ describe('hostile input', () => {
     const closed = await Promise.race([client.closed, sleep(10_000).then(() => undefined)]);
     // 1009 "message too big", or a reset if the relay hung up while we were still writing.
     expect([1009, 1006]).toContain(closed?.code);
-    await until('a warning about the frame', () => (warnings('relay-protocol-error', mark).length ? true : undefined));
+    await waitFor('a warning about the frame', () => (warnings('relay-protocol-error', mark).length ? true : undefined));
     expect(warnings('relay-protocol-error', mark)[0]).toMatchObject({ code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' });
 
     const next = await Client.connect(relay.url);
@@ -552,7 +544,7 @@ describe('cycles relay', () => {
     child.stderr.on('data', (d) => (stderr += d));
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      await until('a URL on stdout', () => (stdout.includes('\n') || child.exitCode !== null ? true : undefined), 30_000);
+      await waitFor('a URL on stdout', () => (stdout.includes('\n') || child.exitCode !== null ? true : undefined), 30_000);
       const url = stdout.trim();
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
       const health = await (await fetch(`${url.replace(/^ws:/, 'http:')}/health`)).json();

@@ -14,6 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { decode, isDict, type BDict } from '../../protocol/bencode.ts';
 import { fromUtf8 } from '../../protocol/bytes.ts';
 import { TrackerServer, type LogLine } from '../../tracker/tracker.ts';
+import { waitFor } from '../support/wait.ts';
 
 // ws has no types here; this is the little of its client we use.
 type RawWebSocket = EventEmitter & { send(data: string | Uint8Array): void; terminate(): void };
@@ -45,18 +46,11 @@ const escapeBytes = (bytes: Uint8Array) => Array.from(bytes, (b) => `%${b.toStri
 /** The WebSocket tracker carries the same bytes as a JSON "binary string". */
 const binaryString = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
 
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Waits for a new `warn` line whose message matches, logged after `mark`. */
 async function warned(mark: number, message: RegExp): Promise<LogLine> {
   const hit = () => lines.slice(mark).find((l) => l.level === 'warn' && message.test(String(l.message)));
-  await until(() => hit() !== undefined, `a warning matching ${message}`);
+  await waitFor(`a warning matching ${message}`, () => hit() !== undefined, 5000, 10);
   expect(hit()).toMatchObject({ event: 'warning' });
   return hit()!;
 }
@@ -119,7 +113,7 @@ async function openWs(tracker: TrackerServer): Promise<{ ws: RawWebSocket; next:
   ws.on('message', (data: Buffer) => inbox.push(JSON.parse(data.toString())));
   await once(ws, 'open');
   const next = async () => {
-    await until(() => inbox.length > 0, 'a WebSocket message');
+    await waitFor('a WebSocket message', () => inbox.length > 0, 5000, 10);
     return inbox.shift()!;
   };
   return { ws, next };
@@ -331,7 +325,7 @@ describe('cycles tracker', () => {
     child.stderr.on('data', (d) => (stderr += d));
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      await until(() => stdout.split('\n').length > 3 || child.exitCode !== null, 'three URLs on stdout', 20_000);
+      await waitFor('three URLs on stdout', () => stdout.split('\n').length > 3 || child.exitCode !== null, 20_000, 10);
       const [http, udp, ws] = stdout.trim().split('\n');
       expect(http).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/announce$/);
       const port = new URL(http!).port;

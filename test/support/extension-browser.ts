@@ -11,6 +11,9 @@ import { defaultSettings } from '../../extension/lib/settings.ts';
 import type { Settings } from '../../extension/lib/settings.ts';
 import { chromiumArgs } from './chromium.ts';
 import { requireTool } from './tools.ts';
+import { waitFor } from './wait.ts';
+
+export { waitFor };
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const EXTENSION_DIR = `${ROOT}dist/extension/chrome-mv3`;
@@ -27,17 +30,6 @@ export interface ExtensionBrowser {
   /** The offscreen document's page, once the background has created it. */
   offscreenPage(timeoutMs?: number): Promise<Page>;
   close(): Promise<void>;
-}
-
-/** Polls `fn` until it returns something other than undefined or false. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, stepMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
 
 /** Rejects if `promise` has not settled within `ms`. */
