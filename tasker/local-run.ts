@@ -5,8 +5,10 @@
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { SpareCyclesError } from '../protocol/errors.ts';
 import { unitInputRef } from '../protocol/manifest.ts';
+import type { ManifestBody } from '../protocol/manifest.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
-import type { UnitPool } from '../worker/pool.ts';
+import type { PreparedModule } from '../protocol/unit-module.ts';
+import type { UnitOutcome, UnitPool } from '../worker/pool.ts';
 import { mergeOutputs } from './merge.ts';
 import type { TaskDir } from './task-dir.ts';
 
@@ -45,21 +47,10 @@ export async function runLocal(
   const failures = new Map<number, SpareCyclesError>();
   let busyMs = 0;
   let done = 0;
-  const empty = new Uint8Array(0);
   await Promise.all(
     Array.from({ length: body.units }, async (_, unit) => {
-      const ref = unitInputRef(body, unit);
       try {
-        const outcome = await pool.run(
-          prepared.module,
-          {
-            unit,
-            input: ref ? files.get(ref.path)! : empty,
-            memory: prepared.memory,
-            maxOutputBytes: body.limits.outputBytes,
-          },
-          body.limits.unitTimeMs,
-        );
+        const outcome = await runTaskUnit(pool, prepared, files, body, unit);
         outputs[unit] = outcome.output;
         busyMs += outcome.busyMs;
         done++;
@@ -71,4 +62,25 @@ export async function runLocal(
   );
   if (failures.size > 0) throw new LocalRunError(failures);
   return { outputs, merged: mergeOutputs(body, outputs), busyMs, wallMs: performance.now() - started };
+}
+
+/** Runs one unit of a task folder in the pool, under the manifest's limits. */
+export function runTaskUnit(
+  pool: UnitPool,
+  prepared: PreparedModule,
+  files: Map<string, Uint8Array>,
+  manifest: ManifestBody,
+  unit: number,
+): Promise<UnitOutcome> {
+  const ref = unitInputRef(manifest, unit);
+  return pool.run(
+    prepared.module,
+    {
+      unit,
+      input: ref ? files.get(ref.path)! : new Uint8Array(0),
+      memory: prepared.memory,
+      maxOutputBytes: manifest.limits.outputBytes,
+    },
+    manifest.limits.unitTimeMs,
+  );
 }

@@ -13,7 +13,6 @@ import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
-import { unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { signMessage, verifyMessage } from '../protocol/messages/index.ts';
 import type { Claim, Hello, Message, Result, UnsignedMessage } from '../protocol/messages/index.ts';
@@ -22,6 +21,7 @@ import type { PreparedModule } from '../protocol/unit-module.ts';
 import { messageExtension } from '../protocol/wire.ts';
 import type { WireChannel } from '../protocol/wire.ts';
 import type { UnitPool } from '../worker/pool.ts';
+import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';
 import { seedTask } from './task-torrent.ts';
@@ -130,12 +130,12 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const canaryUnits = pickCanaries(manifest.units, manifest.verify.canaryPpm, random);
     const canaryOutputs = new Map<number, Uint8Array>();
     await Promise.all(
-      canaryUnits.map(async (unit) => canaryOutputs.set(unit, await runUnitLocally(options.pool, module, task, manifest, unit))),
+      canaryUnits.map(async (unit) => canaryOutputs.set(unit, (await runTaskUnit(options.pool, module, task.files, manifest, unit)).output)),
     );
     const canaries = new Map([...canaryOutputs].map(([unit, out]) => [unit, options.backend.sha256(out)]));
     const session = new TaskerSession(options, task, manifest, canaries);
     session.module = module;
-    for (const [unit, output] of canaryOutputs) session.keepOutput(unit, output);
+    for (const [unit, output] of canaryOutputs) session.keepOutput(unit, output, canaries.get(unit)!);
     const extension = messageExtension<Wire>(TASK_EXTENSION, {
       open: (channel) => session.onOpen(channel as Channel),
       message: (channel, message) => session.onMessage(channel as Channel, message),
@@ -285,7 +285,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         return;
       }
       lease.hash = toHex(hash);
-      this.keepOutput(result.unit, output);
+      this.keepOutput(result.unit, output, hash);
       const outcome = this.coordinator.submit(channel.worker, result.lease, result.unit, hash, result.runMs);
       this.emit('result', { worker: channel.worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
       if (outcome.status === 'pending') this.receipt(channel, result.unit, result.lease, 'pending');
@@ -308,9 +308,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
 
   private async runLocalChecks(): Promise<void> {
     for (const check of this.coordinator.localChecks()) {
-      const output = await runUnitLocally(this.options.pool, this.module, this.task, this.manifest, check.unit);
-      this.keepOutput(check.unit, output);
-      const judgments = this.coordinator.resolveLocal(check.unit, this.options.backend.sha256(output));
+      const output = (await runTaskUnit(this.options.pool, this.module, this.task.files, this.manifest, check.unit)).output;
+      const hash = this.options.backend.sha256(output);
+      this.keepOutput(check.unit, output, hash);
+      const judgments = this.coordinator.resolveLocal(check.unit, hash);
       this.options.log({ level: 'info', event: 'local-check', unit: check.unit, reason: check.reason, judged: judgments.length });
       for (const j of judgments) if (j.status === 'rejected') this.settleWorker(j.worker);
       this.settleUnit(check.unit);
@@ -368,10 +369,11 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
 
   // ---- helpers ------------------------------------------------------------------------
 
-  private keepOutput(unit: number, output: Uint8Array): void {
+  /** Keeps an output under the hash the caller already computed for it. */
+  private keepOutput(unit: number, output: Uint8Array, hash: Uint8Array): void {
     let byHash = this.outputs.get(unit);
     if (!byHash) this.outputs.set(unit, (byHash = new Map()));
-    byHash.set(toHex(this.options.backend.sha256(output)), output);
+    byHash.set(toHex(hash), output);
   }
 
   private receipt(channel: Channel, unit: number, lease: Uint8Array, status: 'accepted' | 'rejected' | 'pending', reason?: string): void {
@@ -401,25 +403,4 @@ function pickCanaries(units: number, ppm: number, random: () => number): number[
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(Math.floor(random() * units));
   return [...chosen];
-}
-
-export async function runUnitLocally(
-  pool: UnitPool,
-  module: PreparedModule,
-  task: TaskDir,
-  manifest: Manifest,
-  unit: number,
-): Promise<Uint8Array> {
-  const ref = unitInputRef(manifest, unit);
-  const outcome = await pool.run(
-    module.module,
-    {
-      unit,
-      input: ref ? task.files.get(ref.path)! : new Uint8Array(0),
-      memory: module.memory,
-      maxOutputBytes: manifest.limits.outputBytes,
-    },
-    manifest.limits.unitTimeMs,
-  );
-  return outcome.output;
 }
