@@ -16,11 +16,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('./demo.ts'),
   tracker: () => import('./tracker.ts'),
   relay: () => import('./relay.ts'),
+  mint: () => import('./mint.ts'),
+  deposit: () => import('./deposit.ts'),
 };
 
 /** Roles still to come: listed so `--help` shows the whole product. */
 const PLANNED: Record<string, string> = {
-  mint: 'run a credit mint (not built yet)',
   redeem: 'redeem credits at a mint (not built yet)',
   wallet: 'show, export and import credits (not built yet)',
 };

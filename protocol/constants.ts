@@ -20,9 +20,26 @@ export const DOMAINS = {
   redeem: 'sparecycles/v1/redeem\0',
   vector: 'sparecycles/v1/test-vector\0',
   relay: 'sparecycles/v1/relay\0',
+  deposit: 'sparecycles/v1/deposit\0',
 } as const;
 
 export type Domain = keyof typeof DOMAINS;
+
+/** Domain-separation tags for the credit scheme's hashes (protocol/credits/). */
+export const CREDIT_DOMAINS = {
+  /** RFC 9380 DST for hash_to_ristretto255(x). */
+  hashToCurve: 'sparecycles/v1/credit/hash-to-curve',
+  dleq: 'sparecycles/v1/credit/dleq\0',
+  dleqNonce: 'sparecycles/v1/credit/dleq-nonce\0',
+  keyset: 'sparecycles/v1/credit/keyset\0',
+} as const;
+
+export const CREDIT_LIMITS = {
+  /** Denominations 1, 2, 4, … 2^23 per keyset. */
+  denominations: 24,
+  /** Ys in one state query. */
+  stateQuery: 1000,
+} as const;
 
 /** Error codes, local and on the wire. */
 export const ERROR_CODES = [
@@ -37,6 +54,19 @@ export const ERROR_CODES = [
   'UNIT_TRAP',
   'UNIT_ABI',
   'UNIT_CRASH',
+  // The mint's refusals.
+  'ALREADY_SPENT',
+  'INVALID_CREDIT',
+  'UNKNOWN_KEYSET',
+  'AMOUNT',
+  'INSUFFICIENT_FUNDS',
+  'UNKNOWN_ACCOUNT',
+  'UNAUTHORIZED',
+  'REQUEST_REUSED',
+  'TOO_LARGE',
+  'RATE_LIMITED',
+  'NOT_FOUND',
+  'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -76,6 +106,8 @@ export const MESSAGE_TYPES = {
   payment: { version: 1, domain: 'payment' },
   'payment-ok': { version: 1 },
   redeem: { version: 1 },
+  'redeem-ok': { version: 1 },
+  deposit: { version: 1, domain: 'deposit' },
   'relay-find': { version: 1 },
   'relay-offers': { version: 1 },
   'relay-get': { version: 1 },

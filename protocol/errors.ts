@@ -100,6 +100,48 @@ export class UnitCrashError extends UnitError {
   }
 }
 
+export type MintErrorCode = Extract<
+  ErrorCode,
+  | 'ALREADY_SPENT'
+  | 'INVALID_CREDIT'
+  | 'UNKNOWN_KEYSET'
+  | 'AMOUNT'
+  | 'INSUFFICIENT_FUNDS'
+  | 'UNKNOWN_ACCOUNT'
+  | 'UNAUTHORIZED'
+  | 'REQUEST_REUSED'
+  | 'TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'NOT_FOUND'
+  | 'INTERNAL'
+>;
+
+/**
+ * A mint's refusal. A refused request changed nothing in the ledger; the code
+ * says why: ALREADY_SPENT (a credit's Y is spent), INVALID_CREDIT (C is not
+ * k·H(x)), UNKNOWN_KEYSET, AMOUNT (not a denomination, or a swap that does not
+ * balance), INSUFFICIENT_FUNDS, UNKNOWN_ACCOUNT, UNAUTHORIZED (a signer the
+ * mint does not accept), REQUEST_REUSED (an id already used for another
+ * request), TOO_LARGE, RATE_LIMITED, NOT_FOUND (no such route), INTERNAL (the
+ * mint's own fault: retry the same request).
+ */
+export class MintError extends SpareCyclesError {
+  declare readonly code: MintErrorCode;
+  constructor(code: MintErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, details);
+  }
+}
+
+function mintErrorOf(code: MintErrorCode) {
+  return class extends MintError {
+    constructor(message: string, details?: ErrorDetails) {
+      super(code, message, details);
+      // Rebuilt errors read as what they are: `MintError`, not an anonymous class.
+      this.name = 'MintError';
+    }
+  };
+}
+
 /** The plain form of an error that crosses a thread or the wire. */
 export interface ErrorRecord {
   code: ErrorCode;
@@ -119,6 +161,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   VERSION: class extends VersionError {
     constructor(message: string, details?: ErrorDetails) {
       super(message, undefined, details);
+      this.name = 'VersionError';
     }
   },
   KEY: KeyError,
@@ -129,6 +172,18 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   UNIT_TRAP: UnitTrapError,
   UNIT_ABI: UnitAbiError,
   UNIT_CRASH: UnitCrashError,
+  ALREADY_SPENT: mintErrorOf('ALREADY_SPENT'),
+  INVALID_CREDIT: mintErrorOf('INVALID_CREDIT'),
+  UNKNOWN_KEYSET: mintErrorOf('UNKNOWN_KEYSET'),
+  AMOUNT: mintErrorOf('AMOUNT'),
+  INSUFFICIENT_FUNDS: mintErrorOf('INSUFFICIENT_FUNDS'),
+  UNKNOWN_ACCOUNT: mintErrorOf('UNKNOWN_ACCOUNT'),
+  UNAUTHORIZED: mintErrorOf('UNAUTHORIZED'),
+  REQUEST_REUSED: mintErrorOf('REQUEST_REUSED'),
+  TOO_LARGE: mintErrorOf('TOO_LARGE'),
+  RATE_LIMITED: mintErrorOf('RATE_LIMITED'),
+  NOT_FOUND: mintErrorOf('NOT_FOUND'),
+  INTERNAL: mintErrorOf('INTERNAL'),
 };
 
 /** Rebuilds the typed error a record names; an unknown code becomes a crash, never a silent success. */

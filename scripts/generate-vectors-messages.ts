@@ -41,6 +41,7 @@ const seeds = {
   tasker: det('seed/tasker', 32),
   other: det('seed/other', 32),
   relay: det('seed/relay', 32),
+  admin: det('seed/admin', 32),
 };
 type Who = keyof typeof seeds;
 const keys = Object.fromEntries(
@@ -62,6 +63,9 @@ function toJson(value: unknown): unknown {
 const task = det('task', 20);
 const lease = (unit: number) => det(`lease/${unit}`, 16);
 const pointOf = (label: string) => det(`point/${label}`, 32);
+const scalarOf = (label: string) => det(`scalar/${label}`, 32);
+/** A blind signature C' with its DLEQ proof (e, s): here only bytes of the right shape, as the codec checks no more. */
+const blindSignature = (amount: number, label: string) => ({ amount, C: pointOf(label), e: scalarOf(`${label}/e`), s: scalarOf(`${label}/s`) });
 const output = utf8('unit 7: 0x1f 0x2e 0x3d');
 
 const unsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
@@ -151,8 +155,8 @@ const bearer: { name: string; msg: Message }[] = [
   {
     name: 'payment-ok',
     msg: {
-      t: 'payment-ok', v: 1, id: det('payment/id', 16),
-      signatures: [{ amount: 1, C: pointOf('C1') }, { amount: 4, C: pointOf('C2') }],
+      t: 'payment-ok', v: 1, id: det('payment/id', 16), keyset: det('keyset', 8),
+      signatures: [blindSignature(1, 'C1'), blindSignature(4, 'C2')],
     },
   },
   {
@@ -206,6 +210,39 @@ const relayBearer: { name: string; msg: Message }[] = [
   { name: 'relay-error without an id', msg: { t: 'relay-error', v: 1, code: 'BAD_REQUEST', message: '' } },
 ];
 
+// Credit messages (deposit, redeem-ok, receipt with pay) come after the relay ones, for the same reason.
+const creditUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
+  {
+    name: 'deposit',
+    who: 'admin',
+    msg: {
+      t: 'deposit', v: 1, id: det('deposit/id', 16), account: toHex(keys.tasker), amount: 5000, admin: keys.admin,
+      ts: 1_700_000_650_000,
+    },
+  },
+  {
+    name: 'receipt accepted, with pay',
+    who: 'tasker',
+    msg: {
+      t: 'receipt', v: 1, task, unit: 7, lease: lease(7), status: 'accepted',
+      paid: { keyset: det('keyset', 8), signatures: [blindSignature(1, 'paid1'), blindSignature(4, 'paid2')] },
+      tasker: keys.tasker,
+    },
+  },
+];
+const creditSigned = creditUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
+
+const creditBearer: { name: string; msg: Message }[] = [
+  { name: 'redeem-ok to an account', msg: { t: 'redeem-ok', v: 1, id: det('redeem/id', 16), amount: 1, to: 'acct:alice' } },
+  {
+    name: 'redeem-ok of a swap',
+    msg: {
+      t: 'redeem-ok', v: 1, id: det('redeem/id2', 16), amount: 5, keyset: det('keyset', 8),
+      signatures: [blindSignature(1, 'C3'), blindSignature(4, 'C4')],
+    },
+  },
+];
+
 const signedVector = ({ name, who, msg }: { name: string; who: Who; msg: SignedMessage }) => ({
   name,
   type: msg.t,
@@ -231,6 +268,8 @@ const valid = [
   ...bearer.map(bearerVector),
   ...relaySigned.map(signedVector),
   ...relayBearer.map(bearerVector),
+  ...creditSigned.map(signedVector),
+  ...creditBearer.map(bearerVector),
 ];
 
 // ---- Invalid inputs ----------------------------------------------------------
@@ -252,7 +291,7 @@ const bad = (name: string, stage: Invalid['stage'], error: ErrorName, field: str
   invalid.push({ name, stage, error, field, ...(got === undefined ? {} : { got }), hex: toHex(bytes) });
 
 const find = (name: string) => {
-  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer].find((v) => v.name === name);
+  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer].find((v) => v.name === name);
   if (!found) throw new Error(`no vector ${name}`);
   return found.msg;
 };
@@ -271,6 +310,10 @@ const relayOffersMsg = find('relay-offers of two') as Message & { t: 'relay-offe
 const relayGetMsg = find('relay-get');
 const relayItemMsg = find('relay-item with an offer') as Message & { t: 'relay-item' };
 const relayErrorMsg = find('relay-error');
+const depositMsg = find('deposit') as SignedMessage & { t: 'deposit' };
+const paidReceiptMsg = find('receipt accepted, with pay') as SignedMessage & { t: 'receipt' };
+const redeemOkToMsg = find('redeem-ok to an account');
+const redeemOkSwapMsg = find('redeem-ok of a swap');
 
 type Dict = Record<string, BInput | undefined>;
 /** The bencode form of a message, as a plain object to tamper with. */
@@ -471,6 +514,64 @@ bad('relay-descriptor of a future version', 'decode', 'VersionError', 'v', tampe
 bad('relay-descriptor ws changed after signing', 'verify', 'SignatureError', 'sig', tamper(descriptorMsg, (d) => (d.ws = 'wss://evil.example/')));
 bad('relay-descriptor signed under the offer domain', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.relay, 'offer'));
 bad('relay-descriptor signed by another key', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.other, 'relay'));
+
+// Credit messages, after the relay ones.
+bad('payment-ok without a keyset', 'decode', 'SchemaError', 'keyset', tamper(paymentOkMsg, (d) => delete d.keyset));
+bad(
+  'payment-ok signature without its proof s',
+  'decode',
+  'SchemaError',
+  'signatures[1].s',
+  tamper(paymentOkMsg, (d) => delete (d.signatures as Dict[])[1]!.s),
+);
+bad(
+  'payment-ok proof e of 31 bytes',
+  'decode',
+  'SchemaError',
+  'signatures[0].e',
+  tamper(paymentOkMsg, (d) => ((d.signatures as Dict[])[0]!.e = det('e', 31))),
+);
+bad(
+  'payment-ok proof s of 33 bytes',
+  'decode',
+  'SchemaError',
+  'signatures[0].s',
+  tamper(paymentOkMsg, (d) => ((d.signatures as Dict[])[0]!.s = det('s', 33))),
+);
+bad('redeem-ok to an account and as a swap', 'decode', 'SchemaError', 'to', tamper(redeemOkSwapMsg, (d) => (d.to = 'acct:alice')));
+bad('redeem-ok with neither to nor signatures', 'decode', 'SchemaError', 'to', tamper(redeemOkToMsg, (d) => delete d.to));
+bad('redeem-ok signatures without a keyset', 'decode', 'SchemaError', 'keyset', tamper(redeemOkSwapMsg, (d) => delete d.keyset));
+bad('redeem-ok to an account with a keyset', 'decode', 'SchemaError', 'keyset', tamper(redeemOkToMsg, (d) => (d.keyset = det('keyset', 8))));
+bad('redeem-ok with no signatures', 'decode', 'SchemaError', 'signatures', tamper(redeemOkSwapMsg, (d) => (d.signatures = [])));
+bad('redeem-ok amount 0', 'decode', 'SchemaError', 'amount', tamper(redeemOkToMsg, (d) => (d.amount = 0)));
+bad('redeem-ok with a sig', 'decode', 'SchemaError', 'sig', tamper(redeemOkToMsg, (d) => (d.sig = new Uint8Array(64))));
+bad('redeem-ok of a future version', 'decode', 'VersionError', 'v', tamper(redeemOkSwapMsg, (d) => (d.v = 2)), 2);
+bad('deposit of a future version', 'decode', 'VersionError', 'v', tamper(depositMsg, (d) => (d.v = 2)), 2);
+bad('deposit without an admin key', 'decode', 'SchemaError', 'admin', tamper(depositMsg, (d) => delete d.admin));
+bad('deposit to an empty account', 'decode', 'SchemaError', 'account', tamper(depositMsg, (d) => (d.account = '')));
+bad(
+  'deposit account too long',
+  'decode',
+  'SchemaError',
+  'account',
+  tamper(depositMsg, (d) => (d.account = 'a'.repeat(MESSAGE_LIMITS.accountBytes + 1))),
+);
+bad('deposit amount 0', 'decode', 'SchemaError', 'amount', tamper(depositMsg, (d) => (d.amount = 0)));
+bad('deposit amount changed after signing', 'verify', 'SignatureError', 'sig', tamper(depositMsg, (d) => (d.amount = 50_000)));
+bad('deposit account changed after signing', 'verify', 'SignatureError', 'sig', tamper(depositMsg, (d) => (d.account = toHex(keys.other))));
+bad('deposit signed by another key', 'verify', 'SignatureError', 'sig', resign(depositMsg, seeds.other, 'deposit'));
+bad('deposit signed under the payment domain', 'verify', 'SignatureError', 'sig', resign(depositMsg, seeds.admin, 'payment'));
+bad('receipt pay with no signatures', 'decode', 'SchemaError', 'paid.signatures', tamper(paidReceiptMsg, (d) => ((d.paid as Dict).signatures = [])));
+bad('receipt pay without a keyset', 'decode', 'SchemaError', 'paid.keyset', tamper(paidReceiptMsg, (d) => delete (d.paid as Dict).keyset));
+bad('receipt pay with an unknown field', 'decode', 'SchemaError', 'paid.extra', tamper(paidReceiptMsg, (d) => ((d.paid as Dict).extra = 1)));
+bad(
+  'receipt pay amount changed after signing',
+  'verify',
+  'SignatureError',
+  'sig',
+  tamper(paidReceiptMsg, (d) => (((d.paid as Dict).signatures as Dict[])[1]!.amount = 8)),
+);
+bad('receipt pay removed after signing', 'verify', 'SignatureError', 'sig', tamper(paidReceiptMsg, (d) => delete d.paid));
 
 const file = {
   description:

@@ -20,7 +20,8 @@ import { hello } from './hello.ts';
 import { offer } from './offer.ts';
 import { payment, paymentOk } from './payment.ts';
 import { receipt } from './receipt.ts';
-import { redeem } from './redeem.ts';
+import { redeem, redeemOk } from './redeem.ts';
+import { deposit } from './deposit.ts';
 import { relayDescriptor, relayError, relayFind, relayGet, relayItem, relayOffers } from './relay.ts';
 import { result } from './result.ts';
 
@@ -31,8 +32,9 @@ export type { Claim } from './claim.ts';
 export type { Assign } from './assign.ts';
 export type { Result } from './result.ts';
 export type { Receipt } from './receipt.ts';
-export type { Payment, PaymentOk } from './payment.ts';
-export type { Redeem } from './redeem.ts';
+export type { BlindedOutput, BlindSignature, Payment, PaymentOk } from './payment.ts';
+export type { Proof, Redeem, RedeemOk } from './redeem.ts';
+export type { Deposit } from './deposit.ts';
 export type { RelayDescriptor, RelayError, RelayFind, RelayGet, RelayItem, RelayOffers } from './relay.ts';
 
 /** Every message type → its spec (version, domain, signer field, schema). */
@@ -46,6 +48,8 @@ export const MESSAGES = {
   payment,
   'payment-ok': paymentOk,
   redeem,
+  'redeem-ok': redeemOk,
+  deposit,
   'relay-find': relayFind,
   'relay-offers': relayOffers,
   'relay-get': relayGet,

@@ -1,8 +1,11 @@
-// receipt: the tasker's verdict on one result.
+// receipt: the tasker's verdict on one result. An accepted receipt carries
+// the mint's blind signatures on the blinded outputs the result brought: the
+// worker's pay, which only it can unblind.
 
 import { MESSAGE_LIMITS } from '../constants.ts';
-import { oneOf, optional, text, type Infer } from '../schema.ts';
-import { infoHash, nonce, publicKey, signedMessage, unitIndex } from './envelope.ts';
+import { list, oneOf, optional, struct, text, type Infer } from '../schema.ts';
+import { infoHash, keysetId, nonce, publicKey, signedMessage, unitIndex } from './envelope.ts';
+import { blindSignature } from './payment.ts';
 
 export const STATUSES = ['accepted', 'rejected', 'pending'] as const;
 
@@ -12,6 +15,8 @@ export const receipt = signedMessage('receipt', 'tasker', {
   lease: nonce,
   status: oneOf(STATUSES),
   reason: optional(text({ max: MESSAGE_LIMITS.reasonBytes })),
+  /** The pay for an accepted unit: the keyset and a signature per blinded output. */
+  paid: optional(struct({ keyset: keysetId, signatures: list(blindSignature, { min: 1, max: MESSAGE_LIMITS.outputs }) })),
   tasker: publicKey,
 });
 

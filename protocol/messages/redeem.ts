@@ -5,7 +5,7 @@
 import { MESSAGE_LIMITS } from '../constants.ts';
 import { bytes, list, optional, struct, text, type Infer } from '../schema.ts';
 import { amount, invalid, keysetId, nonce, point, requireUnique, unsignedMessage } from './envelope.ts';
-import { blindedOutput } from './payment.ts';
+import { blindedOutput, blindSignature } from './payment.ts';
 
 /** A credit: the secret x and the unblinded signature C = k·hash_to_curve(x) (Cashu NUT-00 Proof). */
 export const proof = struct({ amount, x: bytes({ length: 32 }), C: point });
@@ -32,3 +32,26 @@ export const redeem = unsignedMessage(
 );
 
 export type Redeem = Infer<typeof redeem.schema>;
+
+/** The mint's answer to a redeem: the amount spent, and for a swap the new blind signatures. */
+export const redeemOk = unsignedMessage(
+  'redeem-ok',
+  {
+    id: nonce,
+    amount,
+    to: optional(text({ min: 1, max: MESSAGE_LIMITS.accountBytes })),
+    keyset: optional(keysetId),
+    signatures: optional(list(blindSignature, { min: 1, max: MESSAGE_LIMITS.outputs })),
+  },
+  (m) => {
+    if ((m.to === undefined) === (m.signatures === undefined)) {
+      throw invalid('to', 'expected exactly one of to and signatures');
+    }
+    if ((m.keyset === undefined) !== (m.signatures === undefined)) {
+      throw invalid('keyset', 'expected keyset exactly when there are signatures');
+    }
+  },
+);
+
+export type Proof = Infer<typeof proof>;
+export type RedeemOk = Infer<typeof redeemOk.schema>;

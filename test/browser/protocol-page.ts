@@ -1,11 +1,15 @@
 // Runs in Chromium: protocol/ checked against the same vectors as in Node,
-// with the browser's crypto backend (tweetnacl), plus a short fuzz and a real
-// unit run. Results go to window.__results for the Node side to assert on.
+// with the browser's crypto backend (tweetnacl) and credit arithmetic
+// (@noble/curves), plus a short fuzz and a real unit run. Results go to
+// window.__results for the Node side to assert on.
 
 import fc from 'fast-check';
 import { decode, encode } from '../../protocol/bencode.ts';
 import { equalBytes, fromHex, toHex } from '../../protocol/bytes.ts';
 import type { Domain } from '../../protocol/constants.ts';
+import { blind, hashToCurve, proveDleq, signBlinded, unblind, verifyCredit, verifyDleq } from '../../protocol/credits/bdhke.ts';
+import { nobleCurve, scalarFromBigint } from '../../protocol/credits/curve.ts';
+import { deriveKeyset, keysetFromJson, keysetToJson, splitAmount } from '../../protocol/credits/keyset.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
 import { signDomain, verifyDomain } from '../../protocol/crypto/sign.ts';
 import { DecodeError } from '../../protocol/errors.ts';
@@ -14,6 +18,7 @@ import { decodeMessage, encodeMessage, isSignedMessage, verifyMessage } from '..
 import type { SignedMessage } from '../../protocol/messages/index.ts';
 import { prepareUnitModule } from '../../protocol/unit-module.ts';
 import { runUnit } from '../../protocol/unit.ts';
+import credits from '../vectors/credits.json' with { type: 'json' };
 import ed25519 from '../vectors/ed25519.json' with { type: 'json' };
 import manifestVector from '../vectors/manifest.json' with { type: 'json' };
 import messages from '../vectors/messages.json' with { type: 'json' };
@@ -87,6 +92,73 @@ for (const v of messages.invalid) {
     }, v.error),
   );
 }
+// Credits, with the backend wallets and the extension use.
+const curve = nobleCurve;
+const hex = (bytes: Uint8Array) => toHex(bytes);
+const secretOf = (amount: number) => fromHex((credits.keyset.secrets as Record<string, string>)[String(amount)]!);
+const keyOf = (amount: number) => fromHex((credits.keyset.keys as Record<string, string>)[String(amount)]!);
+const G = fromHex(credits.rfc9496.smallMultiples[0]!.point);
+for (const v of credits.rfc9496.smallMultiples) {
+  check(`ristretto255 RFC 9496 multiple ${v.point.slice(0, 8)}`, () => hex(curve.mulBase(fromHex(v.scalar))) === v.point);
+}
+for (const v of credits.rfc9496.elementDerivation) {
+  check(`ristretto255 RFC 9496 element derivation: ${v.label}`, () => hex(curve.fromUniform(fromHex(v.uniform))) === v.point);
+}
+for (const v of credits.hashToCurve) {
+  check(`credit hash_to_curve: ${v.name}`, () => hex(hashToCurve(curve, fromHex(v.secret))) === v.Y);
+}
+check('credit keyset derives from its seed', () => {
+  const keyset = deriveKeyset(curve, fromHex(credits.keyset.seed));
+  const json = keysetToJson(keyset);
+  return (
+    json.id === credits.keyset.id &&
+    JSON.stringify(json.keys) === JSON.stringify(credits.keyset.keys) &&
+    hex(keysetFromJson(curve, json).id) === credits.keyset.id
+  );
+});
+for (const v of credits.credits) {
+  check(`credit: ${v.name}`, () => {
+    const [x, r, k, K] = [fromHex(v.x), fromHex(v.r), secretOf(v.amount), keyOf(v.amount)];
+    const { Y, B } = blind(curve, x, r);
+    const C_ = signBlinded(curve, k, B);
+    const { e, s } = proveDleq(curve, k, B, C_);
+    const C = unblind(curve, C_, r, K);
+    return (
+      [Y, B, C_, e, s, C].map(hex).join() === [v.Y, v.B, v.C_, v.e, v.s, v.C].join() &&
+      verifyDleq(curve, K, B, C_, { e, s }) &&
+      verifyCredit(curve, k, x, C)
+    );
+  });
+}
+for (const v of credits.negative.credits) {
+  check(`credit refused: ${v.name}`, () => !verifyCredit(curve, secretOf(v.amount), fromHex(v.x), fromHex(v.C)));
+}
+for (const v of credits.negative.proofs) {
+  check(`DLEQ proof refused: ${v.name}`, () =>
+    !verifyDleq(curve, fromHex(v.K), fromHex(v.B), fromHex(v.C_), { e: fromHex(v.e), s: fromHex(v.s) }),
+  );
+}
+for (const v of credits.negative.notPoints) {
+  check(`point refused: ${v.name}`, () => {
+    const p = fromHex(v.hex);
+    return !curve.isPoint(p) && throwsNamed(() => curve.mul(scalarFromBigint(1n), p), 'KeyError') && throwsNamed(() => curve.add(G, p), 'KeyError');
+  });
+}
+for (const v of credits.negative.notScalars) {
+  check(`scalar refused: ${v.name}`, () => throwsNamed(() => curve.mulBase(fromHex(v.hex)), 'KeyError'));
+}
+for (const v of credits.negative.identitySums) {
+  check(`identity sum refused: ${v.name}`, () =>
+    throwsNamed(() => (v.op === 'add' ? curve.add(fromHex(v.a), fromHex(v.b)) : curve.sub(fromHex(v.a), fromHex(v.b))), 'KeyError'),
+  );
+}
+for (const v of credits.negative.keysets) {
+  check(`keyset refused: ${v.name}`, () => throwsNamed(() => keysetFromJson(curve, v.json), 'KeyError'));
+}
+for (const v of credits.splitAmount.valid) {
+  check(`splitAmount ${v.amount}`, () => splitAmount(v.amount).join() === v.parts.join());
+}
+
 check('manifest vector opens and re-encodes', () => {
   const bytes = fromHex(manifestVector.bytes);
   return equalBytes(encodeManifest(openManifest(nacl, bytes)), bytes);

@@ -34,6 +34,7 @@ import {
   type SignedMessage,
   type UnsignedMessage,
 } from '../../protocol/messages/index.ts';
+import { caught } from '../support/caught.ts';
 
 const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto];
 const ERRORS = { DecodeError, SchemaError, VersionError, SignatureError, KeyError } as const;
@@ -48,14 +49,6 @@ function toJson(value: unknown): unknown {
   return value;
 }
 
-function caught(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function expectError(f: () => unknown, name: ErrorName, field: string | null | undefined): SpareCyclesError {
   const error = caught(f);
@@ -203,6 +196,24 @@ describe('message API', () => {
     }
   });
 
+  it('a receipt’s signature covers its pay, down to each proof', () => {
+    const receipt = valid('receipt accepted, with pay') as MessageOf<'receipt'>;
+    verifyMessage(nodeCrypto, receipt);
+    const paid = receipt.paid!;
+    const [first, second] = paid.signatures;
+    const changes: MessageOf<'receipt'>['paid'][] = [
+      undefined,
+      { ...paid, keyset: new Uint8Array(8) },
+      { ...paid, signatures: [first!] },
+      { ...paid, signatures: [second!, first!] },
+      { ...paid, signatures: [{ ...first!, e: second!.e }, second!] },
+      { ...paid, signatures: [first!, { ...second!, s: first!.s }] },
+    ];
+    for (const change of changes) {
+      expectError(() => verifyMessage(nodeCrypto, { ...receipt, paid: change }), 'SignatureError', 'sig');
+    }
+  });
+
   it('the table, the constants and the schemas agree', () => {
     for (const type of MESSAGE_TYPE_NAMES) {
       const spec = MESSAGES[type];
@@ -269,6 +280,36 @@ describe('bounds', () => {
     expect(encodeMessage(assign).length).toBeLessThanOrEqual(LIMITS.messageBytes);
     expectError(() => encodeMessage({ ...assign, units: [...units, { unit: 0, lease: filled(16) }] }), 'SchemaError', 'units');
   });
+
+  it('the largest credit messages fit in a message, and one signature more is refused', () => {
+    const signature = { amount: MAX, C: filled(32), e: filled(32), s: filled(32) };
+    const signatures = Array.from({ length: MESSAGE_LIMITS.outputs }, () => signature);
+    const paymentOk: MessageOf<'payment-ok'> = { t: 'payment-ok', v: 1, id: filled(16), keyset: filled(8), signatures };
+    expect(encodeMessage(paymentOk).length).toBeLessThanOrEqual(LIMITS.messageBytes);
+    expectError(() => encodeMessage({ ...paymentOk, signatures: [...signatures, signature] }), 'SchemaError', 'signatures');
+
+    const swap: MessageOf<'redeem-ok'> = { t: 'redeem-ok', v: 1, id: filled(16), amount: MAX, keyset: filled(8), signatures };
+    expect(encodeMessage(swap).length).toBeLessThanOrEqual(LIMITS.messageBytes);
+    expectError(() => encodeMessage({ ...swap, signatures: [...signatures, signature] }), 'SchemaError', 'signatures');
+
+    const receipt = signMessage(nodeCrypto, seedA, {
+      t: 'receipt', v: 1, task: filled(20), unit: LIMITS.unitsPerTask - 1, lease: filled(16), status: 'accepted',
+      reason: 'r'.repeat(MESSAGE_LIMITS.reasonBytes), paid: { keyset: filled(8), signatures }, tasker: keyA,
+    });
+    expect(encodeMessage(receipt).length).toBeLessThanOrEqual(LIMITS.messageBytes);
+    expectError(
+      () => encodeMessage({ ...receipt, paid: { keyset: filled(8), signatures: [...signatures, signature] } }),
+      'SchemaError',
+      'paid.signatures',
+    );
+
+    const redeem: MessageOf<'redeem'> = {
+      t: 'redeem', v: 1, id: filled(16), keyset: filled(8),
+      proofs: Array.from({ length: MESSAGE_LIMITS.outputs }, (_, i) => ({ amount: MAX, x: filled(32, i), C: filled(32) })),
+      outputs: Array.from({ length: MESSAGE_LIMITS.outputs }, () => ({ amount: MAX, B: filled(32) })),
+    };
+    expect(encodeMessage(redeem).length).toBeLessThanOrEqual(LIMITS.messageBytes);
+  });
 });
 
 // ---- Properties --------------------------------------------------------------------
@@ -302,7 +343,10 @@ function textArb(maxBytes: number, minChars = 0): fc.Arbitrary<string> {
 }
 
 const blindedOutputArb = fc.record({ amount: amountArb, B: bytesArb(32) });
+const blindSignatureArb = fc.record({ amount: amountArb, C: bytesArb(32), e: bytesArb(32), s: bytesArb(32) });
 const listOf = <T>(arb: fc.Arbitrary<T>, min: number, max: number) => fc.array(arb, { minLength: min, maxLength: max });
+const signaturesArb = listOf(blindSignatureArb, 1, MESSAGE_LIMITS.outputs);
+const accountArb = textArb(MESSAGE_LIMITS.accountBytes, 1);
 
 /** Random valid unsigned messages of each signed type, signed by `key`. */
 const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<UnsignedMessage> } = {
@@ -364,7 +408,8 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
         t: fc.constant('receipt' as const), v: fc.constant(1 as const), task: bytesArb(20),
         unit: safeNat(LIMITS.unitsPerTask - 1), lease: bytesArb(16),
         status: fc.constantFrom('accepted' as const, 'rejected' as const, 'pending' as const),
-        reason: textArb(MESSAGE_LIMITS.reasonBytes), tasker: fc.constant(key),
+        reason: textArb(MESSAGE_LIMITS.reasonBytes), paid: fc.record({ keyset: bytesArb(8), signatures: signaturesArb }),
+        tasker: fc.constant(key),
       },
       { requiredKeys: ['t', 'v', 'task', 'unit', 'lease', 'status', 'tasker'] },
     ),
@@ -372,6 +417,11 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
     fc.record({
       t: fc.constant('payment' as const), v: fc.constant(1 as const), id: bytesArb(16), keyset: bytesArb(8),
       outputs: listOf(blindedOutputArb, 1, MESSAGE_LIMITS.outputs), tasker: fc.constant(key), ts: safeNat(),
+    }),
+  deposit: (key) =>
+    fc.record({
+      t: fc.constant('deposit' as const), v: fc.constant(1 as const), id: bytesArb(16), account: accountArb, amount: amountArb,
+      admin: fc.constant(key), ts: safeNat(),
     }),
   'relay-descriptor': (key) =>
     fc.record({
@@ -413,9 +463,15 @@ const BEARER_ARBS: { [T in MessageType]?: fc.Arbitrary<Message> } = {
     { requiredKeys: ['t', 'v', 'code', 'message'] },
   ),
   'payment-ok': fc.record({
-    t: fc.constant('payment-ok' as const), v: fc.constant(1 as const), id: bytesArb(16),
-    signatures: listOf(fc.record({ amount: amountArb, C: bytesArb(32) }), 1, MESSAGE_LIMITS.outputs),
+    t: fc.constant('payment-ok' as const), v: fc.constant(1 as const), id: bytesArb(16), keyset: bytesArb(8),
+    signatures: signaturesArb,
   }),
+  'redeem-ok': fc
+    .tuple(
+      fc.record({ t: fc.constant('redeem-ok' as const), v: fc.constant(1 as const), id: bytesArb(16), amount: amountArb }),
+      fc.oneof(fc.record({ to: accountArb }), fc.record({ keyset: bytesArb(8), signatures: signaturesArb })),
+    )
+    .map(([base, answer]) => ({ ...base, ...answer })),
   redeem: fc
     .tuple(
       fc.record({
@@ -425,7 +481,7 @@ const BEARER_ARBS: { [T in MessageType]?: fc.Arbitrary<Message> } = {
         }),
       }),
       fc.oneof(
-        fc.record({ to: textArb(MESSAGE_LIMITS.accountBytes, 1) }),
+        fc.record({ to: accountArb }),
         fc.record({ outputs: listOf(blindedOutputArb, 1, MESSAGE_LIMITS.outputs) }),
       ),
     )

@@ -1,0 +1,294 @@
+// The mint's ledger: SQLite in WAL mode with synchronous=FULL, so a commit
+// that returned is on disk. Every change a request makes (the spend marks,
+// the account move, the totals, the request's answer, its audit line) is one
+// transaction: a crash at any point leaves either all of it or none.
+//
+// The primary key on spent.y is the double-spend lock. A spend is one
+// `INSERT … ON CONFLICT DO NOTHING`: the check and the mark are one statement,
+// so no interleaving of requests, threads or processes can spend a Y twice.
+//
+// Commits are grouped: requests that arrive together share one transaction
+// (and one fsync), each inside its own savepoint, so a refused request rolls
+// back alone and its neighbours still commit. No answer is released before
+// its group's commit returns.
+//
+// What is deliberately not stored: blinded points B, blind signatures C',
+// secrets or unblinded signatures. Issuance records an amount against an
+// account; redemption records Y. A retried payment's signatures are computed
+// again (they are deterministic), so nothing on disk ties a B to a Y.
+
+import Database from 'better-sqlite3';
+import { MintError, type MintErrorCode } from '../protocol/errors.ts';
+
+export type Statements = ReturnType<typeof prepare>;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keysets (
+  id BLOB PRIMARY KEY, seed BLOB NOT NULL, active INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  name TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spent (
+  y BLOB PRIMARY KEY, keyset BLOB NOT NULL, amount INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests (
+  id BLOB PRIMARY KEY, kind TEXT NOT NULL, digest BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ms INTEGER NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL,
+  account TEXT, amount INTEGER, request BLOB);
+INSERT OR IGNORE INTO totals (name, value) VALUES ('deposited', 0), ('issued', 0), ('spent', 0);
+`;
+
+function prepare(db: Database.Database) {
+  return {
+    request: db.prepare<[Uint8Array], { kind: string; digest: Buffer }>('SELECT kind, digest FROM requests WHERE id = ?'),
+    recordRequest: db.prepare<[Uint8Array, string, Uint8Array]>('INSERT INTO requests (id, kind, digest) VALUES (?, ?, ?)'),
+    spend: db.prepare<[Uint8Array, Uint8Array, number]>(
+      'INSERT INTO spent (y, keyset, amount) VALUES (?, ?, ?) ON CONFLICT (y) DO NOTHING',
+    ),
+    isSpent: db.prepare<[Uint8Array], { one: number }>('SELECT 1 AS one FROM spent WHERE y = ?'),
+    balance: db.prepare<[string], { balance: number }>('SELECT balance FROM accounts WHERE name = ?'),
+    credit: db.prepare<[string, number]>(
+      'INSERT INTO accounts (name, balance) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET balance = balance + excluded.balance',
+    ),
+    debit: db.prepare<[number, string, number]>('UPDATE accounts SET balance = balance - ? WHERE name = ? AND balance >= ?'),
+    addTotal: db.prepare<[number, string]>('UPDATE totals SET value = value + ? WHERE name = ?'),
+    audit: db.prepare<[number, string, string, string | null, number | null, Uint8Array | null]>(
+      'INSERT INTO audit (ms, kind, outcome, account, amount, request) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+  };
+}
+
+export interface AuditEntry {
+  kind: string;
+  /** 'ok' or the refusal's code. */
+  outcome: 'ok' | MintErrorCode | string;
+  account?: string;
+  amount?: number;
+  request?: Uint8Array;
+}
+
+export interface Totals {
+  deposited: number;
+  issued: number;
+  spent: number;
+  balances: number;
+  spentRows: number;
+  accounts: number;
+}
+
+interface Pending<T> {
+  apply: (s: Statements) => T;
+  /** Written if apply refuses: the audit line for the refusal. */
+  onRefusal?: (error: MintError) => AuditEntry;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface LedgerOptions {
+  /** Most requests in one commit group. */
+  maxGroup?: number;
+  now?: () => number;
+}
+
+export class Ledger {
+  readonly db: Database.Database;
+  readonly #s: Statements;
+  readonly #now: () => number;
+  readonly #maxGroup: number;
+  #queue: Pending<unknown>[] = [];
+  #scheduled = false;
+  #closed = false;
+  /** Commit groups and the requests in them, for /metrics. */
+  readonly stats = { groups: 0, grouped: 0, commitMs: 0 };
+
+  constructor(path: string, options: LedgerOptions = {}) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a commit that returned survives power loss, not only a crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
+    if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    else if (Number(version.value) !== SCHEMA_VERSION) {
+      throw new Error(`ledger ${path}: schema version ${version.value}, this mint speaks ${SCHEMA_VERSION}`);
+    }
+    this.#s = prepare(this.db);
+    this.#now = options.now ?? Date.now;
+    this.#maxGroup = options.maxGroup ?? 256;
+  }
+
+  /**
+   * Runs `apply` inside the next commit group, in a savepoint of its own.
+   * Resolves after the group's commit is durable; rejects with the MintError
+   * that `apply` threw (its savepoint rolled back, nothing of it remains) or
+   * with the commit's failure.
+   */
+  submit<T>(apply: (s: Statements) => T, onRefusal?: (error: MintError) => AuditEntry): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('ledger is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ apply, onRefusal, resolve, reject } as Pending<unknown>);
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // setImmediate lets every request already parsed this turn join the group.
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Appends an audit line through the commit queue (for refusals made before the ledger was touched). */
+  audit(entry: AuditEntry): Promise<void> {
+    return this.submit((s) => this.#writeAudit(s, entry));
+  }
+
+  #writeAudit(s: Statements, e: AuditEntry): void {
+    s.audit.run(this.#now(), e.kind, e.outcome, e.account ?? null, e.amount ?? null, e.request ?? null);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const group = this.#queue.splice(0, this.#maxGroup);
+    if (this.#queue.length > 0) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    if (group.length === 0) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const started = performance.now();
+    try {
+      this.db.transaction(() => {
+        for (const p of group) {
+          try {
+            // A nested transaction is a savepoint: a refusal rolls back this request only.
+            outcomes.push({ ok: true, value: this.db.transaction(() => p.apply(this.#s))() });
+          } catch (error) {
+            if (error instanceof MintError && p.onRefusal) this.#writeAudit(this.#s, p.onRefusal(error));
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      // The commit itself failed: nothing of the group is on disk.
+      for (const p of group) p.reject(error);
+      return;
+    }
+    this.stats.groups++;
+    this.stats.grouped += group.length;
+    this.stats.commitMs += performance.now() - started;
+    group.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) p.resolve(o.value);
+      else p.reject(o.error);
+    });
+  }
+
+  // Operations used inside `apply`. Each throws a MintError to refuse.
+
+  /** Whether this exact request (id, kind and SHA-256 of its bytes) was applied; REQUEST_REUSED if its id was used for another. */
+  static answered(s: Statements, id: Uint8Array, kind: string, digest: Uint8Array): boolean {
+    const row = s.request.get(id);
+    if (!row) return false;
+    if (row.kind !== kind || !Buffer.from(digest).equals(row.digest)) {
+      throw new MintError('REQUEST_REUSED', 'id: this request id was already used for a different request', { field: 'id' });
+    }
+    return true;
+  }
+
+  /** Marks each Y spent, or refuses the whole request if any already is. */
+  static spend(s: Statements, keyset: Uint8Array, credits: readonly { Y: Uint8Array; amount: number }[]): number {
+    let total = 0;
+    credits.forEach((c, i) => {
+      if (s.spend.run(c.Y, keyset, c.amount).changes === 0) {
+        throw new MintError('ALREADY_SPENT', `proofs[${i}]: this credit is already spent`, { field: `proofs[${i}]` });
+      }
+      total += c.amount;
+    });
+    s.addTotal.run(total, 'spent');
+    return total;
+  }
+
+  static debit(s: Statements, account: string, amount: number): void {
+    if (s.debit.run(amount, account, amount).changes === 1) return;
+    const row = s.balance.get(account);
+    if (!row) throw new MintError('UNKNOWN_ACCOUNT', `no account ${account} at this mint`, { field: 'tasker' });
+    throw new MintError('INSUFFICIENT_FUNDS', `account holds ${row.balance}, the request needs ${amount}`, { field: 'outputs' });
+  }
+
+  static credit(s: Statements, account: string, amount: number): void {
+    s.credit.run(account, amount);
+  }
+
+  static total(s: Statements, name: 'deposited' | 'issued', amount: number): void {
+    s.addTotal.run(amount, name);
+  }
+
+  record(s: Statements, id: Uint8Array, kind: string, digest: Uint8Array, audit: AuditEntry): void {
+    s.recordRequest.run(id, kind, digest);
+    this.#writeAudit(s, audit);
+  }
+
+  // Reads, outside the commit queue: WAL readers see the last commit.
+
+  isSpent(Y: Uint8Array): boolean {
+    return this.#s.isSpent.get(Y) !== undefined;
+  }
+
+  balance(account: string): number | undefined {
+    return this.#s.balance.get(account)?.balance;
+  }
+
+  totals(): Totals {
+    const t = Object.fromEntries(
+      this.db.prepare<[], { name: string; value: number }>('SELECT name, value FROM totals').all().map((r) => [r.name, r.value]),
+    );
+    const sums = this.db
+      .prepare<[], { balances: number; accounts: number }>('SELECT COALESCE(SUM(balance), 0) AS balances, COUNT(*) AS accounts FROM accounts')
+      .get()!;
+    const spentRows = this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(amount), 0) AS n FROM spent').get()!.n;
+    return { deposited: t.deposited ?? 0, issued: t.issued ?? 0, spent: t.spent ?? 0, balances: sums.balances, accounts: sums.accounts, spentRows };
+  }
+
+  /**
+   * The ledger's invariants; returns the broken ones (empty when sound):
+   * deposited = balances + outstanding (issued − spent), the spent rows sum to
+   * the spent total, and no more was spent than issued.
+   */
+  checkInvariants(): string[] {
+    const t = this.totals();
+    const broken: string[] = [];
+    if (t.deposited !== t.balances + (t.issued - t.spent)) {
+      broken.push(`deposited ${t.deposited} ≠ balances ${t.balances} + outstanding ${t.issued - t.spent}`);
+    }
+    if (t.spentRows !== t.spent) broken.push(`spent rows sum to ${t.spentRows}, the spent total is ${t.spent}`);
+    if (t.spent > t.issued) broken.push(`spent ${t.spent} > issued ${t.issued}`);
+    return broken;
+  }
+
+  auditLog(): { seq: number; ms: number; kind: string; outcome: string; account: string | null; amount: number | null }[] {
+    return this.db.prepare('SELECT seq, ms, kind, outcome, account, amount FROM audit ORDER BY seq').all() as never;
+  }
+
+  /** Keyset seeds, oldest first. */
+  keysetSeeds(): { id: Buffer; seed: Buffer; active: number }[] {
+    return this.db.prepare('SELECT id, seed, active FROM keysets ORDER BY created_ms').all() as never;
+  }
+
+  addKeyset(id: Uint8Array, seed: Uint8Array, active: boolean): void {
+    this.db.transaction(() => {
+      if (active) this.db.prepare('UPDATE keysets SET active = 0').run();
+      this.db.prepare('INSERT INTO keysets (id, seed, active, created_ms) VALUES (?, ?, ?, ?)').run(id, seed, active ? 1 : 0, this.#now());
+    })();
+  }
+
+  /** Waits for queued requests to commit, then closes the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    while (this.#queue.length > 0 || this.#scheduled) await new Promise((r) => setImmediate(r));
+    this.#closed = true;
+    this.db.close();
+  }
+}

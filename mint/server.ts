@@ -1,0 +1,222 @@
+// `cycles mint`'s HTTP server: the routes of mint/api.ts over a Mint. It
+// reads bounded bodies, answers every refusal with a typed JSON error, rate
+// limits per client IP, and allows any origin (CORS), since the extension's
+// pages call it from their own origin and a mint's API is public anyway.
+// A bad request is a warn line and a 4xx; only the mint's own faults are
+// logged as errors and answered 500.
+
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { jsonLogger, type Logger } from '../net/log.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { MintError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
+import { BucketMap, ipKey } from '../relay/rate-limit.ts';
+import { MAX_BODY_BYTES, messageBody, messageBytesOf, ROUTES, stateQueryOf, STATUS_OF } from './api.ts';
+import { MintMetrics } from './metrics.ts';
+import type { Mint } from './mint.ts';
+
+export interface MintServerOptions {
+  mint: Mint;
+  port?: number;
+  host?: string;
+  log?: Logger;
+  /** Requests per minute one client IP may make. */
+  perIpPerMinute?: number;
+}
+
+export class MintServer {
+  readonly mint: Mint;
+  readonly #log: Logger;
+  readonly #http: HttpServer;
+  readonly #buckets: BucketMap;
+  readonly #metrics = new MintMetrics();
+  readonly #sockets = new Set<Socket>();
+  readonly #started = Date.now();
+  #sweep: NodeJS.Timeout | undefined;
+  #url = '';
+
+  private constructor(options: MintServerOptions) {
+    this.mint = options.mint;
+    this.#log = options.log ?? jsonLogger();
+    this.#buckets = new BucketMap(options.perIpPerMinute ?? 600_000);
+    this.#http = createServer((req, res) => void this.#handle(req, res));
+    this.#http.on('connection', (socket) => {
+      socket.setNoDelay(true);
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(options: MintServerOptions): Promise<MintServer> {
+    const server = new MintServer(options);
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.#http.once('error', reject);
+      server.#http.listen(options.port ?? 0, host, () => resolve());
+    });
+    const address = server.#http.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    server.#url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    server.#sweep = setInterval(() => server.#buckets.sweep(), 60_000);
+    server.#sweep.unref();
+    return server;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  health() {
+    const totals = this.mint.ledger.totals();
+    return {
+      ok: true,
+      uptimeS: Math.round((Date.now() - this.#started) / 1000),
+      keyset: toHex(this.mint.activeKeyset.id),
+      accounts: totals.accounts,
+      outstanding: totals.issued - totals.spent,
+      invariants: this.mint.ledger.checkInvariants(),
+    };
+  }
+
+  metrics(): string {
+    const t = this.mint.ledger.totals();
+    return this.#metrics.render({
+      uptimeS: (Date.now() - this.#started) / 1000,
+      deposited: t.deposited,
+      issued: t.issued,
+      spent: t.spent,
+      balances: t.balances,
+      accounts: t.accounts,
+      commitGroups: this.mint.ledger.stats.groups,
+      committedRequests: this.mint.ledger.stats.grouped,
+      commitSeconds: this.mint.ledger.stats.commitMs / 1000,
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    res.setHeader('access-control-allow-origin', '*');
+    const path = (req.url ?? '/').split('?')[0]!;
+    let route = 'unknown';
+    try {
+      if (req.method === 'OPTIONS') {
+        route = 'preflight';
+        res.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'content-type',
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return;
+      }
+      if (!this.#buckets.get(ipKey(req.socket.remoteAddress)).take()) {
+        throw new MintError('RATE_LIMITED', 'too many requests from this address; try again shortly');
+      }
+      route = this.#routeName(req.method, path);
+      const answer = await this.#answer(route, req, path);
+      if (typeof answer === 'string') send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', answer);
+      else send(res, 200, 'application/json', JSON.stringify(answer));
+      this.#metrics.request(route, 'ok', performance.now() - started);
+    } catch (error) {
+      const refusal = this.#refusal(error, route);
+      send(res, STATUS_OF[refusal.code] ?? 400, 'application/json', JSON.stringify({ error: toErrorRecord(refusal) }));
+      this.#metrics.request(route, refusal.code, performance.now() - started);
+    }
+  }
+
+  #routeName(method: string | undefined, path: string): string {
+    const routes: Record<string, string> = {
+      [`GET ${ROUTES.keys}`]: 'keys',
+      [`POST ${ROUTES.deposit}`]: 'deposit',
+      [`POST ${ROUTES.pay}`]: 'pay',
+      [`POST ${ROUTES.redeem}`]: 'redeem',
+      [`POST ${ROUTES.state}`]: 'state',
+      'GET /health': 'health',
+      'GET /metrics': 'metrics',
+    };
+    const name = routes[`${method} ${path}`];
+    if (name) return name;
+    if (method === 'GET' && path.startsWith(ROUTES.accounts)) return 'account';
+    throw new MintError('NOT_FOUND', `no route ${method} ${path.slice(0, 64)}`);
+  }
+
+  async #answer(route: string, req: IncomingMessage, path: string): Promise<unknown> {
+    switch (route) {
+      case 'keys':
+        return { keysets: this.mint.keysets() };
+      case 'health':
+        return this.health();
+      case 'metrics':
+        return this.metrics();
+      case 'account': {
+        let name: string;
+        try {
+          name = decodeURIComponent(path.slice(ROUTES.accounts.length));
+        } catch {
+          name = '';
+        }
+        const balance = this.mint.balance(name);
+        if (balance === undefined) throw new MintError('UNKNOWN_ACCOUNT', `no account ${JSON.stringify(name.slice(0, 64))}`, { field: 'account' });
+        return { account: name, balance };
+      }
+      case 'state': {
+        const Ys = stateQueryOf(await readJson(req));
+        const states = this.mint.state(Ys);
+        return { states: Ys.map((Y, i) => ({ Y: toHex(Y), state: states[i] })) };
+      }
+      case 'deposit':
+        return this.mint.deposit(messageBytesOf(await readJson(req)));
+      case 'pay':
+        return JSON.parse(messageBody(await this.mint.pay(messageBytesOf(await readJson(req)))));
+      case 'redeem':
+        return JSON.parse(messageBody(await this.mint.redeem(messageBytesOf(await readJson(req)))));
+    }
+    throw new Error(`route ${route} has no handler`);
+  }
+
+  #refusal(error: unknown, route: string): SpareCyclesError {
+    if (error instanceof SpareCyclesError) {
+      this.#log({ level: 'warn', event: 'mint.refused', route, code: error.code, field: error.field });
+      return error;
+    }
+    this.#log({ level: 'error', event: 'mint.fault', route, message: String((error as Error)?.message ?? error) });
+    return new MintError('INTERNAL', 'the mint failed to answer; retry with the same request');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    const closed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    this.#http.closeIdleConnections();
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** Reads a JSON body of at most MAX_BODY_BYTES; TOO_LARGE or SCHEMA otherwise. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    throw new MintError('TOO_LARGE', `the body is ${declared} bytes; the mint reads at most ${MAX_BODY_BYTES}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      req.resume();
+      throw new MintError('TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (cause) {
+    throw new SchemaError('expected a JSON body', { cause });
+  }
+}

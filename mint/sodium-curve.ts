@@ -1,0 +1,57 @@
+// The mint's ristretto255 arithmetic: libsodium (WebAssembly), about five
+// times faster than @noble/curves at the constant-time scalar multiplication
+// every redeem needs (docs/decisions.md). It must give the same bytes as
+// protocol/credits/curve.ts; test/vectors/credits.json is checked against both.
+
+import sodiumModule from 'libsodium-wrappers-sumo';
+import type { CreditCurve } from '../protocol/credits/curve.ts';
+import { scalarToBigint } from '../protocol/credits/curve.ts';
+import { KeyError } from '../protocol/errors.ts';
+
+type Sodium = typeof sodiumModule;
+
+function checkScalar(scalar: Uint8Array): void {
+  // Reduced and non-zero, as the noble backend requires.
+  if (scalarToBigint(scalar) === 0n) throw new KeyError('expected a non-zero scalar');
+}
+
+function wrap(s: Sodium): CreditCurve {
+  // libsodium's is_valid_point accepts the identity, whose only canonical encoding is all zeros.
+  const valid = (bytes: Uint8Array) =>
+    bytes.length === 32 && !bytes.every((b) => b === 0) && s.crypto_core_ristretto255_is_valid_point(bytes);
+  const point = (bytes: Uint8Array, field: string): Uint8Array => {
+    if (!valid(bytes)) throw new KeyError(`${field}: expected a ristretto255 point other than the identity`, { field });
+    return bytes;
+  };
+  const nonIdentity = (out: Uint8Array): Uint8Array => {
+    if (out.every((b) => b === 0)) throw new KeyError('expected a result other than the identity');
+    return out;
+  };
+  return {
+    name: 'sodium',
+    fromUniform(bytes64) {
+      if (bytes64.length !== 64) throw new KeyError(`expected 64 uniform bytes, got ${bytes64.length}`);
+      return s.crypto_core_ristretto255_from_hash(bytes64);
+    },
+    mul(scalar, p) {
+      checkScalar(scalar);
+      point(p, 'point');
+      return s.crypto_scalarmult_ristretto255(scalar, p);
+    },
+    mulBase(scalar) {
+      checkScalar(scalar);
+      return s.crypto_scalarmult_ristretto255_base(scalar);
+    },
+    add: (a, b) => nonIdentity(s.crypto_core_ristretto255_add(point(a, 'a'), point(b, 'b'))),
+    sub: (a, b) => nonIdentity(s.crypto_core_ristretto255_sub(point(a, 'a'), point(b, 'b'))),
+    isPoint: valid,
+  };
+}
+
+let loading: Promise<CreditCurve> | undefined;
+
+/** libsodium's WebAssembly must be instantiated once before use. */
+export function loadSodiumCurve(): Promise<CreditCurve> {
+  loading ??= sodiumModule.ready.then(() => wrap(sodiumModule));
+  return loading;
+}

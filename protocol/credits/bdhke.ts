@@ -1,0 +1,89 @@
+// Blind Diffie–Hellman key exchange for hash-pair credits: Cashu's NUT-00
+// scheme on ristretto255, with NUT-12's DLEQ proof that a blind signature was
+// made with the keyset's published key.
+//
+//   worker   x random, Y = H(x), r random, B = Y + r·G      → sends B
+//   mint     C' = k·B, proof that log_G(K) = log_B(C')       → sends C', (e, s)
+//   worker   checks the proof, C = C' − r·K = k·Y            → keeps (x, C)
+//   mint     on redeem: C = k·H(x)?  and Y = H(x) not yet spent
+//
+// B is Y plus a uniformly random point, so it says nothing about Y; the mint
+// never sees r. The DLEQ proof stops a mint from signing each worker with a
+// key of its own, which would let it recognise the credit later. Its nonce is
+// derived from k and B, so the same request gets the same bytes back: the
+// mint can answer a retry without having stored the signature.
+
+import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes, equalBytes, utf8 } from '../bytes.ts';
+import { CREDIT_DOMAINS } from '../constants.ts';
+import { scalarFromWide, scalarOps, type CreditCurve } from './curve.ts';
+
+/** Y = hash_to_ristretto255(x) (RFC 9380, expand_message_xmd with SHA-512) under the credit DST. */
+export function hashToCurve(curve: CreditCurve, secret: Uint8Array): Uint8Array {
+  return curve.fromUniform(expand_message_xmd(secret, utf8(CREDIT_DOMAINS.hashToCurve), 64, sha512));
+}
+
+/** A scalar from 64 random bytes; never zero in practice (probability 2^-252), refused if it is. */
+export function scalarFromRandom(random64: Uint8Array): Uint8Array {
+  const s = scalarFromWide(random64);
+  if (scalarOps.isZero(s)) throw new RangeError('random scalar was zero');
+  return s;
+}
+
+export interface Blinded {
+  /** Y = H(x): the credit's public hash, by which anyone asks the mint whether it is spent. */
+  Y: Uint8Array;
+  /** B = Y + r·G: what the worker hands out. */
+  B: Uint8Array;
+}
+
+export function blind(curve: CreditCurve, secret: Uint8Array, r: Uint8Array): Blinded {
+  const Y = hashToCurve(curve, secret);
+  return { Y, B: curve.add(Y, curve.mulBase(r)) };
+}
+
+/** The mint's blind signature C' = k·B. */
+export function signBlinded(curve: CreditCurve, k: Uint8Array, B: Uint8Array): Uint8Array {
+  return curve.mul(k, B);
+}
+
+/** C = C' − r·K = k·Y. */
+export function unblind(curve: CreditCurve, signature: Uint8Array, r: Uint8Array, K: Uint8Array): Uint8Array {
+  return curve.sub(signature, curve.mul(r, K));
+}
+
+/** The mint's check at redeem: C = k·H(x). False for a C that is not a point. */
+export function verifyCredit(curve: CreditCurve, k: Uint8Array, secret: Uint8Array, C: Uint8Array): boolean {
+  if (!curve.isPoint(C)) return false;
+  return equalBytes(curve.mul(k, hashToCurve(curve, secret)), C);
+}
+
+export interface Dleq {
+  e: Uint8Array;
+  s: Uint8Array;
+}
+
+function challenge(R1: Uint8Array, R2: Uint8Array, K: Uint8Array, signature: Uint8Array): Uint8Array {
+  return scalarFromWide(sha512(concatBytes(utf8(CREDIT_DOMAINS.dleq), R1, R2, K, signature)));
+}
+
+/** Proves log_G(K) = log_B(C') without revealing k. Deterministic in (k, B). */
+export function proveDleq(curve: CreditCurve, k: Uint8Array, B: Uint8Array, signature: Uint8Array): Dleq {
+  const p = scalarFromRandom(sha512(concatBytes(utf8(CREDIT_DOMAINS.dleqNonce), k, B)));
+  const K = curve.mulBase(k);
+  const e = challenge(curve.mulBase(p), curve.mul(p, B), K, signature);
+  return { e, s: scalarOps.add(p, scalarOps.mul(e, k)) };
+}
+
+/** R1 = s·G − e·K, R2 = s·B − e·C', and e must equal H(R1, R2, K, C'). */
+export function verifyDleq(curve: CreditCurve, K: Uint8Array, B: Uint8Array, signature: Uint8Array, proof: Dleq): boolean {
+  try {
+    const R1 = curve.sub(curve.mulBase(proof.s), curve.mul(proof.e, K));
+    const R2 = curve.sub(curve.mul(proof.s, B), curve.mul(proof.e, signature));
+    return equalBytes(challenge(R1, R2, K, signature), proof.e);
+  } catch {
+    // A zero or unreduced scalar, or an identity along the way: not a valid proof.
+    return false;
+  }
+}
