@@ -2,6 +2,7 @@
 // `npm run bench -- verify pipeline` runs only the named ones.
 
 import { benchExtensionWasm } from './extension.ts';
+import { benchMint } from './mint.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
 import type { Figure } from './results-file.ts';
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   'first-result': benchFirstResult,
   'upload-ratio': () => benchUploadRatio(),
   extension: () => benchExtensionWasm(),
+  mint: benchMint,
 };
 
 const chosen = process.argv.slice(2);

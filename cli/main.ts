@@ -18,13 +18,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   relay: () => import('./relay.ts'),
   mint: () => import('./mint.ts'),
   deposit: () => import('./deposit.ts'),
+  wallet: () => import('./wallet.ts'),
+  redeem: () => import('./redeem.ts'),
 };
 
 /** Roles still to come: listed so `--help` shows the whole product. */
-const PLANNED: Record<string, string> = {
-  redeem: 'redeem credits at a mint (not built yet)',
-  wallet: 'show, export and import credits (not built yet)',
-};
+const PLANNED: Record<string, string> = {};
 
 async function help(): Promise<void> {
   const lines = ['usage: cycles <command> [options]', '', 'commands:'];

@@ -6,11 +6,14 @@ import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
 import { jsonLogger } from '../net/log.ts';
 import { namedFile, seedBuffers } from '../net/torrent-files.ts';
 import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
+import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signManifest } from '../protocol/manifest.ts';
 import { mergedFileName } from '../tasker/merge.ts';
 import { announceOffer } from '../tasker/announce-offer.ts';
 import type { OfferPublisher } from '../tasker/offer-publisher.ts';
+import { Payer } from '../tasker/payer.ts';
 import { TaskerSession } from '../tasker/session.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
@@ -21,7 +24,7 @@ import { waitForSignal } from './signals.ts';
 
 export const summary = 'publish a task as a magnet link, run it to the end and publish the merged output';
 export const usage =
-  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
+  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -31,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       ...networkOptions,
       out: { type: 'string' },
       key: { type: 'string' },
+      mint: { type: 'string' },
       cpu: { type: 'string' },
       exit: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -48,7 +52,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('tasker'));
   const task = await loadTaskDir(backend, dir, { tasker: identity.publicKey });
+  if (values.mint !== undefined) {
+    if (!/^https?:\/\/\S+$/.test(values.mint)) throw new UsageError(`--mint: expected an http(s):// URL, got ${values.mint}`);
+    task.body.mint = values.mint;
+  }
   const manifest = signManifest(backend, identity.exportSeed(), task.body);
+  const payer = await connectPayer(backend, identity, manifest.mint, manifest.price, manifest.units);
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-publish-'));
   const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   // The tasker's own threads run canaries, tiebreaks and samples, not the bulk.
@@ -57,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   let offers: OfferPublisher | undefined;
   try {
     session = await TaskerSession.start(
-      { backend, identity, client, pool, trackers: net.trackers, storage, log },
+      { backend, identity, client, pool, trackers: net.trackers, storage, log, ...(payer ? { payer } : {}) },
       task,
       manifest,
     );
@@ -72,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       else bar.update(p.verified, p.units, `verified, ${p.outstanding} out`);
     });
     session.on('result', (r) => emit({ event: 'result', ...r }));
+    session.on('paid', (p) => emit({ event: 'paid', ...p }));
     let lastLeft = manifest.units;
     session.on('progress', (p) => {
       // Re-signing and re-putting the offer on every unit would flood the DHT.
@@ -84,7 +94,14 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
     const merged = await session.done;
+    // Workers whose last units were just accepted get their pay before anything stops.
+    await session.paymentsSettled();
     bar.finish();
+    if (payer) {
+      const { payments, credits, failures } = payer.stats;
+      emit({ event: 'payments', payments, credits, failures });
+      if (!values.json) process.stderr.write(`paid ${credits} credits for ${payments} units (${failures} failed) at ${payer.mint}\n`);
+    }
 
     const out = values.out ?? mergedFileName(manifest);
     await writeFile(out, merged);
@@ -110,4 +127,27 @@ export async function main(argv: string[]): Promise<number> {
     await pool.stop();
     await destroyTorrentClient(client);
   }
+}
+
+/**
+ * A payer when the task pays at a mint. The deposit must cover at least one
+ * paid result per unit; replication pays more, so a thin deposit only warns.
+ */
+async function connectPayer(
+  backend: CryptoBackend,
+  identity: Identity,
+  mint: string | undefined,
+  price: number,
+  units: number,
+): Promise<Payer | undefined> {
+  if (!mint || price === 0) return undefined;
+  const payer = await Payer.connect({ backend, identity, mint, price });
+  const balance = (await payer.balance()) ?? 0;
+  if (balance < price * units) {
+    throw new UsageError(
+      `the account ${payer.account} holds ${balance} credits at ${mint}; ${units} units at ${price} need at least ${price * units}` +
+        ' (a mint operator funds it with `cycles deposit`)',
+    );
+  }
+  return payer;
 }

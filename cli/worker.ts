@@ -9,6 +9,9 @@ import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client
 import { toHex } from '../protocol/bytes.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { WorkerEngine } from '../worker/engine.ts';
+import { walletEarnings } from '../worker/earnings.ts';
+import { Wallet } from '../worker/wallet.ts';
+import { defaultWalletFile, WalletFile } from '../worker/node/wallet-file.ts';
 import { nodeUnitPool } from '../worker/node/node-thread.ts';
 import { findOffers, magnetForOffer } from '../net/offer-finder.ts';
 import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
@@ -17,7 +20,8 @@ import { waitForSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
 export const summary = 'volunteer this machine: find offers (or take a magnet), compute units, return results';
-export const usage = 'cycles worker [--magnet M] [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--json]';
+export const usage =
+  'cycles worker [--magnet M] [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       magnet: { type: 'string' },
       cpu: { type: 'string' },
       key: { type: 'string' },
+      wallet: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -38,6 +43,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(event)}\n` : `${text}\n`);
 
   const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('worker'));
+  // Pay from tasks that pay lands here; `cycles wallet` shows it and `cycles redeem` spends it.
+  const walletPath = values.wallet ?? defaultWalletFile();
+  const wallet = await Wallet.open(new WalletFile(walletPath));
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-worker-'));
   const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   const pool = nodeUnitPool(parseCpu(values.cpu ?? '0.5'));
@@ -54,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       identity,
       pool,
       torrents: nodeTorrentPort(client, net.trackers, storage),
+      earnings: walletEarnings(wallet),
       ...(task.tasker ? { expectTasker: task.tasker } : {}),
     },
     task.magnet,
@@ -64,6 +73,9 @@ export async function main(argv: string[]): Promise<number> {
   engine.on('computed', (c) => print({ event: 'computed', ...c }, `computed unit ${c.unit} in ${Math.round(c.busyMs)} ms`));
   engine.on('failed', (f) => print({ event: 'failed', unit: f.unit, code: f.error.code }, `unit ${f.unit} failed: ${f.error.message}`));
   engine.on('receipt', (r) => print({ event: 'receipt', unit: r.unit, status: r.status, reason: r.reason }, `unit ${r.unit}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`));
+  engine.on('paid', (p) =>
+    print({ event: 'paid', unit: p.unit, amount: p.amount, balance: wallet.balance() }, `unit ${p.unit}: paid ${p.amount} (wallet: ${wallet.balance()})`),
+  );
   engine.on('warning', (e) => process.stderr.write(`warning: ${e.message}\n`));
   // Only a failure to load the task ends the worker early; success keeps it serving.
   const failed = new Promise<Error>((resolve) => engine.ready.catch(resolve));

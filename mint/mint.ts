@@ -6,7 +6,7 @@
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../protocol/bytes.ts';
-import { hashToCurve, proveDleq, signBlinded, verifyCredit } from '../protocol/credits/bdhke.ts';
+import { checkCredit, proveDleq, signBlinded } from '../protocol/credits/bdhke.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
 import { deriveKeyset, isDenomination, keysetToJson, type Keyset, type KeysetJson } from '../protocol/credits/keyset.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
@@ -116,7 +116,7 @@ export class Mint {
     return outputs.map((o) => {
       const k = keyset.secrets.get(o.amount)!;
       const C = signBlinded(this.curve, k, o.B);
-      return { amount: o.amount, C, ...proveDleq(this.curve, k, o.B, C) };
+      return { amount: o.amount, C, ...proveDleq(this.curve, k, o.B, C, keyset.keys.get(o.amount)) };
     });
   }
 
@@ -228,10 +228,9 @@ export class Mint {
     return proofs.map((p, i) => {
       const k = keyset.secrets.get(p.amount);
       if (!k) throw new MintError('AMOUNT', `proofs[${i}].amount: ${p.amount} is not a denomination of this mint`, { field: `proofs[${i}].amount` });
-      if (!verifyCredit(this.curve, k, p.x, p.C)) {
-        throw new MintError('INVALID_CREDIT', `proofs[${i}]: the signature does not match the secret`, { field: `proofs[${i}]` });
-      }
-      return { Y: hashToCurve(this.curve, p.x), amount: p.amount };
+      const Y = checkCredit(this.curve, k, p.x, p.C);
+      if (!Y) throw new MintError('INVALID_CREDIT', `proofs[${i}]: the signature does not match the secret`, { field: `proofs[${i}]` });
+      return { Y, amount: p.amount };
     });
   }
 

@@ -26,6 +26,7 @@ import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';
 import { seedTask } from './task-torrent.ts';
 import type { TaskDir } from './task-dir.ts';
+import type { Paid, Payer } from './payer.ts';
 import { Coordinator } from './verify/coordinator.ts';
 import type { Progress } from './verify/coordinator.ts';
 
@@ -40,6 +41,8 @@ export interface TaskerOptions {
   log: Logger;
   /** How long a worker has for one unit before it is reissued. */
   leaseMs?: number;
+  /** Pays accepted units at the task's mint; without it results are accepted unpaid. */
+  payer?: Payer;
   random?: () => number;
   now?: () => number;
 }
@@ -51,6 +54,8 @@ interface LeaseRecord {
   worker: string;
   unit: number;
   hash?: string;
+  /** The blinded outputs the result asked to be paid in. */
+  blinded?: Uint8Array[];
   /** A final receipt (accepted or rejected) went out for this lease. */
   settled?: boolean;
 }
@@ -58,6 +63,7 @@ interface LeaseRecord {
 export interface TaskerEvents {
   progress: [Progress];
   result: [{ worker: string; unit: number; status: string; reason?: string }];
+  paid: [{ worker: string; unit: number; amount: number }];
   done: [Uint8Array];
 }
 
@@ -77,6 +83,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
   private readonly waiting = new Map<Channel, number>();
   private readonly fetcher: ResultFetcher;
+  /** Payments in flight: their accepted receipts wait for the mint. */
+  private readonly payments = new Set<Promise<void>>();
   private module!: PreparedModule;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
@@ -285,6 +293,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         return;
       }
       lease.hash = toHex(hash);
+      if (result.blinded) lease.blinded = result.blinded;
       this.keepOutput(result.unit, output, hash);
       const outcome = this.coordinator.submit(channel.worker, result.lease, result.unit, hash, result.runMs);
       this.emit('result', { worker: channel.worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
@@ -328,8 +337,40 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       if (lease.settled || lease.hash === undefined) continue;
       lease.settled = true;
       const ok = lease.hash === hex && !this.coordinator.reputation.isBanned(lease.worker);
-      this.receipt(lease.channel, unit, fromHex(leaseHex), ok ? 'accepted' : 'rejected', ok ? undefined : 'does not match the verified output');
+      if (ok) this.accept(lease, fromHex(leaseHex));
+      else this.receipt(lease.channel, unit, fromHex(leaseHex), 'rejected', 'does not match the verified output');
     }
+  }
+
+  /** An accepted result: paid at the mint first when the task pays, then its receipt carries the pay. */
+  private accept(lease: LeaseRecord, leaseId: Uint8Array): void {
+    const payer = this.options.payer;
+    if (!payer) {
+      this.receipt(lease.channel, lease.unit, leaseId, 'accepted');
+      return;
+    }
+    if (!lease.blinded) {
+      this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: the result carried no blinded outputs');
+      return;
+    }
+    const paying = payer.pay(lease.blinded).then(
+      (paid) => {
+        this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payer.price });
+        this.receipt(lease.channel, lease.unit, leaseId, 'accepted', undefined, paid);
+      },
+      (error: Error) => {
+        const code = (error as { code?: string }).code ?? 'NETWORK';
+        this.options.log({ level: 'warn', event: 'payment-failed', worker: lease.worker, unit: lease.unit, code, message: error.message });
+        this.receipt(lease.channel, lease.unit, leaseId, 'accepted', `unpaid: ${code}`);
+      },
+    );
+    this.payments.add(paying);
+    void paying.finally(() => this.payments.delete(paying));
+  }
+
+  /** Resolves once no payment is in flight: call before stopping, so no worker's pay is cut off. */
+  async paymentsSettled(): Promise<void> {
+    while (this.payments.size > 0) await Promise.allSettled([...this.payments]);
   }
 
   /** A worker proven to cheat: every open result of theirs is rejected. */
@@ -376,7 +417,16 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     byHash.set(toHex(hash), output);
   }
 
-  private receipt(channel: Channel, unit: number, lease: Uint8Array, status: 'accepted' | 'rejected' | 'pending', reason?: string): void {
+  private receipt(
+    channel: Channel,
+    unit: number,
+    lease: Uint8Array,
+    status: 'accepted' | 'rejected' | 'pending',
+    reason?: string,
+    paid?: Paid,
+  ): void {
+    // The wire a result came on may be gone while the worker holds another (TCP and WebRTC).
+    if (!channel.open && channel.worker) channel = [...this.channels].find((c) => c.open && c.worker === channel.worker) ?? channel;
     if (!channel.open) return;
     channel.send(
       this.sign({
@@ -387,6 +437,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         lease,
         status,
         ...(reason === undefined ? {} : { reason: reason.slice(0, 120) }),
+        ...(paid ? { paid } : {}),
         tasker: this.options.identity.publicKey,
       }),
     );

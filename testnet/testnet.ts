@@ -8,10 +8,13 @@ import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { dhtAddress, startDht, stopDht } from '../net/dht.ts';
 import { TrackerServer } from '../tracker/tracker.ts';
+import { startTestMint, type TestMint } from './testnet-mint.ts';
 
 export interface TestnetOptions {
   dhtNodes?: number;
   tracker?: boolean;
+  /** Also run a mint (with a temporary ledger) that taskers can be funded at. */
+  mint?: boolean;
   backend?: CryptoBackend;
 }
 
@@ -22,6 +25,7 @@ export interface Testnet {
   tracker: TrackerServer | undefined;
   /** Tracker announce URLs (HTTP, UDP, WebSocket), empty without a tracker. */
   trackers: string[];
+  mint: TestMint | undefined;
   stop(): Promise<void>;
 }
 
@@ -30,9 +34,11 @@ export async function startTestnet(options: TestnetOptions = {}): Promise<Testne
   const count = options.dhtNodes ?? 5;
   const dht: DHT[] = [];
   let tracker: TrackerServer | undefined;
+  let mint: TestMint | undefined;
   const stop = async () => {
     await Promise.all(dht.map(stopDht));
     await tracker?.stop();
+    await mint?.stop();
   };
   try {
     const first = await startDht(backend, { bootstrap: [], host: '127.0.0.1' });
@@ -49,6 +55,7 @@ export async function startTestnet(options: TestnetOptions = {}): Promise<Testne
       tracker = new TrackerServer({ port: 0, host: '127.0.0.1', log: () => {} });
       await tracker.start();
     }
+    if (options.mint) mint = await startTestMint();
   } catch (error) {
     await stop();
     throw error;
@@ -59,6 +66,7 @@ export async function startTestnet(options: TestnetOptions = {}): Promise<Testne
     bootstrap: dht.map(dhtAddress),
     tracker,
     trackers: urls ? [urls.http, urls.udp, urls.ws] : [],
+    mint,
     stop,
   };
 }

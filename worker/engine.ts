@@ -20,7 +20,7 @@ import type { PreparedModule } from '../protocol/unit-module.ts';
 import { messageExtension } from '../protocol/wire.ts';
 import type { WireChannel } from '../protocol/wire.ts';
 import type { UnitPool } from './pool.ts';
-import type { TaskHandle, TaskWire, TorrentPort } from './ports.ts';
+import type { Earnings, TaskHandle, TaskWire, TorrentPort } from './ports.ts';
 
 export interface WorkerEngineOptions {
   backend: CryptoBackend;
@@ -33,6 +33,8 @@ export interface WorkerEngineOptions {
   fetchTimeoutMs?: number;
   /** How often an idle worker asks again for work. */
   claimIntervalMs?: number;
+  /** Where pay goes; without it this worker asks for none. */
+  earnings?: Earnings;
   /**
    * Test hook: rewrites an output before it is hashed and sent. Only tests
    * that play a cheating worker set it.
@@ -47,6 +49,8 @@ export interface WorkerStats {
   accepted: number;
   rejected: number;
   pending: number;
+  /** Credits received for accepted units. */
+  credits: number;
 }
 
 export interface WorkerEvents {
@@ -55,6 +59,7 @@ export interface WorkerEvents {
   computed: [{ unit: number; busyMs: number }];
   failed: [{ unit: number; error: SpareCyclesError }];
   receipt: [Receipt];
+  paid: [{ unit: number; amount: number }];
   warning: [Error];
 }
 
@@ -65,6 +70,8 @@ interface Computed {
   lease: Uint8Array;
   output: Uint8Array;
   runMs: number;
+  /** Blinded outputs asking the task's mint for this unit's pay. */
+  blinded?: Uint8Array[];
 }
 
 interface Batch {
@@ -74,7 +81,7 @@ interface Batch {
 }
 
 export class WorkerEngine extends EventEmitter<WorkerEvents> {
-  readonly stats: WorkerStats = { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0 };
+  readonly stats: WorkerStats = { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0 };
   manifest: Manifest | undefined;
   private readonly options: WorkerEngineOptions;
   private readonly handle: TaskHandle;
@@ -231,8 +238,37 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     if (receipt.status !== 'pending') {
       this.stats[receipt.status]++;
       this.stats.pending = Math.max(0, this.stats.pending - 1);
+      void this.settlePay(receipt);
     }
     this.emit('receipt', receipt);
+  }
+
+  /** The pay a task offers per unit, if this worker takes pay and the task pays. */
+  private payTerms(): { mint: string; price: number; earnings: Earnings } | undefined {
+    const { earnings } = this.options;
+    const m = this.manifest;
+    return earnings && m?.mint && m.price > 0 ? { mint: m.mint, price: m.price, earnings } : undefined;
+  }
+
+  private payLabel(unit: number, lease: Uint8Array): string {
+    return `${this.infoHash}:${unit}:${toHex(lease)}`;
+  }
+
+  private async settlePay(receipt: Receipt): Promise<void> {
+    const terms = this.payTerms();
+    if (!terms) return;
+    const label = this.payLabel(receipt.unit, receipt.lease);
+    try {
+      if (receipt.status === 'accepted' && receipt.paid) {
+        const amount = await terms.earnings.receive(terms.mint, label, receipt.paid);
+        this.stats.credits += amount;
+        this.emit('paid', { unit: receipt.unit, amount });
+      } else {
+        await terms.earnings.forfeit(label);
+      }
+    } catch (error) {
+      this.warn(error as Error);
+    }
   }
 
   // ---- work ---------------------------------------------------------------------------
@@ -278,7 +314,15 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         manifest.limits.unitTimeMs,
       );
       const output = this.options.tamper ? this.options.tamper(unit, outcome.output) : outcome.output;
-      const done = { unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) };
+      const done: Computed = { unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) };
+      const terms = this.payTerms();
+      if (terms) {
+        // A result that cannot ask for pay still goes back: the work is not wasted for the tasker.
+        done.blinded = await terms.earnings.request(terms.mint, terms.price, this.payLabel(unit, lease)).catch((error: Error) => {
+          this.warn(error);
+          return undefined;
+        });
+      }
       this.stats.computed++;
       this.emit('computed', { unit, busyMs: outcome.busyMs });
       // Small outputs go back at once, so the tasker can verify and hand out
@@ -324,6 +368,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
           hash: this.options.backend.sha256(d.output),
           runMs: d.runMs,
           ...(torrent ? { torrent } : { output: d.output }),
+          ...(d.blinded ? { blinded: d.blinded } : {}),
           worker: this.options.identity.publicKey,
         }),
       );

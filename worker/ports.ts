@@ -23,3 +23,23 @@ export interface TorrentPort {
   /** Seeds result files and returns the torrent's 20-byte info-hash. */
   seedResults(name: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<Uint8Array>;
 }
+
+/** The pay a tasker's accepted receipt carries: the mint's blind signatures. */
+export interface ReceivedPay {
+  keyset: Uint8Array;
+  signatures: Array<{ amount: number; C: Uint8Array; e: Uint8Array; s: Uint8Array }>;
+}
+
+/**
+ * Where a worker keeps what it earns (worker/earnings.ts over a Wallet). The
+ * label names one result (`task:unit:lease`), so pay that arrives late, or
+ * never, is matched to the blinded outputs it answers.
+ */
+export interface Earnings {
+  /** Blinded outputs for `amount` credits from `mint`, stored before they are returned. */
+  request(mint: string, amount: number, label: string): Promise<Uint8Array[]>;
+  /** Unblinds and keeps the pay for a result; returns the credits gained. */
+  receive(mint: string, label: string, pay: ReceivedPay): Promise<number>;
+  /** No pay is coming for this result. */
+  forfeit(label: string): Promise<void>;
+}

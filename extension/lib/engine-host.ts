@@ -176,7 +176,7 @@ export class EngineHost {
   }
 
   status(): EngineStatus {
-    const stats = this.engine?.stats ?? { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0 };
+    const stats = this.engine?.stats ?? { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0 };
     const manifest = this.engine?.manifest;
     const torrent = this.engine && this.client?.torrents.find((t) => t.infoHash === this.engine!.infoHash);
     const budget = this.settings ? cpuBudget(this.settings.cpu, this.deps.cores) : { threads: 0, dutyCycle: 0 };

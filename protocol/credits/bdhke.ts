@@ -53,10 +53,19 @@ export function unblind(curve: CreditCurve, signature: Uint8Array, r: Uint8Array
   return curve.sub(signature, curve.mul(r, K));
 }
 
-/** The mint's check at redeem: C = k·H(x). False for a C that is not a point. */
+/**
+ * The mint's check at redeem: C = k·H(x). Returns Y = H(x) when the credit
+ * is genuine (the mint marks Y spent), undefined otherwise, including for a
+ * C that is not a point.
+ */
+export function checkCredit(curve: CreditCurve, k: Uint8Array, secret: Uint8Array, C: Uint8Array): Uint8Array | undefined {
+  if (!curve.isPoint(C)) return undefined;
+  const Y = hashToCurve(curve, secret);
+  return equalBytes(curve.mul(k, Y), C) ? Y : undefined;
+}
+
 export function verifyCredit(curve: CreditCurve, k: Uint8Array, secret: Uint8Array, C: Uint8Array): boolean {
-  if (!curve.isPoint(C)) return false;
-  return equalBytes(curve.mul(k, hashToCurve(curve, secret)), C);
+  return checkCredit(curve, k, secret, C) !== undefined;
 }
 
 export interface Dleq {
@@ -68,10 +77,9 @@ function challenge(R1: Uint8Array, R2: Uint8Array, K: Uint8Array, signature: Uin
   return scalarFromWide(sha512(concatBytes(utf8(CREDIT_DOMAINS.dleq), R1, R2, K, signature)));
 }
 
-/** Proves log_G(K) = log_B(C') without revealing k. Deterministic in (k, B). */
-export function proveDleq(curve: CreditCurve, k: Uint8Array, B: Uint8Array, signature: Uint8Array): Dleq {
+/** Proves log_G(K) = log_B(C') without revealing k. Deterministic in (k, B). K = k·G, when the caller has it. */
+export function proveDleq(curve: CreditCurve, k: Uint8Array, B: Uint8Array, signature: Uint8Array, K = curve.mulBase(k)): Dleq {
   const p = scalarFromRandom(sha512(concatBytes(utf8(CREDIT_DOMAINS.dleqNonce), k, B)));
-  const K = curve.mulBase(k);
   const e = challenge(curve.mulBase(p), curve.mul(p, B), K, signature);
   return { e, s: scalarOps.add(p, scalarOps.mul(e, k)) };
 }

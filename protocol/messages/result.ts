@@ -1,6 +1,8 @@
 // result: a worker returns one unit's output, inline or as a result torrent,
 // bound to the lease it was assigned under. `blinded` carries the blinded
-// points the worker wants signed as payment for this unit.
+// points the worker wants signed as payment for this unit: one per
+// denomination of the manifest's price, largest first (splitAmount in
+// protocol/credits/keyset.ts), which is how the tasker knows each amount.
 
 import { LIMITS, MESSAGE_LIMITS } from '../constants.ts';
 import { bytes, int, list, optional, type Infer } from '../schema.ts';

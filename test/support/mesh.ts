@@ -13,6 +13,7 @@ import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { signManifest } from '../../protocol/manifest.ts';
 import { announceOffer } from '../../tasker/announce-offer.ts';
+import { Payer } from '../../tasker/payer.ts';
 import { TaskerSession } from '../../tasker/session.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
@@ -41,9 +42,9 @@ export class Mesh {
     private readonly transports: 'all' | 'tcp',
   ) {}
 
-  /** `tcp` keeps to the HTTP tracker, so peers meet over TCP only and no WebRTC runs. */
-  static async start(options: { transports?: 'all' | 'tcp' } = {}): Promise<Mesh> {
-    const net = await startTestnet({ dhtNodes: 4 });
+  /** `tcp` keeps to the HTTP tracker, so peers meet over TCP only and no WebRTC runs; `mint` adds a mint to pay at. */
+  static async start(options: { transports?: 'all' | 'tcp'; mint?: boolean } = {}): Promise<Mesh> {
+    const net = await startTestnet({ dhtNodes: 4, mint: options.mint ?? false });
     const mesh = new Mesh(net, await mkdtemp(join(tmpdir(), 'sc-mesh-')), options.transports ?? 'all');
     mesh.cleanups.push(() => net.stop(), () => rm(mesh.dir, { recursive: true, force: true }));
     return mesh;
@@ -71,11 +72,27 @@ export class Mesh {
 
   async publish(
     taskDir: string,
-    options: { log?: Logger; leaseMs?: number; change?: (task: TaskDir) => void; offer?: boolean } = {},
+    options: {
+      log?: Logger;
+      leaseMs?: number;
+      change?: (task: TaskDir) => void;
+      offer?: boolean;
+      /** Pay this much per unit at the mesh's mint, from a deposit of `deposit`. */
+      pay?: { price: number; deposit: number };
+    } = {},
   ): Promise<TaskerSession> {
     const identity = Identity.generate(nodeCrypto);
     const task = await loadTaskDir(nodeCrypto, taskDir, { tasker: identity.publicKey });
     options.change?.(task);
+    let payer: Payer | undefined;
+    if (options.pay) {
+      const mint = this.net.mint;
+      if (!mint) throw new Error('Mesh.start({ mint: true }) first');
+      task.body.mint = mint.url;
+      task.body.price = options.pay.price;
+      await mint.fund(identity.publicKey, options.pay.deposit);
+      payer = await Payer.connect({ backend: nodeCrypto, identity, mint: mint.url, price: options.pay.price });
+    }
     const manifest = signManifest(nodeCrypto, identity.exportSeed(), task.body);
     const torrents = await this.client();
     const session = await TaskerSession.start(
@@ -88,6 +105,7 @@ export class Mesh {
         storage: torrents.path,
         log: options.log ?? silentLogger,
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+        ...(payer ? { payer } : {}),
       },
       task,
       manifest,

@@ -88,7 +88,7 @@ function status(running: number, extra: Partial<EngineStatus> = {}): EngineStatu
     task: { name: 'mandelbrot', units: 32, infoHash: 'ab'.repeat(20) },
     download: 1,
     peers: 1,
-    units: { assigned: 12 + running, computed: 12, failed: 0, accepted: 10, rejected: 0, pending: 2, running },
+    units: { assigned: 12 + running, computed: 12, failed: 0, accepted: 10, rejected: 0, pending: 2, credits: 0, running },
     threads: 1,
     dutyCycle: 1,
     ...extra,

@@ -1,0 +1,156 @@
+// mint_redeems_per_s and mint_p99_ms: single-credit redeems over HTTP at
+// concurrency 32 against `cycles mint` in its own process, with durable
+// commits (WAL, synchronous=FULL: the mint has no other mode). The credits are
+// issued first through the same API, as a tasker would pay for them.
+//
+// Measured in the same run, for scale on a noisy machine:
+// mint_http_ceiling_per_s, the rate of the cheapest request the mint answers
+// (a one-Y state query) over the same connections — no redeem can go faster
+// than that — and the credits/s of 64-credit redeems.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { MintClient } from '../mint/api.ts';
+import { loadSodiumCurve } from '../mint/sodium-curve.ts';
+import { toBase64, toHex } from '../protocol/bytes.ts';
+import { blind, scalarFromRandom, unblind } from '../protocol/credits/bdhke.ts';
+import { Identity } from '../protocol/crypto/identity.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { encodeMessage, signMessage, type Proof } from '../protocol/messages/index.ts';
+import type { Figure } from './results-file.ts';
+
+const CONCURRENCY = 32;
+const SINGLE = 63 * 64;
+const BATCHED = 64 * 64;
+
+async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/cycles.mjs', 'mint', '--db', db, '--port', '0', '--admin', toHex(admin)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('cycles mint did not start within 30 s')), 30_000);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(line.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`cycles mint exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+/** Posts every body at a fixed concurrency over kept-alive connections; returns per-request latencies. */
+async function load(url: string, path: string, bodies: string[]): Promise<{ perS: number; latencies: number[]; failed: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const { hostname, port } = new URL(url);
+  const post = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { host: hostname, port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const latencies: number[] = [];
+  let next = 0;
+  let failed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const t = performance.now();
+        if ((await post(body)) !== 200) failed++;
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const perS = bodies.length / ((performance.now() - started) / 1000);
+  agent.destroy();
+  return { perS, latencies: latencies.sort((a, b) => a - b), failed };
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+export async function benchMint(): Promise<Record<string, Figure>> {
+  const curve = await loadSodiumCurve();
+  const dir = await mkdtemp(join(tmpdir(), 'sc-bench-mint-'));
+  const admin = Identity.generate(nodeCrypto);
+  const tasker = Identity.generate(nodeCrypto);
+  const { child, url } = await startMint(join(dir, 'ledger.db'), admin.publicKey);
+  try {
+    const client = new MintClient(url);
+    const id = () => nodeCrypto.randomBytes(16);
+    await client.deposit(
+      signMessage(nodeCrypto, admin.exportSeed(), {
+        t: 'deposit', v: 1, id: id(), account: toHex(tasker.publicKey), amount: SINGLE + BATCHED, admin: admin.publicKey, ts: Date.now(),
+      }),
+    );
+    const keyset = await client.activeKeyset(curve);
+    const K = keyset.keys.get(1)!;
+    const credits: Proof[] = [];
+    while (credits.length < SINGLE + BATCHED) {
+      const batch = Array.from({ length: 64 }, () => {
+        const x = nodeCrypto.randomBytes(32);
+        const r = scalarFromRandom(nodeCrypto.randomBytes(64));
+        return { x, r, ...blind(curve, x, r) };
+      });
+      const ok = await client.pay(
+        signMessage(nodeCrypto, tasker.exportSeed(), {
+          t: 'payment', v: 1, id: id(), keyset: keyset.id, outputs: batch.map((b) => ({ amount: 1, B: b.B })), tasker: tasker.publicKey, ts: Date.now(),
+        }),
+      );
+      ok.signatures.forEach((s, i) => credits.push({ amount: 1, x: batch[i]!.x, C: unblind(curve, s.C, batch[i]!.r, K) }));
+    }
+    const body = (proofs: Proof[]) =>
+      JSON.stringify({ message: toBase64(encodeMessage({ t: 'redeem', v: 1, id: id(), keyset: keyset.id, proofs, to: 'bench' })) });
+    const single = credits.slice(0, SINGLE).map((p) => body([p]));
+    const batched = Array.from({ length: BATCHED / 64 }, (_, i) => body(credits.slice(SINGLE + i * 64, SINGLE + (i + 1) * 64)));
+    const states = Array.from({ length: 3000 }, () => JSON.stringify({ Ys: [toHex(nodeCrypto.randomBytes(32))] }));
+
+    await load(url, '/v1/state', states.slice(0, 300)); // warm-up
+    const ceiling = await load(url, '/v1/state', states);
+    const redeems = await load(url, '/v1/redeem', single);
+    const big = await load(url, '/v1/redeem', batched);
+    const balance = await client.balance('bench');
+    if (redeems.failed || big.failed || balance !== SINGLE + BATCHED) {
+      throw new Error(`mint bench: ${redeems.failed + big.failed} redeems failed; the account holds ${balance}`);
+    }
+    const perS = Math.round(redeems.perS);
+    const p99 = round1(quantile(redeems.latencies, 0.99));
+    const notes = `${SINGLE} one-credit redeems at concurrency ${CONCURRENCY}, cycles mint in its own process, WAL + synchronous=FULL`;
+    return {
+      mint_redeems_per_s: {
+        value: perS,
+        unit: 'redeems/s',
+        target: '>= 2000',
+        pass: perS >= 2000,
+        mint_http_ceiling_per_s: Math.round(ceiling.perS),
+        ratio_to_http_ceiling: Math.round((redeems.perS / ceiling.perS) * 100) / 100,
+        batched_credits_per_s: Math.round(big.perS * 64),
+        notes,
+      },
+      mint_p99_ms: {
+        value: p99,
+        unit: 'ms',
+        target: '< 20',
+        pass: p99 < 20,
+        p50_ms: round1(quantile(redeems.latencies, 0.5)),
+        notes,
+      },
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}

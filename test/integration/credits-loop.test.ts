@@ -1,0 +1,82 @@
+// The full loop of pay on a private loopback network with real parts: a
+// tasker publishes a paying task, workers compute it and send blinded outputs
+// with their results, the tasker pays accepted units at a real mint (SQLite
+// ledger, HTTP), the workers unblind their pay into wallets, and redeeming
+// those credits moves balances at the mint.
+
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../protocol/bytes.ts';
+import { hashToCurve } from '../../protocol/credits/bdhke.ts';
+import { nobleCurve } from '../../protocol/credits/curve.ts';
+import { walletEarnings } from '../../worker/earnings.ts';
+import { WalletFile } from '../../worker/node/wallet-file.ts';
+import { Wallet } from '../../worker/wallet.ts';
+import { Mesh, type MeshWorker } from '../support/mesh.ts';
+import { waitFor } from '../support/wait.ts';
+
+const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
+const PRICE = 5; // two denominations (4 + 1) per unit
+
+let mesh: Mesh | undefined;
+afterEach(async () => {
+  await mesh?.stop();
+  mesh = undefined;
+});
+
+describe('paying for verified units', () => {
+  it("fills each worker's wallet with exactly its accepted units' credits, and redeeming moves the balances", async () => {
+    mesh = await Mesh.start({ mint: true });
+    const mint = mesh.net.mint!;
+    const deposit = 32 * 3 * PRICE;
+    const session = await mesh.publish(EXAMPLE, { pay: { price: PRICE, deposit } });
+    const paidTo = new Map<string, number>();
+    session.on('paid', (p) => paidTo.set(p.worker, (paidTo.get(p.worker) ?? 0) + p.amount));
+
+    const wallets: { wallet: Wallet; path: string }[] = [];
+    const workers: MeshWorker[] = [];
+    for (let i = 0; i < 3; i++) {
+      const path = join(await mkdtemp(join(mesh.dir, 'wallet-')), 'wallet.json');
+      const wallet = await Wallet.open(new WalletFile(path));
+      wallets.push({ wallet, path });
+      workers.push(await mesh.worker(session.magnet, { pool: mesh.pool(0.25), earnings: walletEarnings(wallet) }));
+    }
+    await session.done;
+    await session.paymentsSettled();
+
+    const accepted = workers.map((w) => session.coordinator.acceptedUnits(toHex(w.identity.publicKey)).length);
+    expect(accepted.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2 * (32 - 2));
+    // Every accepted receipt has reached its worker and been unblinded.
+    await waitFor('every worker holding its pay', () => workers.every((w, i) => w.engine.stats.credits === accepted[i]! * PRICE), 20_000);
+    for (const [i, w] of workers.entries()) {
+      const key = toHex(w.identity.publicKey);
+      expect(w.engine.stats.rejected).toBe(0);
+      expect(wallets[i]!.wallet.balance(mint.url)).toBe(accepted[i]! * PRICE);
+      expect(paidTo.get(key) ?? 0).toBe(accepted[i]! * PRICE);
+      // Nothing is left waiting for pay that will never come.
+      expect(wallets[i]!.wallet.snapshot().pending).toEqual([]);
+      // The pay survives a restart: the wallet file holds it.
+      const reopened = await Wallet.open(new WalletFile(wallets[i]!.path));
+      expect(reopened.balance(mint.url)).toBe(accepted[i]! * PRICE);
+    }
+    const paidTotal = accepted.reduce((a, b) => a + b, 0) * PRICE;
+    expect(await mint.client.balance(toHex(session.identity.publicKey))).toBe(deposit - paidTotal);
+
+    // Redeeming: the first worker to an account, the second by a swap into fresh credits.
+    const first = await wallets[0]!.wallet.redeem(mint.client, { to: 'worker-0' });
+    expect(first.redeemed).toBe(accepted[0]! * PRICE);
+    expect(await mint.client.balance('worker-0')).toBe(accepted[0]! * PRICE);
+    expect(wallets[0]!.wallet.balance()).toBe(0);
+
+    const before = wallets[1]!.wallet.list();
+    await wallets[1]!.wallet.redeem(mint.client, { swap: true });
+    expect(wallets[1]!.wallet.balance()).toBe(accepted[1]! * PRICE);
+    const oldYs = before.map((c) => hashToCurve(nobleCurve, fromHex(c.x)));
+    expect(new Set(await mint.client.state(oldYs))).toEqual(new Set(['spent']));
+    const fresh = wallets[1]!.wallet.list().map((c) => hashToCurve(nobleCurve, fromHex(c.x)));
+    expect(new Set(await mint.client.state(fresh))).toEqual(new Set(['unspent']));
+
+    expect(mint.mint.ledger.checkInvariants()).toEqual([]);
+  });
+});
