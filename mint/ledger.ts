@@ -55,6 +55,7 @@ function prepare(db: Database.Database) {
     ),
     debit: db.prepare<[number, string, number]>('UPDATE accounts SET balance = balance - ? WHERE name = ? AND balance >= ?'),
     addTotal: db.prepare<[number, string]>('UPDATE totals SET value = value + ? WHERE name = ?'),
+    getTotal: db.prepare<[string], { value: number }>('SELECT value FROM totals WHERE name = ?'),
     audit: db.prepare<[number, string, string, string | null, number | null, Uint8Array | null]>(
       'INSERT INTO audit (ms, kind, outcome, account, amount, request) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -223,6 +224,11 @@ export class Ledger {
   }
 
   static total(s: Statements, name: 'deposited' | 'issued', amount: number): void {
+    // Every balance and total is bounded by what was deposited; keeping that
+    // within 2^53 keeps every sum exact in JavaScript numbers.
+    if (name === 'deposited' && s.getTotal.get('deposited')!.value + amount > Number.MAX_SAFE_INTEGER) {
+      throw new MintError('AMOUNT', `amount: deposits may not exceed ${Number.MAX_SAFE_INTEGER} in all`, { field: 'amount' });
+    }
     s.addTotal.run(amount, name);
   }
 

@@ -52,7 +52,8 @@ export class MintServer {
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.#http.once('error', reject);
-      server.#http.listen(options.port ?? 0, host, () => resolve());
+      // A deep backlog: a burst of clients is queued by the kernel instead of dropped and retried seconds later.
+      server.#http.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => resolve());
     });
     const address = server.#http.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
