@@ -1,6 +1,7 @@
-// `npm start`: the whole product on this machine. A private DHT and a tracker
-// on loopback, a tasker publishing the Mandelbrot example, two workers taking
-// its units; then the merged PNG and both magnets, and everything stops.
+// `npm start`: the whole product on this machine. A private DHT, a tracker
+// and a mint on loopback, a tasker publishing the Mandelbrot example and
+// paying for it, two workers taking its units; then the merged PNG, both
+// magnets and what each worker earned, and everything stops.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,14 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { loadOrCreateIdentity } from '../net/identity-store.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { startTestnet } from '../testnet/testnet.ts';
+import { WalletFile } from '../worker/node/wallet-file.ts';
+import { Wallet } from '../worker/wallet.ts';
 
-export const summary = 'the local mesh demo: a tasker and two workers compute Mandelbrot on loopback';
+export const summary = 'the local mesh demo: a tasker pays two workers to compute Mandelbrot on loopback';
 export const usage = 'cycles demo [--workers 2]';
 
 const CYCLES = fileURLToPath(new URL('../bin/cycles.mjs', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../examples/mandelbrot', import.meta.url));
 const DEMO_LIMIT_MS = 110_000;
+/** The Mandelbrot example's price per unit. */
+const PRICE = 1;
 
 function cycles(args: string[], home: string): ChildProcess {
   return spawn(process.execPath, [CYCLES, ...args], {
@@ -34,16 +41,24 @@ export async function main(argv: string[]): Promise<number> {
   const say = (text: string) => process.stdout.write(`${text}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'sparecycles-demo-'));
   const out = join(dir, 'mandelbrot.png');
-  const net = await startTestnet({ dhtNodes: 5 });
+  const net = await startTestnet({ dhtNodes: 5, mint: true });
+  const mint = net.mint!;
   const children: ChildProcess[] = [];
   const deadline = setTimeout(() => {
     process.stderr.write('demo: taking too long, stopping\n');
     for (const child of children) child.kill('SIGKILL');
   }, DEMO_LIMIT_MS);
   try {
-    say(`private network: ${net.dht.length} DHT nodes (${net.bootstrap.join(', ')}), tracker ${net.trackers[0]}`);
+    say(`private network: ${net.dht.length} DHT nodes (${net.bootstrap.join(', ')}), tracker ${net.trackers[0]}, mint ${mint.url}`);
     const netArgs = ['--dht-bootstrap', net.bootstrap.join(','), ...net.trackers.flatMap((t) => ['--tracker', t])];
-    const tasker = cycles(['publish', EXAMPLE, '--out', out, '--exit', '--json', ...netArgs], join(dir, 'tasker'));
+    // The mint operator funds the tasker's account: enough for every unit computed three times over.
+    const taskerKey = await loadOrCreateIdentity(nodeCrypto, join(dir, 'tasker', 'tasker.key'));
+    await mint.fund(taskerKey.publicKey, 3 * 32 * PRICE);
+    say(`funded the tasker with ${3 * 32 * PRICE} credits at the mint`);
+    const tasker = cycles(
+      ['publish', EXAMPLE, '--out', out, '--exit', '--json', '--mint', mint.url, ...netArgs],
+      join(dir, 'tasker'),
+    );
     children.push(tasker);
     tasker.stderr!.pipe(process.stderr);
     const magnets: string[] = [];
@@ -73,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       } else if (event.event === 'done') {
         magnets.push(String(event.magnet));
         say(`output magnet: ${event.magnet}`);
+      } else if (event.event === 'payments') {
+        say(`the tasker paid ${event.credits} credits for ${event.payments} accepted results`);
       }
     });
     const code = await finished;
@@ -81,11 +98,22 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     say(`merged image:  ${out}`);
+    await showEarnings(children.slice(1), dir, say);
     return 0;
   } finally {
     clearTimeout(deadline);
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
     await net.stop();
+  }
+}
+
+/** Stops the workers and reads what each one's wallet holds. */
+async function showEarnings(workers: ChildProcess[], dir: string, say: (text: string) => void): Promise<void> {
+  for (const child of workers) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(workers.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  for (let i = 0; i < workers.length; i++) {
+    const wallet = await Wallet.open(new WalletFile(join(dir, `worker-${i}`, 'wallet.json')));
+    say(`worker ${i} earned ${wallet.balance()} credits (${wallet.list().length} in its wallet; \`cycles wallet\` lists them)`);
   }
 }

@@ -23,6 +23,12 @@ describe('npm start', () => {
     expect(task, stdout).toMatch(/^magnet:\?xt=urn:btih:[0-9a-f]{40}/);
     expect(output, stdout).toMatch(/^magnet:\?xt=urn:btih:[0-9a-f]{40}/);
     expect(output).not.toBe(task);
+    // What the tasker paid is exactly what the workers' wallets hold.
+    const paid = Number(/^the tasker paid (\d+) credits/m.exec(stdout)?.[1]);
+    const earned = [...stdout.matchAll(/^worker \d+ earned (\d+) credits/gm)].map((m) => Number(m[1]));
+    expect(earned, stdout).toHaveLength(2);
+    expect(paid, stdout).toBeGreaterThanOrEqual(32);
+    expect(earned.reduce((a, b) => a + b, 0)).toBe(paid);
     const pool = nodeUnitPool(1);
     try {
       const local = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, `${ROOT}examples/mandelbrot`), pool);
