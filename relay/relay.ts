@@ -15,8 +15,10 @@
 // HTTP on the same port: /health, /metrics (Prometheus), /descriptor (the
 // relay's signed relay-descriptor, bencoded) and /descriptor.json.
 //
-// Not here yet: WebRTC signalling for browsers goes through the tracker's
-// WebSocket for now, and onion forwarding for stealth mode is still to come.
+// WebRTC signalling on the same port: a WebSocket tracker at /announce
+// (tracker/signalling.ts), so a browser that knows only its relay can still
+// meet taskers over WebRTC. Its connections count against the same caps.
+// Onion forwarding for stealth mode is still to come.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
@@ -34,6 +36,7 @@ import { RelayMetrics } from './metrics.ts';
 import { OfferCache } from './offer-cache.ts';
 import { OfferItems } from './offer-item.ts';
 import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits } from './rate-limit.ts';
+import { Signalling } from '../tracker/signalling.ts';
 import { WebSocketServer, type WsServer, type WsSocket } from './ws.ts';
 
 export type { RateLimits } from './rate-limit.ts';
@@ -76,6 +79,8 @@ const DEFAULTS = {
   reannounceMs: 10 * 60_000,
   pingMs: 30_000,
 };
+/** Where a browser's WebSocket tracker client connects for WebRTC signalling. */
+export const SIGNALLING_PATH = '/announce';
 /** relay-get lookups in flight over all connections. */
 const MAX_GETS = 64;
 /** How often per-IP buckets that have refilled are forgotten. */
@@ -91,6 +96,8 @@ export interface RelayHealth {
   /** Milliseconds since the offers were last refreshed; null before the first refresh. */
   offersAgeMs: number | null;
   connections: number;
+  /** The WebRTC signalling tracker at /announce: its URL, swarms and peers. */
+  signalling: { url: string; swarms: number; peers: number };
 }
 
 export class RelayServer {
@@ -106,6 +113,7 @@ export class RelayServer {
   readonly #context: RelayContext;
   #http: HttpServer | undefined;
   #wss: WsServer | undefined;
+  #signalling: Signalling | undefined;
   #descriptor: DescriptorPublisher | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #sockets = 0;
@@ -161,6 +169,11 @@ export class RelayServer {
     return `ws://${isIP(host) === 6 ? `[${host}]` : host}:${this.#port}`;
   }
 
+  /** The WebSocket tracker URL for WebRTC signalling through this relay. */
+  get signallingUrl(): string {
+    return `${this.url}${SIGNALLING_PATH}`;
+  }
+
   get limits(): RateLimits {
     return { ...this.#limits };
   }
@@ -195,6 +208,7 @@ export class RelayServer {
     });
     this.#http = http;
     this.#wss = wss;
+    this.#signalling = new Signalling({ warn: (message) => this.#emit('warn', 'relay-signalling', { message }) });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(this.#opts.port, this.#opts.host, () => {
@@ -205,6 +219,7 @@ export class RelayServer {
       this.#http = undefined;
       this.#wss = undefined;
       wss.close();
+      await this.#signalling?.close();
       throw error;
     });
     http.on('error', (err: Error) => this.#emit('error', 'relay-server-error', { message: err.message }));
@@ -244,6 +259,7 @@ export class RelayServer {
       if (!http) return;
       for (const conn of this.#connections) conn.terminate();
       wss?.close();
+      await this.#signalling?.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
@@ -275,6 +291,7 @@ export class RelayServer {
       cachedOffers: this.#cache.size,
       offersAgeMs: Number.isFinite(age) ? age : null,
       connections: this.#connections.size,
+      signalling: { url: this.signallingUrl, ...this.#signalling!.stats() },
     };
   }
 
@@ -330,6 +347,10 @@ export class RelayServer {
       this.#sockets--;
       this.#ipConnections.remove(ip);
     });
+    if ((req.url ?? '').split('?', 1)[0] === SIGNALLING_PATH) {
+      this.#metrics.connectionsTotal++;
+      return this.#signalling!.handleUpgrade(req, socket, head);
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, peerOf(req)));
   }
 

@@ -33,7 +33,7 @@ export interface TrackerStats {
 
 const ANNOUNCE_EVENTS = ['start', 'update', 'complete', 'stop', 'pause'];
 // Big enough for 82 WebRTC offers with full SDP; ws would otherwise take 100 MiB.
-const WS_MAX_PAYLOAD = 256 * 1024;
+export const WS_MAX_PAYLOAD = 256 * 1024;
 const PORT_ATTEMPTS = 5;
 
 export class TrackerServer {
@@ -195,7 +195,7 @@ export class TrackerServer {
   }
 }
 
-function validOffers(offers: unknown): boolean {
+export function validOffers(offers: unknown): boolean {
   return (
     Array.isArray(offers) &&
     offers.every((o) => typeof o === 'object' && o !== null && typeof o.offer_id === 'string' && typeof o.offer === 'object')

@@ -46,6 +46,8 @@ declare module 'bittorrent-tracker' {
   /** The `ws` package's WebSocketServer, as far as we touch it. */
   export interface WebSocketServerLike extends EventEmitter {
     clients?: Set<{ terminate(): void }>;
+    /** With `ws: { noServer: true }`: the caller hands upgrades over. */
+    handleUpgrade(request: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, done: (ws: unknown) => void): void;
   }
 
   export class Server extends EventEmitter {

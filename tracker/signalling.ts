@@ -1,0 +1,53 @@
+// WebRTC signalling for browsers, without a port of its own: a WebSocket
+// tracker (bittorrent-tracker's, as in tracker.ts) whose upgrades another
+// server hands over. An edge relay mounts it at /announce, so a browser that
+// knows only its relay can still meet taskers and peers over WebRTC: the
+// relay passes their offers and answers along and never sees the data.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Server } from 'bittorrent-tracker';
+import { validOffers, WS_MAX_PAYLOAD } from './tracker.ts';
+
+export interface SignallingStats {
+  swarms: number;
+  peers: number;
+}
+
+export class Signalling {
+  readonly #server: Server;
+  #closed = false;
+
+  constructor(options: { warn?: (message: string) => void } = {}) {
+    this.#server = new Server({
+      http: false,
+      udp: false,
+      stats: false,
+      ws: { noServer: true, maxPayload: WS_MAX_PAYLOAD, clientTracking: true },
+      // The library forwards offers[i].offer unchecked, outside any try: refuse malformed ones first.
+      filter: (_infoHash, params, cb) => cb(params.offers !== undefined && !validOffers(params.offers) ? new Error('invalid offers') : null),
+    });
+    this.#server.on('warning', (err: Error) => options.warn?.(err.message));
+    this.#server.on('error', (err: Error) => options.warn?.(err.message));
+  }
+
+  /** Takes over an HTTP upgrade request for the signalling path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closed) return void socket.destroy();
+    const ws = this.#server.ws!;
+    ws.handleUpgrade(req, socket, head, (conn) => ws.emit('connection', conn, req));
+  }
+
+  stats(): SignallingStats {
+    const swarms = Object.values(this.#server.torrents);
+    let peers = 0;
+    for (const swarm of swarms) peers += swarm.peers.keys.length;
+    return { swarms: swarms.length, peers };
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const client of this.#server.ws?.clients ?? []) client.terminate();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
