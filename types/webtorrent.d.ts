@@ -25,6 +25,8 @@ declare module 'webtorrent' {
   export interface Torrent extends EventEmitter {
     infoHash: string;
     magnetURI: string;
+    /** The .torrent file: its metadata, for adding without a metadata exchange. */
+    torrentFile: Uint8Array;
     name: string;
     files: TorrentFile[];
     wires: Wire[];
