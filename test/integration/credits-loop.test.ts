@@ -79,4 +79,31 @@ describe('paying for verified units', () => {
 
     expect(mint.mint.ledger.checkInvariants()).toEqual([]);
   });
+
+  it('pays nothing for rejected results: a liar ends with an empty wallet and nothing pending', async () => {
+    mesh = await Mesh.start({ mint: true });
+    const mint = mesh.net.mint!;
+    const session = await mesh.publish(EXAMPLE, { pay: { price: PRICE, deposit: 32 * 3 * PRICE } });
+    const liarWallet = await Wallet.open(new WalletFile(join(await mkdtemp(join(mesh.dir, 'liar-')), 'wallet.json')));
+    const honestWallet = await Wallet.open(new WalletFile(join(await mkdtemp(join(mesh.dir, 'honest-')), 'wallet.json')));
+    const liar = await mesh.worker(session.magnet, {
+      pool: mesh.pool(0.25),
+      earnings: walletEarnings(liarWallet),
+      tamper: (unit, out) => out.map((b) => (b + unit + 1) & 255),
+    });
+    const honest = [
+      await mesh.worker(session.magnet, { pool: mesh.pool(0.25), earnings: walletEarnings(honestWallet) }),
+      await mesh.worker(session.magnet, { pool: mesh.pool(0.25) }),
+    ];
+    await session.done;
+    await session.paymentsSettled();
+    await waitFor('the liar hearing every verdict', () => liar.engine.stats.pending === 0 && liar.engine.stats.rejected > 0, 20_000);
+    expect(liar.engine.stats.accepted).toBe(0);
+    expect(liarWallet.balance()).toBe(0);
+    expect(liarWallet.snapshot().pending).toEqual([]);
+    const honestAccepted = session.coordinator.acceptedUnits(toHex(honest[0]!.identity.publicKey)).length;
+    await waitFor('the honest worker holding its pay', () => honest[0]!.engine.stats.credits === honestAccepted * PRICE, 20_000);
+    expect(honestWallet.balance(mint.url)).toBe(honestAccepted * PRICE);
+    expect(mint.mint.ledger.checkInvariants()).toEqual([]);
+  });
 });
