@@ -4,7 +4,6 @@
 // (schema, signature, keyset, denominations, points, each credit's
 // signature) before the ledger is touched, then applied in one ledger step.
 
-import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../protocol/bytes.ts';
 import { checkCredit, proveDleq, signBlinded } from '../protocol/credits/bdhke.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
@@ -210,7 +209,7 @@ export class Mint {
     change: (s: Statements) => void,
     answer: () => T,
   ): Step<T> {
-    const digest = sha256(bytes);
+    const digest = nodeCrypto.sha256(bytes);
     const audit: AuditEntry = { kind, outcome: 'ok', account: who.account, amount: who.amount, request: id };
     return {
       audit,
