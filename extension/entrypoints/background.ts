@@ -1,6 +1,7 @@
 // The background: wiring only. The logic is in lib/background-controller.ts
-// (state machine, settings, offscreen document); this file connects it to
-// the browser's APIs. main() is synchronous, as WXT requires.
+// (state machine, settings, offscreen document) and lib/wallet-service.ts
+// (the wallet, in storage.local); this file connects them to the browser's
+// APIs. main() is synchronous, as WXT requires.
 
 import { browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
@@ -9,6 +10,9 @@ import type { BackgroundDeps } from '../lib/background-controller.ts';
 import { loadOrCreateSeed } from '../lib/identity-store.ts';
 import { isMessageFor } from '../lib/messages.ts';
 import { SETTINGS_KEY, loadSettings, migrateSettings } from '../lib/settings.ts';
+import { WalletService } from '../lib/wallet-service.ts';
+import { keepExported, storageWalletStore } from '../lib/wallet-store.ts';
+import { Wallet } from '../../worker/wallet.ts';
 
 const OFFSCREEN_URL = 'offscreen.html';
 const IDLE_SECONDS = 60;
@@ -50,13 +54,25 @@ function watchIdle(controller: BackgroundController): void {
   void browser.idle.queryState(IDLE_SECONDS).then((state) => controller.conditionsChanged({ idle: state !== 'active' }));
 }
 
+function walletService(area: typeof browser.storage.local, log: (message: string, error?: unknown) => void): WalletService {
+  const store = storageWalletStore(area);
+  return new WalletService({
+    openWallet: () => Wallet.open(store),
+    redeemAccount: async () => (await loadSettings(area)).redeemAccount,
+    keepExport: (tokens) => keepExported(area, tokens),
+    log,
+  });
+}
+
 function main(): void {
   const area = browser.storage.local;
+  const log = (message: string, error?: unknown) => console.warn(`[sparecycles] ${message}`, error ?? '');
+  const wallet = walletService(area, log);
   const controller = new BackgroundController({
     loadSettings: () => loadSettings(area),
     loadSeed: () => loadOrCreateSeed(area, (n) => crypto.getRandomValues(new Uint8Array(n))),
     sendToOffscreen: async (message) => void (await browser.runtime.sendMessage(message)),
-    log: (message, error) => console.warn(`[sparecycles] ${message}`, error ?? ''),
+    log,
     ...offscreenDeps(),
   });
 
@@ -67,10 +83,17 @@ function main(): void {
   });
 
   browser.runtime.onMessage.addListener((message: unknown, _sender, sendResponse: (reply: unknown) => void) => {
+    if (isMessageFor(message, 'wallet')) {
+      // handle() never rejects: a refusal is a reply of its own.
+      void wallet.handle(message).then(sendResponse);
+      return true;
+    }
     if (!isMessageFor(message, 'background')) return false;
     controller.handle(message).then(sendResponse, (error: unknown) => sendResponse({ error: String(error) }));
     return true;
   });
+  // For inspection from DevTools and the e2e tests.
+  (globalThis as { sparecyclesWallet?: WalletService }).sparecyclesWallet = wallet;
 
   watchIdle(controller);
   watchBattery(controller);

@@ -2,7 +2,9 @@
 // Web Workers sized by the CPU slider, and one WorkerEngine for the task the
 // volunteer chose. It is told what to do by the background (configure, hold,
 // release) and reports an EngineStatus back. Without a magnet it asks the
-// configured relay for offers and takes the best one that verifies.
+// configured relay for offers and takes the best one that verifies. Pay for
+// its results goes to `deps.earnings`: in the offscreen document, the
+// background's wallet by runtime messages (lib/remote-earnings.ts).
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { magnetFor } from '../../protocol/magnet.ts';
@@ -13,6 +15,7 @@ import { WorkerEngine } from '../../worker/engine.ts';
 import { chooseOffer, fetchOffersFromRelay } from '../../worker/relay-client.ts';
 import { UnitPool } from '../../worker/pool.ts';
 import type { UnitThread } from '../../worker/pool.ts';
+import type { Earnings } from '../../worker/ports.ts';
 import { webTorrentPort } from '../../worker/browser/webtorrent-port.ts';
 import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
 import type { EngineStatus, OffscreenConfig } from './messages.ts';
@@ -28,6 +31,8 @@ export interface EngineHostDeps {
   createClient(options: ClientOptions): BrowserTorrentClient;
   spawnThread(): UnitThread;
   cores: number;
+  /** Where pay for results is kept; without it the engine asks for none. */
+  earnings?: Earnings;
   report(status: EngineStatus): void;
   warn?(error: Error): void;
 }
@@ -132,6 +137,7 @@ export class EngineHost {
         identity,
         pool: this.pool!,
         torrents: webTorrentPort(this.client!, browserTrackers(settings.trackerUrls)),
+        ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
         ...(expectTasker ? { expectTasker } : {}),
       },
       magnet,
@@ -148,6 +154,7 @@ export class EngineHost {
     engine.on('computed', changed);
     engine.on('failed', changed);
     engine.on('receipt', changed);
+    engine.on('paid', changed);
     engine.on('warning', (error) => this.deps.warn?.(error));
     engine.ready.catch((error: unknown) => {
       if (this.engine !== engine) return;

@@ -1,7 +1,7 @@
 // The volunteer's ed25519 identity: a 32-byte seed in storage.local, made on
 // first use. Versioned like the settings; a record that does not read is
-// replaced by a fresh identity (the old key had nothing to lose yet: credits
-// are not kept here until the mint arrives).
+// replaced by a fresh identity. No credits go with the old key: they are
+// bearer credits in the wallet (lib/wallet-store.ts), not bound to any key.
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import type { KeyValueArea } from './settings.ts';

@@ -1,10 +1,12 @@
 // Runtime messages between the extension's parts. Every message names its
 // target, because runtime.sendMessage reaches every extension page at once
-// (popup, options and the offscreen document alike).
+// (popup, options and the offscreen document alike). The `wallet` target is
+// answered by the background too, by its wallet (lib/wallet-messages.ts).
 
 import type { WorkerStats } from '../../worker/engine.ts';
 import type { Settings } from './settings.ts';
 import type { Phase } from './sharing-state.ts';
+import type { ToWallet } from './wallet-messages.ts';
 
 export type UnitCounts = WorkerStats & {
   /** Assigned and not yet finished here. */
@@ -56,7 +58,7 @@ export type ToOffscreen =
   | { target: 'offscreen'; kind: 'hold' }
   | { target: 'offscreen'; kind: 'release' };
 
-export type ExtensionMessage = ToBackground | ToOffscreen;
+export type ExtensionMessage = ToBackground | ToOffscreen | ToWallet;
 
 export function isMessageFor<T extends ExtensionMessage['target']>(
   message: unknown,

@@ -5,7 +5,7 @@
 // from loadSettings/saveSettings, which take the storage area as an argument.
 
 export const SETTINGS_KEY = 'settings';
-export const SETTINGS_VERSION = 2;
+export const SETTINGS_VERSION = 3;
 
 export interface Settings {
   version: typeof SETTINGS_VERSION;
@@ -25,6 +25,8 @@ export interface Settings {
   magnet: string;
   /** The browser's budget of WebRTC PeerConnections (WebTorrent's maxConns). */
   maxPeerConnections: number;
+  /** The account at each mint that "Redeem to account" pays into. Empty: none chosen yet. */
+  redeemAccount: string;
 }
 
 /** What version 1 stored: a percentage slider and a single tracker. */
@@ -41,6 +43,8 @@ export const CPU_MIN = 0.1;
 export const CPU_MAX = 1;
 export const PEER_CONNECTIONS_MIN = 1;
 export const PEER_CONNECTIONS_MAX = 100;
+/** A mint account name is text of 1 to 64 bytes (MESSAGE_LIMITS.accountBytes). */
+export const ACCOUNT_MAX_BYTES = 64;
 
 export const DEFAULT_TRACKERS = ['wss://tracker.openwebtorrent.com', 'wss://tracker.webtorrent.dev'];
 
@@ -56,6 +60,7 @@ export function defaultSettings(): Settings {
     mintUrl: '',
     magnet: '',
     maxPeerConnections: 20,
+    redeemAccount: '',
   };
 }
 
@@ -124,6 +129,15 @@ export function validPeerConnections(value: unknown): number {
   return value;
 }
 
+export function validRedeemAccount(value: unknown): string {
+  if (typeof value !== 'string') throw new SettingsError('redeemAccount', `expected an account name, got ${typeof value}`);
+  const text = value.trim();
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > ACCOUNT_MAX_BYTES) throw new SettingsError('redeemAccount', `expected at most ${ACCOUNT_MAX_BYTES} bytes, got ${bytes}`);
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw new SettingsError('redeemAccount', 'expected printable text, got a control character');
+  return text;
+}
+
 function validBool(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new SettingsError(field, `expected true or false, got ${String(value)}`);
   return value;
@@ -139,6 +153,7 @@ const FIELDS: { [K in Exclude<keyof Settings, 'version'>]: (value: unknown) => S
   mintUrl: validMintUrl,
   magnet: validMagnet,
   maxPeerConnections: validPeerConnections,
+  redeemAccount: validRedeemAccount,
 };
 
 export type SettingsPatch = Partial<Omit<Settings, 'version'>>;
@@ -183,8 +198,14 @@ export function migrateV1(v1: Record<string, unknown>): Record<string, unknown> 
   };
 }
 
+/** v2 → v3: an account to redeem credits to, none chosen yet. */
+export function migrateV2(v2: Record<string, unknown>): Record<string, unknown> {
+  return { ...v2, version: 3, redeemAccount: '' };
+}
+
 const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {
   1: migrateV1,
+  2: migrateV2,
 };
 
 /**

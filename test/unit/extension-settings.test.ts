@@ -12,8 +12,10 @@ import {
   loadSettings,
   migrateSettings,
   migrateV1,
+  migrateV2,
   saveSettings,
   validMagnet,
+  validRedeemAccount,
 } from '../../extension/lib/settings.ts';
 import type { KeyValueArea } from '../../extension/lib/settings.ts';
 
@@ -60,6 +62,14 @@ describe('settings migrations', () => {
     expect(s).not.toHaveProperty('extra');
   });
 
+  it('migrates v2 to v3: no account to redeem to yet, everything else kept', () => {
+    const v2 = { version: 2, sharing: true, cpu: 0.3, onlyOnAc: false, onlyWhenIdle: true, relayUrl: 'ws://127.0.0.1:9', trackerUrls: ['ws://127.0.0.1:8'], mintUrl: '', magnet: MAGNET, maxPeerConnections: 7 };
+    expect(migrateV2(v2)).toEqual({ ...v2, version: 3, redeemAccount: '' });
+    expect(migrateSettings(v2)).toEqual({ ...v2, version: SETTINGS_VERSION, redeemAccount: '' });
+    // v1 goes through both steps.
+    expect(migrateSettings({ version: 1, sharing: true, cpuPercent: 40, onlyOnAc: false, trackerUrl: '' }).redeemAccount).toBe('');
+  });
+
   it('reads a record from a newer version as far as its fields match', () => {
     expect(migrateSettings({ version: 9, cpu: 0.3, future: true }).cpu).toBe(0.3);
   });
@@ -83,6 +93,10 @@ describe('settings validation', () => {
       [{ maxPeerConnections: 2.5 }, 'maxPeerConnections'],
       [{ magnet: 'magnet:?dn=nothing' }, 'magnet'],
       [{ sharing: 'on' as unknown as boolean }, 'sharing'],
+      [{ redeemAccount: 'x'.repeat(65) }, 'redeemAccount'],
+      [{ redeemAccount: 'é'.repeat(33) }, 'redeemAccount'],
+      [{ redeemAccount: 'a\nb' }, 'redeemAccount'],
+      [{ redeemAccount: 7 as unknown as string }, 'redeemAccount'],
     ];
     for (const [patch, field] of bad) {
       let error: unknown;
@@ -101,6 +115,13 @@ describe('settings validation', () => {
     const base = defaultSettings();
     expect(() => applyPatch(base, { cpu: 0.3, maxPeerConnections: -1 })).toThrow(SettingsError);
     expect(base).toEqual(defaultSettings());
+  });
+
+  it('takes a redeem account of at most 64 bytes, trimmed, and empty for none', () => {
+    expect(validRedeemAccount('  alice ')).toBe('alice');
+    expect(validRedeemAccount('x'.repeat(64))).toBe('x'.repeat(64));
+    expect(validRedeemAccount('')).toBe('');
+    expect(applyPatch(defaultSettings(), { redeemAccount: 'bob' }).redeemAccount).toBe('bob');
   });
 
   it('takes magnets with hex or base32 info-hashes, and empty for none', () => {

@@ -1,11 +1,13 @@
 // The offscreen document: the only extension context with RTCPeerConnection
 // and Web Workers under MV3. It runs the engine (lib/engine-host.ts) and
 // talks to the background by runtime messages: it has no other extension API.
+// Pay for its results is kept by the background's wallet, reached the same way.
 
 import { browser } from 'wxt/browser';
 import { EngineHost } from '../../lib/engine-host.ts';
 import type { ClientOptions } from '../../lib/engine-host.ts';
 import { isMessageFor } from '../../lib/messages.ts';
+import { remoteEarnings } from '../../lib/remote-earnings.ts';
 import type { EngineStatus, OffscreenConfig, ToBackground } from '../../lib/messages.ts';
 import { spawnWebWorkerThread } from '../../../worker/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../../worker/browser/webtorrent-port.ts';
@@ -59,6 +61,7 @@ function main(): void {
         createClient: (options: ClientOptions): BrowserTorrentClient => new WebTorrent(options),
         spawnThread: spawnWebWorkerThread,
         cores: navigator.hardwareConcurrency || 1,
+        earnings: remoteEarnings((message) => browser.runtime.sendMessage(message)),
         report: (status: EngineStatus) => void send({ target: 'background', kind: 'engine-status', status }).catch(() => {}),
         warn: (error) => { (globalThis as { sparecyclesWarnings?: string[] }).sparecyclesWarnings = [...((globalThis as { sparecyclesWarnings?: string[] }).sparecyclesWarnings ?? []).slice(-20), error.message]; console.warn('[sparecycles]', error.message); },
       });

@@ -1,4 +1,5 @@
-// The options page: network endpoints, limits, and "compute this magnet".
+// The options page: network endpoints, limits, "compute this magnet", and the
+// account credits are redeemed to.
 // Each form is validated as a whole by lib/settings.ts before it is saved.
 
 import { browser } from 'wxt/browser';
@@ -21,6 +22,7 @@ function show(settings: Settings): void {
   input('mint').value = settings.mintUrl;
   input('max-peers').value = String(settings.maxPeerConnections);
   input('magnet').value = settings.magnet;
+  input('redeem-account').value = settings.redeemAccount;
 }
 
 function save(patch: SettingsPatch, done: string): void {
@@ -48,6 +50,10 @@ function main(): void {
   document.getElementById('task')!.addEventListener('submit', (e) => {
     e.preventDefault();
     save({ magnet: input('magnet').value }, 'Saved: switch sharing on in the popup to compute this task.');
+  });
+  document.getElementById('credits')!.addEventListener('submit', (e) => {
+    e.preventDefault();
+    save({ redeemAccount: input('redeem-account').value }, 'Saved: "Redeem to account" in the popup pays into this account.');
   });
   document.getElementById('clear-magnet')!.addEventListener('click', () => save({ magnet: '' }, 'Magnet cleared.'));
 }

@@ -1,20 +1,24 @@
 // The popup: shows the state in words and lets the volunteer switch sharing
 // and set the CPU share. Settings are written to storage; the background
-// follows them. The status comes from the background once a second.
+// follows them. The status and the wallet's balance come from the background
+// once a second; the credits section is ./credits.ts.
 
 import { browser } from 'wxt/browser';
 import type { StatusView, ToBackground } from '../../lib/messages.ts';
 import { SETTINGS_KEY, loadSettings, saveSettings } from '../../lib/settings.ts';
 import type { Settings, SettingsPatch } from '../../lib/settings.ts';
 import { describeCpu, describeStatus, progressOf } from '../../lib/status-text.ts';
+import { CreditsView } from './credits.ts';
 
 function el<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
 }
 
 const cores = navigator.hardwareConcurrency || 1;
+let credits: CreditsView | undefined;
 
 function showSettings(settings: Settings): void {
+  credits?.setAccount(settings.redeemAccount);
   el<HTMLInputElement>('sharing').checked = settings.sharing;
   el<HTMLInputElement>('cpu').value = String(Math.round(settings.cpu * 100));
   el('cpu-value').textContent = `${Math.round(settings.cpu * 100)}%`;
@@ -50,6 +54,7 @@ function save(patch: SettingsPatch): void {
 
 function main(): void {
   const area = browser.storage.local;
+  credits = new CreditsView();
   void loadSettings(area).then(showSettings);
   el<HTMLInputElement>('sharing').addEventListener('change', (e) => save({ sharing: (e.target as HTMLInputElement).checked }));
   const cpu = el<HTMLInputElement>('cpu');
@@ -68,7 +73,12 @@ function main(): void {
   browser.storage.onChanged.addListener((changes, areaName) => {
     if (areaName === 'local' && changes[SETTINGS_KEY]) void loadSettings(area).then(showSettings);
   });
-  const tick = () => void refresh().catch(() => {});
+  const tick = () => {
+    void refresh().catch(() => {});
+    void credits?.refresh().catch((error: unknown) => {
+      el('holding').textContent = `The wallet did not answer: ${error instanceof Error ? error.message : String(error)}`;
+    });
+  };
   tick();
   setInterval(tick, 1000);
 }
