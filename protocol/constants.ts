@@ -145,6 +145,12 @@ export const MESSAGE_LIMITS = {
 } as const;
 
 /**
+ * Where an edge relay serves WebRTC signalling (a WebSocket tracker) on its
+ * own port: a browser that knows only its relay's ws:// URL appends this.
+ */
+export const RELAY_SIGNALLING_PATH = '/announce';
+
+/**
  * The BEP 10 extension that carries hello, claim, assign, result and receipt
  * on the BitTorrent wire a worker already has to the tasker in the task's swarm.
  */

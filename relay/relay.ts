@@ -26,7 +26,7 @@ import type { Duplex } from 'node:stream';
 import type DHT from 'bittorrent-dht';
 import { jsonLogger, type Logger, type LogLevel } from '../net/log.ts';
 import { toHex } from '../protocol/bytes.ts';
-import { MESSAGE_LIMITS } from '../protocol/constants.ts';
+import { MESSAGE_LIMITS, RELAY_SIGNALLING_PATH } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { RelayDescriptor } from '../protocol/messages/index.ts';
@@ -79,8 +79,6 @@ const DEFAULTS = {
   reannounceMs: 10 * 60_000,
   pingMs: 30_000,
 };
-/** Where a browser's WebSocket tracker client connects for WebRTC signalling. */
-export const SIGNALLING_PATH = '/announce';
 /** relay-get lookups in flight over all connections. */
 const MAX_GETS = 64;
 /** How often per-IP buckets that have refilled are forgotten. */
@@ -171,7 +169,7 @@ export class RelayServer {
 
   /** The WebSocket tracker URL for WebRTC signalling through this relay. */
   get signallingUrl(): string {
-    return `${this.url}${SIGNALLING_PATH}`;
+    return `${this.url}${RELAY_SIGNALLING_PATH}`;
   }
 
   get limits(): RateLimits {
@@ -347,7 +345,7 @@ export class RelayServer {
       this.#sockets--;
       this.#ipConnections.remove(ip);
     });
-    if ((req.url ?? '').split('?', 1)[0] === SIGNALLING_PATH) {
+    if ((req.url ?? '').split('?', 1)[0] === RELAY_SIGNALLING_PATH) {
       this.#metrics.connectionsTotal++;
       return this.#signalling!.handleUpgrade(req, socket, head);
     }

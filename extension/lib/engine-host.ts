@@ -8,6 +8,7 @@
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { magnetFor } from '../../protocol/magnet.ts';
+import { RELAY_SIGNALLING_PATH } from '../../protocol/constants.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
 import { cpuBudget } from '../../worker/cpu-budget.ts';
@@ -42,9 +43,16 @@ const OFFER_POLL_MS = 3000;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
-/** Browsers speak only the WebSocket flavour of the tracker protocol. */
-export function browserTrackers(urls: string[]): string[] {
-  return urls.filter((u) => /^wss?:\/\//i.test(u));
+/**
+ * Where the browser meets peers for WebRTC: the WebSocket trackers it was
+ * given (browsers speak only that flavour of the tracker protocol) and its
+ * relay's signalling endpoint, so a volunteer who set only a relay still
+ * reaches taskers that announce there.
+ */
+export function browserTrackers(settings: Pick<Settings, 'trackerUrls' | 'relayUrl'>): string[] {
+  const urls = settings.trackerUrls.filter((u) => /^wss?:\/\//i.test(u));
+  if (settings.relayUrl) urls.push(settings.relayUrl.replace(/\/+$/, '') + RELAY_SIGNALLING_PATH);
+  return [...new Set(urls)];
 }
 
 /** On a loopback network no STUN server is reachable, and none is wanted. */
@@ -59,7 +67,7 @@ export function allLoopback(urls: string[]): boolean {
 }
 
 export function clientOptions(settings: Settings): ClientOptions {
-  const trackers = browserTrackers(settings.trackerUrls);
+  const trackers = browserTrackers(settings);
   return {
     tracker: allLoopback(trackers) ? { rtcConfig: { iceServers: [] } } : {},
     dht: false,
@@ -116,7 +124,7 @@ export class EngineHost {
         const offer = chooseOffer(offers);
         if (generation !== this.configurations) return;
         if (offer) {
-          const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings.trackerUrls), offer.name);
+          const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings), offer.name);
           this.startEngine(config, magnet, offer.tasker);
           return;
         }
@@ -136,7 +144,7 @@ export class EngineHost {
         backend: naclCrypto,
         identity,
         pool: this.pool!,
-        torrents: webTorrentPort(this.client!, browserTrackers(settings.trackerUrls)),
+        torrents: webTorrentPort(this.client!, browserTrackers(settings)),
         ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
         ...(expectTasker ? { expectTasker } : {}),
       },

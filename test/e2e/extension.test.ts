@@ -62,12 +62,15 @@ afterAll(async () => {
 describe('the extension in Chromium', () => {
   it('computes units the tasker accepts, stops claiming when switched off, and the merge equals run-local', async () => {
     mesh = await Mesh.start();
-    const session = await mesh.publish(EXAMPLE, { offer: true });
     const relayDht = await startDht(nodeCrypto, { bootstrap: mesh.net.bootstrap, host: '127.0.0.1' });
     relay = new RelayServer({ backend: nodeCrypto, identity: Identity.generate(nodeCrypto), dht: relayDht, port: 0, host: '127.0.0.1' });
     await relay.start();
     const stopRelayDht = () => stopDht(relayDht);
     cleanup.push(stopRelayDht);
+    // The tasker also announces at the relay's signalling endpoint, the one place the browser looks for peers.
+    const session = await mesh.publish(EXAMPLE, { offer: true, trackers: [relay.signallingUrl] });
+    // The relay's cache was filled before the offer existed; a fresh lookup saves waiting for its next round.
+    await relay.refreshOffers();
     const results: Array<{ worker: string; unit: number; status: string }> = [];
     session.on('result', (r) => results.push(r));
 
@@ -76,10 +79,9 @@ describe('the extension in Chromium', () => {
     });
     const extensionId = new URL(swTarget.url()).host;
     const sw = (await swTarget.worker())!;
-    const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
-    expect(ws.length).toBeGreaterThan(0);
-    // No magnet: the extension must find the task through the relay.
-    const settings = { ...defaultSettings(), magnet: '', relayUrl: relay.url, trackerUrls: ws, cpu: 0.5 };
+    // No magnet and no tracker: the extension must find the task through the
+    // relay, and meet the tasker over WebRTC through the relay's signalling.
+    const settings = { ...defaultSettings(), magnet: '', relayUrl: relay.url, trackerUrls: [], cpu: 0.5 };
     await sw.evaluate((s) => (globalThis as unknown as { chrome: { storage: { local: { set(v: unknown): Promise<void> } } } }).chrome.storage.local.set({ settings: s }), settings);
 
     const popup = await browser!.newPage();

@@ -79,6 +79,8 @@ export class Mesh {
       offer?: boolean;
       /** Pay this much per unit at the mesh's mint, from a deposit of `deposit`. */
       pay?: { price: number; deposit: number };
+      /** More trackers for the task torrent (a relay's signalling endpoint). */
+      trackers?: string[];
     } = {},
   ): Promise<TaskerSession> {
     const identity = Identity.generate(nodeCrypto);
@@ -101,7 +103,7 @@ export class Mesh {
         identity,
         client: torrents.client,
         pool: this.pool(0.5),
-        trackers: this.trackers,
+        trackers: [...this.trackers, ...(options.trackers ?? [])],
         storage: torrents.path,
         log: options.log ?? silentLogger,
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
