@@ -6,10 +6,12 @@
 // Measured in the same run, for scale on a noisy machine:
 // mint_http_ceiling_per_s, the rate of the cheapest request the mint answers
 // (a one-Y state query) over the same connections — no redeem can go faster
-// than that — and the credits/s of 64-credit redeems.
+// than that — the credits/s of 64-credit redeems, and the mint's own CPU time
+// per redeem (from /proc), which says what one core of this machine could
+// sustain when the load client is not competing with it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +80,18 @@ async function load(url: string, path: string, bodies: string[]): Promise<{ perS
   return { perS, latencies: latencies.sort((a, b) => a - b), failed };
 }
 
+/** CPU time a process has used, from /proc (Linux), in milliseconds; undefined elsewhere. */
+async function cpuMsOf(pid: number | undefined): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -119,7 +133,13 @@ export async function benchMint(): Promise<Record<string, Figure>> {
 
     await load(url, '/v1/state', states.slice(0, 300)); // warm-up
     const ceiling = await load(url, '/v1/state', states);
+    const cpuBefore = await cpuMsOf(child.pid);
+    const clientBefore = process.cpuUsage();
     const redeems = await load(url, '/v1/redeem', single);
+    const cpuAfter = await cpuMsOf(child.pid);
+    const clientCpu = process.cpuUsage(clientBefore);
+    const mintCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / SINGLE;
+    const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000 / SINGLE;
     const big = await load(url, '/v1/redeem', batched);
     const balance = await client.balance('bench');
     if (redeems.failed || big.failed || balance !== SINGLE + BATCHED) {
@@ -137,7 +157,10 @@ export async function benchMint(): Promise<Record<string, Figure>> {
         mint_http_ceiling_per_s: Math.round(ceiling.perS),
         ratio_to_http_ceiling: Math.round((redeems.perS / ceiling.perS) * 100) / 100,
         batched_credits_per_s: Math.round(big.perS * 64),
-        notes,
+        mint_cpu_ms_per_redeem: mintCpuMs === undefined ? null : Math.round(mintCpuMs * 1000) / 1000,
+        one_core_capacity_per_s: mintCpuMs ? Math.round(1000 / mintCpuMs) : null,
+        client_cpu_ms_per_redeem: Math.round(clientCpuMs * 1000) / 1000,
+        notes: `${notes}; the load client shares the machine's cores with the mint`,
       },
       mint_p99_ms: {
         value: p99,
