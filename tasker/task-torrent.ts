@@ -8,12 +8,22 @@ import type { SeedOptions } from '../net/torrent-files.ts';
 import { encodeManifest } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { MANIFEST_FILE, taskFilePaths } from '../protocol/task-files.ts';
+import { SuperSeed } from './super-seed.ts';
+import type { SuperSeedOptions } from './super-seed.ts';
+
+export interface TaskSeedOptions extends SeedOptions {
+  /**
+   * Super-seed (tasker/super-seed.ts) so each piece leaves the tasker about
+   * once however many workers fetch the task; on unless false.
+   */
+  superSeed?: boolean | SuperSeedOptions;
+}
 
 export function seedTask(
   client: WebTorrent,
   manifest: Manifest,
   files: Map<string, Uint8Array>,
-  options: SeedOptions,
+  options: TaskSeedOptions,
 ): Promise<Torrent> {
   const input = [namedFile(MANIFEST_FILE, encodeManifest(manifest))];
   for (const path of taskFilePaths(manifest)) {
@@ -21,5 +31,13 @@ export function seedTask(
     if (!bytes) throw new RangeError(`the task folder has no ${path}`);
     input.push(namedFile(path, bytes));
   }
-  return seedBuffers(client, `sc-${manifest.name}`, input, options);
+  const { superSeed = true, onWire, ...seed } = options;
+  const seeder = superSeed === false ? undefined : new SuperSeed(client, superSeed === true ? {} : superSeed);
+  return seedBuffers(client, `sc-${manifest.name}`, input, {
+    ...seed,
+    onWire: (wire) => {
+      seeder?.attach(wire);
+      onWire?.(wire);
+    },
+  });
 }

@@ -13,6 +13,16 @@ declare module 'webtorrent' {
     type: string;
     uploaded: number;
     downloaded: number;
+    /** The peer and we both offered BEP 6 (the fast extension). */
+    hasFast: boolean;
+    /** The pieces the peer has announced. */
+    peerPieces: { get(index: number): boolean };
+    // Properties rather than methods: the tasker's super-seeding replaces
+    // `haveAll` and `bitfield` on one wire (tasker/super-seed.ts).
+    have: (index: number) => void;
+    haveAll: () => void;
+    haveNone: () => void;
+    bitfield: (bitfield: Uint8Array | { buffer: Uint8Array }) => void;
   }
 
   export interface TorrentFile {
@@ -31,6 +41,9 @@ declare module 'webtorrent' {
     files: TorrentFile[];
     wires: Wire[];
     length: number;
+    pieceLength: number;
+    /** One entry per piece; only its length is ours to read. */
+    pieces: unknown[];
     done: boolean;
     ready: boolean;
     received: number;
