@@ -45,18 +45,21 @@ function verifyKey(publicKey: Uint8Array): KeyObject {
 // and receipt), and parsing the PKCS#8 key costs ten signatures. The few
 // signing keys are kept as KeyObjects (their secret stays inside OpenSSL),
 // found by a hash of the seed so that no copy of the seed itself is kept.
+// Its public key is kept with it: signMessage checks the signer field against
+// it on every signature, and deriving it parsed the key all over again.
 const SIGNING_LIMIT = 16;
-const signingKeys = new Map<string, KeyObject>();
+const signingKeys = new Map<string, { object: KeyObject; publicKey: Uint8Array }>();
 
-function signingKey(seed: Uint8Array): KeyObject {
+function signingKey(seed: Uint8Array): { object: KeyObject; publicKey: Uint8Array } {
   const id = crypto.createHash('sha256').update(seed).digest('hex');
-  let object = signingKeys.get(id);
-  if (object === undefined) {
-    object = privateKeyObject(ED25519_PKCS8, seed);
+  let entry = signingKeys.get(id);
+  if (entry === undefined) {
+    const object = privateKeyObject(ED25519_PKCS8, seed);
+    entry = { object, publicKey: rawPublicKey(crypto.createPublicKey(object)) };
     if (signingKeys.size >= SIGNING_LIMIT) signingKeys.delete(signingKeys.keys().next().value!);
-    signingKeys.set(id, object);
+    signingKeys.set(id, entry);
   }
-  return object;
+  return entry;
 }
 
 /** Copies out of Buffer so callers get a plain Uint8Array that owns its memory. */
@@ -73,11 +76,12 @@ export const nodeCrypto: CryptoBackend = {
   name: 'node',
 
   ed25519PublicKey(seed) {
-    return rawPublicKey(crypto.createPublicKey(privateKeyObject(ED25519_PKCS8, seed)));
+    // A copy: the cached key must not change under a caller that writes into it.
+    return signingKey(seed).publicKey.slice();
   },
 
   ed25519Sign(seed, message) {
-    return plain(crypto.sign(null, message, signingKey(seed)));
+    return plain(crypto.sign(null, message, signingKey(seed).object));
   },
 
   ed25519Verify(publicKey, message, signature) {
