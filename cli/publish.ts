@@ -141,8 +141,14 @@ async function connectPayer(
   units: number,
 ): Promise<Payer | undefined> {
   if (!mint || price === 0) return undefined;
-  const payer = await Payer.connect({ backend, identity, mint, price });
-  const balance = (await payer.balance()) ?? 0;
+  let payer: Payer;
+  let balance: number;
+  try {
+    payer = await Payer.connect({ backend, identity, mint, price });
+    balance = (await payer.balance()) ?? 0;
+  } catch (error) {
+    throw new UsageError(`the task pays at ${mint}, but the mint could not be asked: ${(error as Error).message}`);
+  }
   if (balance < price * units) {
     throw new UsageError(
       `the account ${payer.account} holds ${balance} credits at ${mint}; ${units} units at ${price} need at least ${price * units}` +
