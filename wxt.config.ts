@@ -5,13 +5,22 @@ export default defineConfig({
   outDir: 'dist/extension',
   // Every dependency is imported by name, so the reader can see it.
   imports: false,
-  manifest: {
+  manifest: ({ browser }) => ({
     name: 'SpareCycles',
     description: 'Share spare CPU with SpareCycles tasks and earn credits.',
-    permissions: ['storage', 'offscreen', 'idle', 'power'],
+    // Firefox runs the engine in its background page: it has no offscreen
+    // documents (and no `power` API), and warns about permissions it does not know.
+    permissions: browser === 'firefox' ? ['storage', 'idle'] : ['storage', 'offscreen', 'idle', 'power'],
     content_security_policy: {
       // Units are WebAssembly; extension pages may not compile it without this.
       extension_pages: "script-src 'self' 'wasm-unsafe-eval'; object-src 'self';",
     },
-  },
+    ...(browser === 'firefox'
+      ? {
+          // A fixed add-on id: storage.local belongs to the id, so a temporary
+          // add-on without one would start with empty storage at each load.
+          browser_specific_settings: { gecko: { id: 'sparecycles@sparecycles.invalid' } },
+        }
+      : {}),
+  }),
 });

@@ -314,7 +314,10 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         manifest.limits.unitTimeMs,
       );
       const output = this.options.tamper ? this.options.tamper(unit, outcome.output) : outcome.output;
-      const done: Computed = { unit, lease, output, runMs: Math.min(LIMITS.unitTimeMs, Math.ceil(outcome.busyMs)) };
+      // A unit that ran took some time: clocks that tick in whole milliseconds
+      // (Firefox's performance.now) would otherwise report 0 and look too fast to be real.
+      const runMs = Math.min(LIMITS.unitTimeMs, Math.max(1, Math.ceil(outcome.busyMs)));
+      const done: Computed = { unit, lease, output, runMs };
       const terms = this.payTerms();
       if (terms) {
         // A result that cannot ask for pay still goes back: the work is not wasted for the tasker.

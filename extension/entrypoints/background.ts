@@ -1,14 +1,24 @@
 // The background: wiring only. The logic is in lib/background-controller.ts
-// (state machine, settings, offscreen document) and lib/wallet-service.ts
+// (state machine, settings, the engine's transport) and lib/wallet-service.ts
 // (the wallet, in storage.local); this file connects them to the browser's
 // APIs. main() is synchronous, as WXT requires.
+//
+// Where the engine runs is chosen when the extension is built: Chromium's
+// service worker opens an offscreen document (lib/offscreen-transport.ts);
+// Firefox's background is a persistent page with a DOM and runs the engine
+// itself (lib/in-page-transport.ts, lib/background-engine.ts). The Firefox
+// branch is dropped from the Chromium bundle.
 
+// First, for its side effect in Firefox: WebTorrent, bundled into this page there, must find the requestIdleCallback stand-in.
+import '../lib/page-idle-callback.ts';
 import { browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { BackgroundController } from '../lib/background-controller.ts';
-import type { BackgroundDeps } from '../lib/background-controller.ts';
+import type { EngineTransport } from '../lib/engine-transport.ts';
 import { loadOrCreateSeed } from '../lib/identity-store.ts';
+import { InPageTransport } from '../lib/in-page-transport.ts';
 import { isMessageFor } from '../lib/messages.ts';
+import { offscreenTransport } from '../lib/offscreen-transport.ts';
 import { SETTINGS_KEY, loadSettings, migrateSettings } from '../lib/settings.ts';
 import { WalletService } from '../lib/wallet-service.ts';
 import { keepExported, storageWalletStore } from '../lib/wallet-store.ts';
@@ -17,28 +27,22 @@ import { Wallet } from '../../worker/wallet.ts';
 const OFFSCREEN_URL = 'offscreen.html';
 const IDLE_SECONDS = 60;
 
-function offscreenDeps(): Pick<BackgroundDeps, 'openOffscreen' | 'closeOffscreen'> {
-  const offscreen = (browser as { offscreen?: typeof browser.offscreen }).offscreen;
-  return {
-    async openOffscreen() {
-      if (!offscreen) throw new Error('this browser has no offscreen documents; sharing needs Chrome or Chromium for now');
-      if (await offscreen.hasDocument()) return 'existing';
-      await offscreen.createDocument({
-        url: OFFSCREEN_URL,
-        reasons: ['WORKERS', 'WEB_RTC'],
-        justification: 'Runs SpareCycles task units in Web Workers and talks to task peers over WebRTC.',
-      });
-      return 'created';
-    },
-    async closeOffscreen() {
-      if (offscreen && (await offscreen.hasDocument())) await offscreen.closeDocument();
-    },
-  };
+function engineTransport(wallet: WalletService, log: (message: string, error?: unknown) => void): EngineTransport {
+  if (import.meta.env.FIREFOX) {
+    const deps = { earnings: wallet.earnings(), warn: (error: Error) => log(error.message) };
+    // Imported here, not at the top, so that none of it reaches the Chromium bundle.
+    return new InPageTransport(async (report) => (await import('../lib/background-engine.ts')).startBackgroundEngine(deps, report));
+  }
+  return offscreenTransport({
+    offscreen: (browser as { offscreen?: typeof browser.offscreen }).offscreen,
+    sendMessage: (message) => browser.runtime.sendMessage(message),
+    url: OFFSCREEN_URL,
+  });
 }
 
 function watchBattery(controller: BackgroundController): void {
   const nav = globalThis.navigator as Navigator & { getBattery?: () => Promise<EventTarget & { charging: boolean }> };
-  // Service workers have no Battery API; the offscreen document reports it instead.
+  // Service workers have no Battery API (the offscreen document reports it instead), nor has Firefox.
   if (typeof nav?.getBattery !== 'function') return;
   void nav.getBattery().then((battery) => {
     const update = () => controller.conditionsChanged({ onAc: battery.charging });
@@ -71,9 +75,8 @@ function main(): void {
   const controller = new BackgroundController({
     loadSettings: () => loadSettings(area),
     loadSeed: () => loadOrCreateSeed(area, (n) => crypto.getRandomValues(new Uint8Array(n))),
-    sendToOffscreen: async (message) => void (await browser.runtime.sendMessage(message)),
+    engine: engineTransport(wallet, log),
     log,
-    ...offscreenDeps(),
   });
 
   browser.storage.onChanged.addListener((changes, areaName) => {
@@ -99,4 +102,6 @@ function main(): void {
   watchBattery(controller);
 }
 
-export default defineBackground(main);
+// Firefox (MV2): a persistent background page, never unloaded while the
+// engine runs. Chromium's MV3 service worker ignores this.
+export default defineBackground({ persistent: true, main });

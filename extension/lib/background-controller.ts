@@ -1,10 +1,13 @@
 // The background's logic: it owns the sharing state machine, follows the
-// settings in storage, carries out the machine's effects on the offscreen
-// document, and answers the popup. Everything platform-specific comes in as
-// `deps`, so the background entrypoint stays a few lines of wiring.
+// settings in storage, carries out the machine's effects on the engine (an
+// offscreen document in Chromium, the background page itself in Firefox: see
+// lib/engine-transport.ts), and answers the popup. Everything
+// platform-specific comes in as `deps`, so the background entrypoint stays a
+// few lines of wiring.
 
 import { toHex } from '../../protocol/bytes.ts';
-import type { EngineStatus, OffscreenConfig, StatusView, ToBackground, ToOffscreen } from './messages.ts';
+import type { EngineCommand, EngineEvents, EngineTransport } from './engine-transport.ts';
+import type { EngineStatus, OffscreenConfig, StatusView, ToBackground } from './messages.ts';
 import type { Settings } from './settings.ts';
 import { initialState, pauseReason, transition } from './sharing-state.ts';
 import type { Conditions, Effect, SharingEvent, SharingState } from './sharing-state.ts';
@@ -12,14 +15,12 @@ import type { Conditions, Effect, SharingEvent, SharingState } from './sharing-s
 export interface BackgroundDeps {
   loadSettings(): Promise<Settings>;
   loadSeed(): Promise<Uint8Array>;
-  /** Opens the offscreen document; 'existing' when one was already open (the service worker restarted). */
-  openOffscreen(): Promise<'created' | 'existing'>;
-  closeOffscreen(): Promise<void>;
-  sendToOffscreen(message: ToOffscreen): Promise<void>;
+  /** Where the engine runs: the offscreen document, or the background page itself. */
+  engine: EngineTransport;
   log?(message: string, error?: unknown): void;
 }
 
-/** Settings whose change needs a fresh engine in the offscreen document. */
+/** Settings whose change needs a fresh engine. */
 const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
 
 export function engineSettingsChanged(a: Settings, b: Settings): boolean {
@@ -32,6 +33,11 @@ export class BackgroundController {
   private seed: Uint8Array | undefined;
   private engine: EngineStatus | undefined;
   private readonly ready: Promise<void>;
+  /** What the engine's transport calls; the offscreen document's messages reach the same methods through handle(). */
+  private readonly events: EngineEvents = {
+    ready: () => this.engineReady(),
+    status: (status) => this.engineStatus(status),
+  };
 
   constructor(private readonly deps: BackgroundDeps) {
     this.ready = this.init();
@@ -70,7 +76,7 @@ export class BackgroundController {
       case 'get-status':
         return this.view();
       case 'offscreen-ready':
-        return this.offscreenReady();
+        return this.engineReady();
       case 'engine-status':
         this.engineStatus(message.status);
         return undefined;
@@ -91,11 +97,11 @@ export class BackgroundController {
     };
   }
 
-  /** The offscreen document has loaded: it gets its configuration as the reply. */
-  private offscreenReady(): OffscreenConfig | undefined {
+  /** The engine has loaded: it gets its configuration as the reply. */
+  private engineReady(): OffscreenConfig | undefined {
     if (this.state.phase === 'off') {
-      // A document left over from an earlier life of the service worker.
-      void this.deps.closeOffscreen().catch(() => {});
+      // A document left over from an earlier life of the service worker, or sharing went off while the engine loaded.
+      void this.deps.engine.close().catch(() => {});
       return undefined;
     }
     this.dispatch({ type: 'started' }, { quiet: true });
@@ -140,7 +146,7 @@ export class BackgroundController {
   private apply(effect: Effect): void {
     switch (effect) {
       case 'open-offscreen':
-        this.deps.openOffscreen().then(
+        this.deps.engine.open(this.events).then(
           (how) => {
             // A document that was already open never says it is ready again: configure it now.
             if (how === 'existing' && this.state.phase === 'starting') {
@@ -153,7 +159,7 @@ export class BackgroundController {
         return;
       case 'close-offscreen':
         this.engine = undefined;
-        void this.deps.closeOffscreen().catch((error) => this.deps.log?.('could not close the offscreen document', error));
+        void this.deps.engine.close().catch((error) => this.deps.log?.('could not close the engine', error));
         return;
       case 'pause-engine':
         this.send({ target: 'offscreen', kind: 'hold' });
@@ -164,7 +170,7 @@ export class BackgroundController {
     }
   }
 
-  private send(message: ToOffscreen): void {
-    this.deps.sendToOffscreen(message).catch((error) => this.deps.log?.(`could not send ${message.kind} to the offscreen document`, error));
+  private send(message: EngineCommand): void {
+    this.deps.engine.send(message).catch((error) => this.deps.log?.(`could not send ${message.kind} to the engine`, error));
   }
 }

@@ -1,10 +1,12 @@
-// What the offscreen document runs: one WebTorrent client, one unit pool of
+// What the offscreen document (Chromium) or the background page (Firefox)
+// runs: one WebTorrent client, one unit pool of
 // Web Workers sized by the CPU slider, and one WorkerEngine for the task the
 // volunteer chose. It is told what to do by the background (configure, hold,
 // release) and reports an EngineStatus back. Without a magnet it asks the
 // configured relay for offers and takes the best one that verifies. Pay for
 // its results goes to `deps.earnings`: in the offscreen document, the
-// background's wallet by runtime messages (lib/remote-earnings.ts).
+// background's wallet by runtime messages (lib/remote-earnings.ts); in
+// Firefox's background page, the same wallet called directly.
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { magnetFor } from '../../protocol/magnet.ts';
@@ -79,6 +81,8 @@ export class EngineHost {
   private client: BrowserTorrentClient | undefined;
   /** How many times configure ran, for inspection. */
   configurations = 0;
+  /** Bumped by configure() and stop(): a relay poll of an older generation ends. */
+  private generation = 0;
   private pool: UnitPool | undefined;
   private engine: WorkerEngine | undefined;
   private settings: Settings | undefined;
@@ -103,6 +107,7 @@ export class EngineHost {
     this.client = this.deps.createClient(clientOptions(settings));
     this.client.on('error', (error) => this.deps.warn?.(typeof error === 'string' ? new Error(error) : error));
     this.configurations++;
+    this.generation++;
     const budget = cpuBudget(settings.cpu, this.deps.cores);
     this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });
     this.error = undefined;
@@ -116,13 +121,13 @@ export class EngineHost {
 
   /** Asks the relay for offers until one has units left, then works on it. */
   private async findOffer(config: OffscreenConfig): Promise<void> {
-    const generation = this.configurations;
+    const generation = this.generation;
     this.stage = 'finding-offer';
-    while (generation === this.configurations && !this.engine) {
+    while (generation === this.generation && !this.engine) {
       try {
         const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: naclCrypto });
         const offer = chooseOffer(offers);
-        if (generation !== this.configurations) return;
+        if (generation !== this.generation) return;
         if (offer) {
           const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings), offer.name);
           this.startEngine(config, magnet, offer.tasker);
@@ -210,7 +215,9 @@ export class EngineHost {
     };
   }
 
+  /** Stops everything (the background page lives on after sharing stops, unlike an offscreen document). */
   stop(): void {
+    this.generation++;
     clearInterval(this.timer);
     this.stopEngine();
     this.client?.destroy();

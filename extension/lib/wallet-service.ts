@@ -1,6 +1,7 @@
 // The background's wallet: one Wallet over storage.local, opened on first
 // use, answering `wallet` messages (lib/wallet-messages.ts). The offscreen
-// engine's Earnings calls are answered by walletEarnings(wallet), the
+// engine's Earnings calls are answered by walletEarnings(wallet) (an engine
+// in the background page itself calls `earnings()` directly), the
 // popup's by a summary, a redeem of every mint's credits to the account in
 // the settings, and an export of every mint's credits as tokens. Everything
 // platform-specific comes in as `deps`, so tests hand in a memory store and a
@@ -70,6 +71,19 @@ export class WalletService {
       });
     }
     return this.opening;
+  }
+
+  /**
+   * Earnings for an engine in the same context as the wallet (Firefox's
+   * background page): the calls lib/remote-earnings.ts sends as messages,
+   * made directly, with the same wallet behind them.
+   */
+  earnings(): Earnings {
+    return {
+      request: async (mint, amount, label) => (await this.open()).earnings.request(mint, amount, label),
+      receive: async (mint, label, pay) => (await this.open()).earnings.receive(mint, label, pay),
+      forfeit: async (label) => (await this.open()).earnings.forfeit(label),
+    };
   }
 
   /** Answers one runtime message for the wallet. Never rejects: a refusal is a reply too. */

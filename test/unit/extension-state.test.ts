@@ -101,12 +101,14 @@ function controller(settings: Partial<Settings> = {}) {
   const c = new BackgroundController({
     loadSettings: async () => ({ ...defaultSettings(), ...settings }),
     loadSeed: async () => new Uint8Array(32).fill(7),
-    openOffscreen: async () => {
-      log.push('open');
-      return 'created';
+    engine: {
+      open: async () => {
+        log.push('open');
+        return 'created';
+      },
+      close: async () => void log.push('close'),
+      send: async (m) => void sent.push(m),
     },
-    closeOffscreen: async () => void log.push('close'),
-    sendToOffscreen: async (m) => void sent.push(m),
   });
   return { c, log, sent };
 }

@@ -5,25 +5,13 @@
 
 import { browser } from 'wxt/browser';
 import { EngineHost } from '../../lib/engine-host.ts';
+import { replaceRequestIdleCallback } from '../../lib/idle-callback.ts';
 import type { ClientOptions } from '../../lib/engine-host.ts';
 import { isMessageFor } from '../../lib/messages.ts';
 import { remoteEarnings } from '../../lib/remote-earnings.ts';
 import type { EngineStatus, OffscreenConfig, ToBackground } from '../../lib/messages.ts';
 import { spawnWebWorkerThread } from '../../../worker/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../../worker/browser/webtorrent-port.ts';
-
-/**
- * WebTorrent steps its downloads with requestIdleCallback (250 ms timeout)
- * when the page has one, which in an offscreen document means one step every
- * 250 ms. A setTimeout-based stand-in, installed before the bundle loads,
- * runs them at once (NOTES.md: 0.8 → 3–5 MB/s).
- */
-function replaceRequestIdleCallback(): void {
-  const w = window as unknown as Record<string, unknown>;
-  w.requestIdleCallback = (callback: IdleRequestCallback) =>
-    setTimeout(() => callback({ didTimeout: false, timeRemaining: () => 50 }), 0);
-  w.cancelIdleCallback = (handle: number) => clearTimeout(handle);
-}
 
 function send(message: ToBackground): Promise<unknown> {
   return browser.runtime.sendMessage(message);

@@ -1,0 +1,49 @@
+// The engine in Firefox's background page: what entrypoints/offscreen/main.ts
+// does in Chromium's offscreen document, as a StartEngineHost for
+// lib/in-page-transport.ts. The page has a DOM, RTCPeerConnection, Web
+// Workers and WebAssembly (it is an MV2 persistent background page), and the
+// wallet lives in the same page, so Earnings are its calls, not messages.
+
+import type { Earnings } from '../../worker/ports.ts';
+import { spawnWebWorkerThread } from '../../worker/browser/web-worker-thread.ts';
+import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
+import { EngineHost } from './engine-host.ts';
+import type { ClientOptions } from './engine-host.ts';
+import { replaceRequestIdleCallback } from './idle-callback.ts';
+import type { PageEngineHost } from './in-page-transport.ts';
+import type { EngineStatus } from './messages.ts';
+
+export interface BackgroundEngineDeps {
+  /** The background wallet's Earnings (WalletService.earnings()). */
+  earnings: Earnings;
+  warn?(error: Error): void;
+}
+
+type Inspectable = { sparecycles?: EngineHost; sparecyclesWarnings?: string[] };
+
+/** Keeps the last warnings where DevTools and the e2e tests can read them, as the offscreen document does. */
+function keepWarning(error: Error): void {
+  const g = globalThis as Inspectable;
+  g.sparecyclesWarnings = [...(g.sparecyclesWarnings ?? []).slice(-20), error.message];
+}
+
+/** A StartEngineHost (lib/in-page-transport.ts) for the background page. */
+export async function startBackgroundEngine(deps: BackgroundEngineDeps, report: (status: EngineStatus) => void): Promise<PageEngineHost> {
+  replaceRequestIdleCallback();
+  // Only now may the bundle load: it looks for requestIdleCallback as it starts.
+  const { default: WebTorrent } = await import('webtorrent/dist/webtorrent.min.js');
+  const host = new EngineHost({
+    createClient: (options: ClientOptions): BrowserTorrentClient => new WebTorrent(options),
+    spawnThread: spawnWebWorkerThread,
+    cores: navigator.hardwareConcurrency || 1,
+    earnings: deps.earnings,
+    report,
+    warn: (error) => {
+      keepWarning(error);
+      deps.warn?.(error);
+    },
+  });
+  // For inspection from DevTools and the e2e test: the page's one engine host while sharing.
+  (globalThis as Inspectable).sparecycles = host;
+  return host;
+}

@@ -1,0 +1,140 @@
+// The Firefox build (dist/extension/firefox-mv2) in Debian's firefox-esr, on
+// a private loopback network with a mint: a tasker publishes the Mandelbrot
+// example as a paying task, the volunteer switches sharing on in the popup,
+// and the engine runs in Firefox's background page itself (no offscreen
+// document): it fetches the task over WebRTC, answers every unit from its Web
+// Workers, and the tasker accepts them and pays. The pay reaches the
+// background's wallet by direct calls, and storage holds exactly price ×
+// accepted units. Switching off stops the engine and keeps the credits; a
+// Node worker finishes what was not accepted, and the merge equals run-local.
+
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
+import type { EngineStatus } from '../../extension/lib/messages.ts';
+import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { runLocal } from '../../tasker/local-run.ts';
+import type { TaskerSession } from '../../tasker/session.ts';
+import { loadTaskDir } from '../../tasker/task-dir.ts';
+import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import { within } from '../support/extension-browser.ts';
+import { launchFirefoxWithExtension } from '../support/firefox.ts';
+import type { FirefoxExtension } from '../support/firefox.ts';
+import { Mesh } from '../support/mesh.ts';
+import { waitFor } from '../support/wait.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const EXAMPLE = `${ROOT}examples/mandelbrot`;
+const UNITS = 32;
+const PRICE = 5;
+
+type Background = {
+  sparecycles?: { status(): EngineStatus };
+  sparecyclesWallet: { summary(): Promise<WalletSummary> };
+  sparecyclesWarnings?: string[];
+  browser: { storage: { local: { get(key: string): Promise<Record<string, unknown>> } } };
+};
+
+let mesh: Mesh | undefined;
+let ff: FirefoxExtension | undefined;
+let expected: Uint8Array;
+
+beforeAll(async () => {
+  const pool = nodeUnitPool(1);
+  try {
+    expected = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, EXAMPLE), pool)).merged;
+  } finally {
+    await pool.stop();
+  }
+  ff = await launchFirefoxWithExtension();
+}, 120_000);
+
+afterAll(async () => {
+  await ff?.close();
+  await mesh?.stop();
+});
+
+describe('the extension in Firefox', () => {
+  it('runs the engine in the background page: computes a paying task the tasker accepts, and the wallet keeps the pay', async () => {
+    mesh = await Mesh.start({ mint: true });
+    const mint = mesh.net.mint!;
+    const session: TaskerSession = await mesh.publish(EXAMPLE, {
+      pay: { price: PRICE, deposit: UNITS * PRICE * 2 },
+      change: (task) => {
+        task.body.verify.replication = 1;
+      },
+    });
+    const results: Array<{ worker: string; unit: number; status: string }> = [];
+    session.on('result', (r) => results.push(r));
+
+    const popup = await ff!.openPopup();
+    const statusText = () => popup.$eval('#status', (el) => el.textContent ?? '');
+    const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
+    expect(ws.length).toBeGreaterThan(0);
+    await ff!.setSettings({ magnet: session.magnet, relayUrl: '', trackerUrls: ws, cpu: 0.5 });
+    await waitFor('the popup to say "Not sharing"', async () => ((await statusText()) === 'Not sharing' ? true : undefined), 10_000);
+
+    const trace: string[] = [];
+    const tracer = setInterval(() => void statusText().then((t) => trace.at(-1) !== t && trace.push(t), () => {}), 500);
+    onTestFinished(() => clearInterval(tracer));
+    onTestFailed(async () => {
+      const warnings = await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWarnings ?? []).catch(() => []);
+      const engine = await ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null).catch(() => null);
+      const tally = results.reduce<Record<string, number>>((t, r) => ({ ...t, [r.status]: (t[r.status] ?? 0) + 1 }), {});
+      console.log(`popup trace:\n${trace.join('\n')}\nresults: ${JSON.stringify(tally)}\nengine: ${JSON.stringify(engine)}\nbackground warnings:\n${warnings.join('\n')}`);
+    });
+
+    await popup.click('label.switch');
+    // No offscreen document in Firefox: the background page's own engine host.
+    const browserKey = await waitFor('a result from the browser', () => results[0]?.worker, 90_000);
+    // The browser is the only worker: it answers every unit once, and every receipt comes back.
+    const engineStatus = () => ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null);
+    await waitFor(
+      'the browser to answer every unit and hear every receipt',
+      async () => {
+        const engine = await engineStatus();
+        return new Set(results.map((r) => r.unit)).size === UNITS && engine?.units.running === 0 && engine.units.pending === 0 ? true : undefined;
+      },
+      240_000,
+      250,
+    );
+    await session.paymentsSettled();
+    expect(new Set(results.map((r) => r.worker))).toEqual(new Set([browserKey]));
+    const accepted = session.coordinator.acceptedUnits(browserKey).length;
+    // Most units, not necessarily all: see the note on Firefox's clock in docs/extension.md.
+    expect(accepted).toBeGreaterThan(UNITS / 2);
+    const earned = accepted * PRICE;
+    expect((await engineStatus())?.units).toMatchObject({ accepted, credits: earned });
+
+    // The pay went straight into the background's wallet, and storage holds it.
+    const summary = await waitFor(
+      'the background wallet to hold every accepted unit’s pay',
+      async () => {
+        const s = await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWallet.summary());
+        return s.total === earned ? s : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(summary.mints).toEqual([{ mint: mint.url, amount: earned, count: summary.count }]);
+    const stored = (await ff!.inBackground((bg) => (bg as unknown as Background).browser.storage.local.get('wallet'))).wallet as {
+      credits: Array<{ amount: number }>;
+      pending: unknown[];
+    };
+    expect(stored.credits.reduce((s, c) => s + c.amount, 0)).toBe(earned);
+    expect(stored.pending).toEqual([]);
+    await waitFor('the popup to show the balance', async () => ((await popup.$eval('#balance', (el) => el.textContent)) === `${earned} credits` ? true : undefined), 10_000);
+
+    // Switch off: the engine stops, the background page (and its wallet) stays.
+    await popup.click('label.switch');
+    await waitFor('the popup to say "Not sharing"', async () => ((await statusText()) === 'Not sharing' ? true : undefined), 60_000);
+    expect(await engineStatus().then((e) => e?.units.running ?? 0)).toBe(0);
+    expect((await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWallet.summary())).total).toBe(earned);
+    const fromBrowser = results.length;
+
+    // A Node worker finishes whatever the tasker did not accept from the browser; the merge equals run-local's.
+    if (accepted < UNITS) await mesh.worker(session.magnet);
+    const merged = await within(120_000, 'the task', session.done);
+    expect(Buffer.compare(merged, expected)).toBe(0);
+    expect(results.filter((r) => r.worker === browserKey).length, 'the browser sent no results after sharing was switched off').toBe(fromBrowser);
+  }, 400_000);
+});
