@@ -7,13 +7,13 @@
 // mint_http_ceiling_per_s, the rate of the cheapest request the mint answers
 // (a one-Y state query) over the same connections — no redeem can go faster
 // than that — the credits/s of 64-credit redeems, and the mint's own CPU time
-// per redeem (from /proc), which says what one core of this machine could
-// sustain when the load client is not competing with it.
+// per redeem over all its threads (from /proc), which says what this machine
+// could sustain if the load client were not competing for its cores.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MintClient } from '../mint/api.ts';
@@ -158,7 +158,8 @@ export async function benchMint(): Promise<Record<string, Figure>> {
         ratio_to_http_ceiling: Math.round((redeems.perS / ceiling.perS) * 100) / 100,
         batched_credits_per_s: Math.round(big.perS * 64),
         mint_cpu_ms_per_redeem: mintCpuMs === undefined ? null : Math.round(mintCpuMs * 1000) / 1000,
-        one_core_capacity_per_s: mintCpuMs ? Math.round(1000 / mintCpuMs) : null,
+        // What the mint's CPU time allows on this machine's cores with the load client elsewhere.
+        capacity_alone_per_s: mintCpuMs ? Math.round((availableParallelism() * 1000) / mintCpuMs) : null,
         client_cpu_ms_per_redeem: Math.round(clientCpuMs * 1000) / 1000,
         notes: `${notes}; the load client shares the machine's cores with the mint`,
       },

@@ -5,7 +5,8 @@
 // signature) before the ledger is touched, then applied in one ledger step.
 
 import { toHex } from '../protocol/bytes.ts';
-import { checkCredit, proveDleq, signBlinded } from '../protocol/credits/bdhke.ts';
+import { availableParallelism } from 'node:os';
+import { proveDleq, signBlinded } from '../protocol/credits/bdhke.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
 import { deriveKeyset, isDenomination, keysetToJson, type Keyset, type KeysetJson } from '../protocol/credits/keyset.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
@@ -22,6 +23,7 @@ import {
 import type { MessageType } from '../protocol/constants.ts';
 import { Ledger, type AuditEntry, type Statements } from './ledger.ts';
 import { loadSodiumCurve } from './sodium-curve.ts';
+import { inlineChecker, threadChecker, type CreditChecker } from './verifier.ts';
 
 export interface MintOptions {
   /** The SQLite ledger file; created with a fresh keyset when missing. */
@@ -29,6 +31,8 @@ export interface MintOptions {
   /** ed25519 keys whose signed deposits the mint accepts. */
   admins: readonly Uint8Array[];
   curve?: CreditCurve;
+  /** Check credits in a thread of their own; by default when the machine has more than one core. */
+  checkThread?: boolean;
   now?: () => number;
 }
 
@@ -58,18 +62,21 @@ export class Mint {
   readonly curve: CreditCurve;
   readonly #admins: Set<string>;
   readonly #keysets = new Map<string, Keyset>();
+  readonly #checker: CreditChecker;
   #active!: Keyset;
 
-  private constructor(ledger: Ledger, curve: CreditCurve, admins: readonly Uint8Array[]) {
+  private constructor(ledger: Ledger, curve: CreditCurve, admins: readonly Uint8Array[], checker: CreditChecker) {
     this.ledger = ledger;
     this.curve = curve;
     this.#admins = new Set(admins.map(toHex));
+    this.#checker = checker;
   }
 
   static async open(options: MintOptions): Promise<Mint> {
     const curve = options.curve ?? (await loadSodiumCurve());
     const ledger = new Ledger(options.db, { now: options.now });
-    const mint = new Mint(ledger, curve, options.admins);
+    const checker = (options.checkThread ?? availableParallelism() > 1) ? threadChecker() : inlineChecker(curve);
+    const mint = new Mint(ledger, curve, options.admins, checker);
     let rows = ledger.keysetSeeds();
     if (rows.length === 0) {
       const seed = nodeCrypto.randomBytes(32);
@@ -124,10 +131,10 @@ export class Mint {
    * step; a refusal at any point gets an audit line (in the step's own
    * transaction when the ledger refused it).
    */
-  async #run<T>(kind: string, check: () => Step<T>): Promise<T> {
+  async #run<T>(kind: string, check: () => Step<T> | Promise<Step<T>>): Promise<T> {
     let step: Step<T>;
     try {
-      step = check();
+      step = await check();
     } catch (error) {
       if (error instanceof SpareCyclesError) await this.ledger.audit({ kind, outcome: error.code });
       throw error;
@@ -170,10 +177,10 @@ export class Mint {
 
   /** Whoever holds credits spends them: to an account, or for fresh credits (a swap). */
   redeem(bytes: Uint8Array): Promise<MessageOf<'redeem-ok'>> {
-    return this.#run('redeem', () => {
+    return this.#run('redeem', async () => {
       const msg = expect(bytes, 'redeem');
       const keyset = this.#keyset(msg.keyset);
-      const credits = this.#verifyProofs(keyset, msg.proofs);
+      const credits = await this.#verifyProofs(keyset, msg.proofs);
       const amount = sum(msg.proofs);
       const outputs = msg.outputs;
       if (outputs) {
@@ -223,11 +230,15 @@ export class Mint {
   }
 
   /** Checks each credit's signature and returns its Y. Throws before the ledger is touched. */
-  #verifyProofs(keyset: Keyset, proofs: readonly Proof[]): { Y: Uint8Array; amount: number }[] {
-    return proofs.map((p, i) => {
+  async #verifyProofs(keyset: Keyset, proofs: readonly Proof[]): Promise<{ Y: Uint8Array; amount: number }[]> {
+    const jobs = proofs.map((p, i) => {
       const k = keyset.secrets.get(p.amount);
       if (!k) throw new MintError('AMOUNT', `proofs[${i}].amount: ${p.amount} is not a denomination of this mint`, { field: `proofs[${i}].amount` });
-      const Y = checkCredit(this.curve, k, p.x, p.C);
+      return { k, x: p.x, C: p.C };
+    });
+    const ys = await this.#checker.check(jobs);
+    return proofs.map((p, i) => {
+      const Y = ys[i];
       if (!Y) throw new MintError('INVALID_CREDIT', `proofs[${i}]: the signature does not match the secret`, { field: `proofs[${i}]` });
       return { Y, amount: p.amount };
     });
@@ -242,8 +253,9 @@ export class Mint {
     return this.ledger.balance(account);
   }
 
-  close(): Promise<void> {
-    return this.ledger.close();
+  async close(): Promise<void> {
+    await this.ledger.close();
+    await this.#checker.close();
   }
 }
 

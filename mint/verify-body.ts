@@ -1,0 +1,23 @@
+// The mint's credit-checking thread: C = k·H(x) for each job of a batch,
+// answering Y = H(x) for a genuine credit and null otherwise.
+
+import { parentPort } from 'node:worker_threads';
+import { checkCredit } from '../protocol/credits/bdhke.ts';
+import { loadSodiumCurve } from './sodium-curve.ts';
+import type { CheckBatch, CheckReply } from './verifier.ts';
+
+const curve = await loadSodiumCurve();
+parentPort!.on('message', (batch: CheckBatch) => {
+  const reply: CheckReply = {
+    id: batch.id,
+    ys: batch.jobs.map((j) => {
+      try {
+        return checkCredit(curve, j.k, j.x, j.C) ?? null;
+      } catch {
+        return null;
+      }
+    }),
+  };
+  parentPort!.postMessage(reply);
+});
+parentPort!.postMessage({ ready: true });
