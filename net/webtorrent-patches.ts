@@ -1,4 +1,4 @@
-// Fixes for WebTorrent 3.0.21 bugs that would otherwise crash a tasker or a
+// Fixes for WebTorrent 2.8.5 bugs that would otherwise crash a tasker or a
 // worker, applied once when the first client is made. Each says what it
 // guards against; drop it when WebTorrent fixes the bug.
 

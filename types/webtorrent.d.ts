@@ -1,4 +1,4 @@
-// The parts of WebTorrent 3 this repository uses (the package ships no types).
+// The parts of WebTorrent 2 this repository uses (the package ships no types).
 declare module 'webtorrent' {
   import { EventEmitter } from 'node:events';
   import type DHT from 'bittorrent-dht';
