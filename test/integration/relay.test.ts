@@ -521,10 +521,15 @@ describe('WebRTC signalling', () => {
       // Added by its metadata: between two Node peers, a magnet's metadata-less first
       // announce sometimes never gets a WebRTC connection going (a WebTorrent quirk, not the relay's).
       const fetched = leecher.client.add(seeded.torrentFile, { announce: [relay.signallingUrl], path: leecher.path });
+      // A WebRTC offer can be lost on a busy machine; like any client, announce again until connected.
+      const discovery = fetched as unknown as { discovery?: { tracker?: { update(): void } } };
+      const reannounce = setInterval(() => {
+        if (fetched.wires.length === 0) discovery.discovery?.tracker?.update();
+      }, 5000);
       await new Promise<void>((resolve, reject) => {
         fetched.once('done', () => resolve());
         fetched.once('error', reject);
-      });
+      }).finally(() => clearInterval(reannounce));
       expect(Buffer.compare(Buffer.from((await readTorrentFile(fetched, 'blob.bin'))!), bytes)).toBe(0);
       // Every wire was WebRTC: nothing else could have connected them.
       expect(fetched.wires.length).toBeGreaterThan(0);

@@ -74,7 +74,8 @@ describe('a task over the network', () => {
     await gotUnits;
 
     const flip = (_unit: number, output: Uint8Array) => output.map((b, i) => (i === 7 ? b ^ 0xff : b));
-    const liar = await mesh.worker(session.magnet, { tamper: (unit, out) => out.map((b) => (b + unit) & 255) });
+    // Off by one more than the unit, so that no unit (not even unit 0, which may be its canary) comes back right.
+    const liar = await mesh.worker(session.magnet, { tamper: (unit, out) => out.map((b) => (b + unit + 1) & 255) });
     const colluders = [await mesh.worker(session.magnet, { tamper: flip }), await mesh.worker(session.magnet, { tamper: flip })];
     const honest = [await mesh.worker(session.magnet), await mesh.worker(session.magnet)];
 
