@@ -55,8 +55,13 @@ export interface PublishedKeyset extends KeysetJson {
 
 export type SpendState = 'spent' | 'unspent';
 
+/** The JSON form of a request or answer that carries a protocol message. */
+export function messageJson(msg: Message): { message: string } {
+  return { message: toBase64(encodeMessage(msg)) };
+}
+
 export function messageBody(msg: Message): string {
-  return JSON.stringify({ message: toBase64(encodeMessage(msg)) });
+  return JSON.stringify(messageJson(msg));
 }
 
 /** The message bytes inside a `{ message }` body; SchemaError if there are none. */

@@ -11,7 +11,7 @@ import { jsonLogger, type Logger } from '../net/log.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { MintError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
 import { BucketMap, ipKey } from '../relay/rate-limit.ts';
-import { MAX_BODY_BYTES, messageBody, messageBytesOf, ROUTES, stateQueryOf, STATUS_OF } from './api.ts';
+import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF } from './api.ts';
 import { MintMetrics } from './metrics.ts';
 import type { Mint } from './mint.ts';
 
@@ -168,9 +168,9 @@ export class MintServer {
       case 'deposit':
         return this.mint.deposit(messageBytesOf(await readJson(req)));
       case 'pay':
-        return JSON.parse(messageBody(await this.mint.pay(messageBytesOf(await readJson(req)))));
+        return messageJson(await this.mint.pay(messageBytesOf(await readJson(req))));
       case 'redeem':
-        return JSON.parse(messageBody(await this.mint.redeem(messageBytesOf(await readJson(req)))));
+        return messageJson(await this.mint.redeem(messageBytesOf(await readJson(req))));
     }
     throw new Error(`route ${route} has no handler`);
   }
