@@ -85,6 +85,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   private readonly fetcher: ResultFetcher;
   /** Payments in flight: their accepted receipts wait for the mint. */
   private readonly payments = new Set<Promise<void>>();
+  /** `worker:unit` pairs already paid (or being paid). */
+  private readonly paidUnits = new Set<string>();
   private module!: PreparedModule;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
@@ -353,6 +355,13 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: the result carried no blinded outputs');
       return;
     }
+    // A unit is paid once per worker, however many leases of it that worker held.
+    const key = `${lease.worker}:${lease.unit}`;
+    if (this.paidUnits.has(key)) {
+      this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: this unit was already paid for');
+      return;
+    }
+    this.paidUnits.add(key);
     const paying = payer.pay(lease.blinded).then(
       (paid) => {
         this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payer.price });

@@ -45,14 +45,22 @@ describe('paying for verified units', () => {
     await session.done;
     await session.paymentsSettled();
 
-    const accepted = workers.map((w) => session.coordinator.acceptedUnits(toHex(w.identity.publicKey)).length);
-    expect(accepted.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2 * (32 - 2));
-    // Every accepted receipt has reached its worker and been unblinded.
-    await waitFor('every worker holding its pay', () => workers.every((w, i) => w.engine.stats.credits === accepted[i]! * PRICE), 20_000);
+    const verified = workers.map((w) => session.coordinator.acceptedUnits(toHex(w.identity.publicKey)).length);
+    expect(verified.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2 * (32 - 2));
+    // Every verdict has reached its worker, and the pay of every accepted one has been unblinded.
+    await waitFor(
+      'every worker holding the pay of every accepted result',
+      () => workers.every((w) => w.engine.stats.pending === 0 && w.engine.stats.credits === w.engine.stats.accepted * PRICE),
+      20_000,
+    );
+    // Accepted results, as the workers heard them (a canary answered right is accepted too).
+    const accepted = workers.map((w) => w.engine.stats.accepted);
     for (const [i, w] of workers.entries()) {
       const key = toHex(w.identity.publicKey);
       expect(w.engine.stats.rejected).toBe(0);
+      expect(accepted[i]).toBeGreaterThanOrEqual(verified[i]!);
       expect(wallets[i]!.wallet.balance(mint.url)).toBe(accepted[i]! * PRICE);
+      // What the tasker says it paid this worker is exactly what its wallet holds.
       expect(paidTo.get(key) ?? 0).toBe(accepted[i]! * PRICE);
       // Nothing is left waiting for pay that will never come.
       expect(wallets[i]!.wallet.snapshot().pending).toEqual([]);
