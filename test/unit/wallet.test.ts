@@ -7,13 +7,10 @@
 // tampered signatures, the same token in two wallets, a crash after handing
 // out outputs, a lost answer to a redeem, and a file that does not read.
 
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MintClient } from '../../mint/api.ts';
-import { Mint } from '../../mint/mint.ts';
-import { MintServer } from '../../mint/server.ts';
 import { silentLogger } from '../../net/log.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { hashToCurve, proveDleq, signBlinded } from '../../protocol/credits/bdhke.ts';
@@ -27,40 +24,25 @@ import { signMessage, type BlindedOutput, type BlindSignature } from '../../prot
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { readWalletData, type WalletStore } from '../../worker/wallet-data.ts';
 import { memoryWalletStore, selectCredits, splitOutputs, Wallet, WalletError, type StoredCredit, type WalletData } from '../../worker/wallet.ts';
+import { fund, startMint, type TestMint } from '../support/mint.ts';
 
 const curve = nobleCurve;
+let m: TestMint;
 let dir: string;
-let mint: Mint;
-let server: MintServer;
 let client: MintClient;
 let url: string;
 let keyset: PublicKeyset;
-const admin = Identity.generate(nodeCrypto);
 const tasker = Identity.generate(nodeCrypto);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sc-wallet-'));
-  mint = await Mint.open({ db: join(dir, 'ledger.db'), admins: [admin.publicKey] });
-  server = await MintServer.start({ mint, log: silentLogger });
-  url = server.url;
-  client = new MintClient(url);
+  m = await startMint({ log: silentLogger });
+  ({ dir, client, url } = m);
   keyset = await client.activeKeyset(curve);
-  const deposit = signMessage(nodeCrypto, admin.exportSeed(), {
-    t: 'deposit',
-    v: 1,
-    id: nodeCrypto.randomBytes(16),
-    account: toHex(tasker.publicKey),
-    amount: 10_000_000,
-    admin: admin.publicKey,
-    ts: Date.now(),
-  });
-  await client.deposit(deposit);
+  await fund(client, m.admin, toHex(tasker.publicKey), 10_000_000);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await mint?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await m?.remove();
 });
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -402,7 +384,7 @@ describe('redeeming', () => {
     expect(reopened.snapshot()).toMatchObject({ pending: [], redeems: [] });
     expect(new Set(await states(reopened.list()))).toEqual(new Set(['unspent']));
     // The mint issued for the swap once: its books balance.
-    expect(mint.ledger.checkInvariants()).toEqual([]);
+    expect(m.mint.ledger.checkInvariants()).toEqual([]);
   });
 
   it('forgets a request the mint refuses for good, keeping the credits', async () => {
