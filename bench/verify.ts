@@ -1,12 +1,13 @@
 // verify_per_s: ed25519 verifications per second through the strict,
-// domain-separated verifier, on the Node backend and on tweetnacl, measured
-// in the same run so the ratio survives a noisy machine.
+// domain-separated verifier, on the Node backend (libsodium), on the same
+// backend with OpenSSL's ed25519, and on tweetnacl, measured in the same run
+// so the ratios survive a noisy machine.
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { naclCrypto } from '../protocol/crypto/nacl.ts';
-import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { ed25519Library, nodeCrypto, opensslCrypto } from '../protocol/crypto/node.ts';
 import { signDomain, verifyDomain } from '../protocol/crypto/sign.ts';
 import type { Figure } from './results-file.ts';
 
@@ -40,6 +41,7 @@ export async function benchVerify(): Promise<Record<string, Figure>> {
   rate(nodeCrypto, 200); // warm-up
   const node = Math.round(rate(nodeCrypto, 2000));
   const nacl = Math.round(rate(naclCrypto, 2000));
+  const viaOpenssl = Math.round(rate(opensslCrypto, 2000));
   const openssl = await opensslVerifyRate();
   return {
     verify_per_s: {
@@ -47,7 +49,10 @@ export async function benchVerify(): Promise<Record<string, Figure>> {
       unit: 'verifications/s',
       target: '>= 8000',
       pass: node >= 8000,
+      library: ed25519Library,
       tweetnacl_per_s: nacl,
+      node_openssl_per_s: viaOpenssl,
+      ratio_node_to_openssl: Math.round((node / viaOpenssl) * 100) / 100,
       ratio_node_to_tweetnacl: Math.round((node / nacl) * 10) / 10,
       openssl_speed_verify_per_s: openssl ?? null,
       notes: '16 keys in rotation, 200-byte messages, strict checks included, one core',

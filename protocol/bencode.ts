@@ -6,7 +6,7 @@
 // that one encoding, so `encode(decode(b))` equals `b` for every accepted `b`,
 // and a signature over canonical bytes can be checked by re-encoding.
 
-import { compareBytes, concatBytes, fromUtf8, utf8 } from './bytes.ts';
+import { compareBytes, fromUtf8, utf8 } from './bytes.ts';
 import { LIMITS } from './constants.ts';
 import { DecodeError } from './errors.ts';
 
@@ -28,42 +28,112 @@ const MINUS = 0x2d;
 const ZERO = 0x30;
 
 export function encode(value: BInput): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const push = (chunk: Uint8Array) => void chunks.push(chunk);
-  const write = (v: BInput, depth: number): void => {
-    if (depth > LIMITS.depth) throw new DecodeError(`nesting deeper than ${LIMITS.depth}`);
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) throw new DecodeError(`expected a safe integer, got ${v}`);
-      push(utf8(`i${v}e`));
-    } else if (typeof v === 'string') {
-      const bytes = utf8(v);
-      push(utf8(`${bytes.length}:`));
-      push(bytes);
-    } else if (v instanceof Uint8Array) {
-      push(utf8(`${v.length}:`));
-      push(v);
-    } else if (Array.isArray(v)) {
-      push(Uint8Array.of(L));
-      for (const item of v as readonly BInput[]) write(item, depth + 1);
-      push(Uint8Array.of(E));
-    } else if (typeof v === 'object' && v !== null) {
-      const entries = Object.entries(v)
-        .filter((entry): entry is [string, BInput] => entry[1] !== undefined)
-        .map(([k, item]) => [utf8(k), item] as const)
-        .sort((a, b) => compareBytes(a[0], b[0]));
-      push(Uint8Array.of(D));
-      for (const [key, item] of entries) {
-        push(utf8(`${key.length}:`));
-        push(key);
-        write(item, depth + 1);
-      }
-      push(Uint8Array.of(E));
+  const out = new Writer();
+  write(out, value, 0);
+  return out.bytes();
+}
+
+function write(out: Writer, v: BInput, depth: number): void {
+  if (depth > LIMITS.depth) throw new DecodeError(`nesting deeper than ${LIMITS.depth}`);
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new DecodeError(`expected a safe integer, got ${v}`);
+    out.byte(I);
+    out.ascii(String(v));
+    out.byte(E);
+  } else if (typeof v === 'string') {
+    if (isAscii(v)) {
+      out.length(v.length);
+      out.ascii(v);
     } else {
-      throw new DecodeError(`cannot encode a value of type ${v === null ? 'null' : typeof v}`);
+      const bytes = utf8(v);
+      out.length(bytes.length);
+      out.raw(bytes);
     }
-  };
-  write(value, 0);
-  return concatBytes(...chunks);
+  } else if (v instanceof Uint8Array) {
+    out.length(v.length);
+    out.raw(v);
+  } else if (Array.isArray(v)) {
+    out.byte(L);
+    for (const item of v as readonly BInput[]) write(out, item, depth + 1);
+    out.byte(E);
+  } else if (typeof v === 'object' && v !== null) {
+    const dict = v as { readonly [key: string]: BInput | undefined };
+    const keys = Object.keys(dict).filter((k) => dict[k] !== undefined);
+    out.byte(D);
+    if (keys.every(isAscii)) {
+      // For ASCII, UTF-16 order is byte order, and each key is its own bytes.
+      keys.sort();
+      for (const key of keys) {
+        out.length(key.length);
+        out.ascii(key);
+        write(out, dict[key]!, depth + 1);
+      }
+    } else {
+      const entries = keys.map((k) => [utf8(k), dict[k]!] as const).sort((a, b) => compareBytes(a[0], b[0]));
+      for (const [key, item] of entries) {
+        out.length(key.length);
+        out.raw(key);
+        write(out, item, depth + 1);
+      }
+    }
+    out.byte(E);
+  } else {
+    throw new DecodeError(`cannot encode a value of type ${v === null ? 'null' : typeof v}`);
+  }
+}
+
+/** Field names: short and ASCII, so they skip TextDecoder. */
+function isShortAscii(bytes: Uint8Array): boolean {
+  return bytes.length <= 64 && bytes.every((b) => b < 0x80);
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/**
+ * A growing byte buffer. Messages are encoded several times each (to sign, to
+ * check, to send), so encoding writes in place instead of gathering small
+ * arrays from TextEncoder and joining them.
+ */
+class Writer {
+  private buffer = new Uint8Array(256);
+  private size = 0;
+
+  private room(more: number): void {
+    if (this.size + more <= this.buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.size + more));
+    grown.set(this.buffer.subarray(0, this.size));
+    this.buffer = grown;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buffer[this.size++] = b;
+  }
+
+  /** Characters known to be ASCII, one byte each. */
+  ascii(text: string): void {
+    this.room(text.length);
+    for (let i = 0; i < text.length; i++) this.buffer[this.size++] = text.charCodeAt(i);
+  }
+
+  /** A string's length prefix: `<decimal length>:`. */
+  length(n: number): void {
+    this.ascii(String(n));
+    this.byte(COLON);
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buffer.set(bytes, this.size);
+    this.size += bytes.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.buffer.slice(0, this.size);
+  }
 }
 
 export interface DecodeOptions {
@@ -166,7 +236,7 @@ class Reader {
       previous = keyBytes;
       let key: string;
       try {
-        key = fromUtf8(keyBytes);
+        key = isShortAscii(keyBytes) ? String.fromCharCode(...keyBytes) : fromUtf8(keyBytes);
       } catch (cause) {
         throw new DecodeError(`dictionary key at ${this.pos} is not UTF-8`, { cause });
       }

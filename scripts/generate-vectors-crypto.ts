@@ -14,10 +14,12 @@ import { DOMAINS, type Domain } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { naclCrypto } from '../protocol/crypto/nacl.ts';
-import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { ed25519Library, nodeCrypto, opensslCrypto } from '../protocol/crypto/node.ts';
 import { signDomain } from '../protocol/crypto/sign.ts';
 
-const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto];
+// Both Node libraries, so the vectors pin what each would accept raw.
+const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto, opensslCrypto];
+if (ed25519Library !== 'libsodium') throw new Error('generate-vectors-crypto: needs sodium-native, to pin both Node libraries');
 const ED25519_FILE = new URL('../test/vectors/ed25519.json', import.meta.url);
 const X25519_FILE = new URL('../test/vectors/x25519.json', import.meta.url);
 

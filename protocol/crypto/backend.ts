@@ -1,6 +1,7 @@
 // The one interface every signature and key agreement goes through. Two
-// backends implement it and must give identical bytes: node:crypto on servers
-// (fast, OpenSSL) and tweetnacl in the browser. test/vectors pins both.
+// backends implement it and must give identical bytes: a native one on Node
+// (libsodium's ed25519, else OpenSSL's; node.ts) and tweetnacl in the
+// browser. test/vectors pins them all.
 //
 // Backends do raw primitive work only. The strict rules every SpareCycles
 // verifier applies (lengths, canonical S, canonical and non-small-order

@@ -117,15 +117,17 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeMessageOptions =
  * so nothing leaves that a peer would refuse.
  */
 export function encodeMessage(msg: Message): Uint8Array {
-  return encodeChecked(specOf(msg.t).schema.write(msg));
+  return encodeChecked(specOf(msg.t).schema.write(msg)).bytes;
 }
 
-/** Encodes and validates as a peer would, so nothing leaves that a peer would refuse. */
-function encodeChecked(form: BInput): Uint8Array {
+/**
+ * Encodes and validates as a peer would, so nothing leaves that a peer would
+ * refuse; the message a peer would read comes back with the bytes.
+ */
+function encodeChecked(form: BInput): { bytes: Uint8Array; message: Message } {
   checkText(form, '');
   const bytes = encode(form);
-  decodeMessage(bytes);
-  return bytes;
+  return { bytes, message: decodeMessage(bytes) };
 }
 
 // UTF-8 cannot carry a lone surrogate: encoding would silently turn it into
@@ -158,14 +160,14 @@ interface Signing {
 
 const PLACEHOLDER_SIG = new Uint8Array(64);
 
-function signing(msg: SignedMessage | UnsignedMessage): Signing {
+function signing(msg: SignedMessage | UnsignedMessage, validate = true): Signing {
   const spec = specOf(msg.t);
   if (spec.domain === undefined || spec.signer === undefined) {
     throw new SchemaError(`t: ${msg.t} messages are not signed`, { field: 't' });
   }
-  // Validate every other field (a placeholder stands in for the signature).
   const withoutSig = { ...msg, sig: undefined } as unknown as Message;
-  encodeChecked(spec.schema.write({ ...withoutSig, sig: PLACEHOLDER_SIG } as Message));
+  // Validate every other field (a placeholder stands in for the signature).
+  if (validate) encodeChecked(spec.schema.write({ ...withoutSig, sig: PLACEHOLDER_SIG } as Message));
   const key = (msg as unknown as Record<string, Uint8Array>)[spec.signer]!;
   return { domain: spec.domain, signer: spec.signer, key, body: encode(spec.schema.write(withoutSig)) };
 }
@@ -191,12 +193,13 @@ export function signMessage<M extends UnsignedMessage>(
   seed: Uint8Array,
   msg: M,
 ): MessageOf<M['t']> {
-  const { domain, signer, key, body } = signing(msg);
+  // The signed message is checked whole below, so the unsigned one need not be checked first.
+  const { domain, signer, key, body } = signing(msg, false);
   if (!equalBytes(ed25519PublicKeyOf(backend, seed), key)) {
     throw new KeyError(`${signer}: expected the public key of the signing seed`, { field: signer });
   }
   const signed = { ...msg, sig: signDomain(backend, seed, domain, body) } as unknown as Message;
-  return decodeMessage(encodeMessage(signed)) as MessageOf<M['t']>;
+  return encodeChecked(specOf(signed.t).schema.write(signed)).message as MessageOf<M['t']>;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Every vector and edge case in test/vectors/{ed25519,x25519}.json, run
-// against both backends, plus properties that hold the backends to the same
-// bytes on inputs nobody wrote down.
+// against every backend (the Node one with libsodium's ed25519, the same with
+// OpenSSL's, and tweetnacl), plus properties that hold them to the same bytes
+// on inputs nobody wrote down.
 
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -12,7 +13,7 @@ import { KeyError, SignatureError, type SpareCyclesError } from '../../protocol/
 import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
 import { Identity, ed25519ToX25519Public } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { ed25519Library, nodeCrypto, opensslCrypto } from '../../protocol/crypto/node.ts';
 import {
   ed25519PublicKeyOf,
   isValidDomainSignature,
@@ -52,7 +53,16 @@ const NON_CANONICAL = Array.from({ length: 38 }, (_, n) => {
   return bytes;
 });
 
-describe.each([nodeCrypto, naclCrypto])('$name backend', (backend: CryptoBackend) => {
+// Where sodium-native does not load, nodeCrypto is the OpenSSL backend and is listed once.
+const BACKENDS = [...new Set([nodeCrypto, opensslCrypto, naclCrypto])];
+
+it('the Node backend verifies with libsodium (its binary ships in the npm package)', () => {
+  // Anywhere sodium-native has a prebuilt binary it must load, or the Node backend is quietly slower.
+  expect(ed25519Library).toBe('libsodium');
+  expect(nodeCrypto.name).toBe('node-libsodium');
+});
+
+describe.each(BACKENDS)('$name backend', (backend: CryptoBackend) => {
   describe('ed25519', () => {
     it.each(ed.rfc8032)('$name (raw, no domain)', (v) => {
       const seed = fromHex(v.seed);
@@ -223,17 +233,18 @@ describe.each([nodeCrypto, naclCrypto])('$name backend', (backend: CryptoBackend
   });
 });
 
-describe('the two backends agree', () => {
+describe('the backends agree', () => {
   it('on public keys and signatures for random seeds, domains and messages', () => {
     fc.assert(
       fc.property(bytes32, fc.constantFrom(...DOMAIN_NAMES), fc.uint8Array({ maxLength: 300 }), (seed, domain, message) => {
         const publicKey = ed25519PublicKeyOf(nodeCrypto, seed);
         expect(ed25519PublicKeyOf(naclCrypto, seed)).toEqual(publicKey);
+        expect(ed25519PublicKeyOf(opensslCrypto, seed)).toEqual(publicKey);
         const signature = signDomain(nodeCrypto, seed, domain, message);
         expect(signDomain(naclCrypto, seed, domain, message)).toEqual(signature);
-        // Each backend accepts what the other signed.
-        verifyDomain(naclCrypto, publicKey, domain, message, signature);
-        verifyDomain(nodeCrypto, publicKey, domain, message, signature);
+        expect(signDomain(opensslCrypto, seed, domain, message)).toEqual(signature);
+        // Each backend accepts what the others signed.
+        for (const backend of BACKENDS) verifyDomain(backend, publicKey, domain, message, signature);
       }),
       { numRuns: 200 },
     );
@@ -249,8 +260,7 @@ describe('the two backends agree', () => {
         const [s, m] = [signature.slice(), message.slice()];
         if (index < 64) s[index]! ^= mask;
         else m[index - 64]! ^= mask;
-        expect(isValidDomainSignature(nodeCrypto, publicKey, 'result', m, s)).toBe(false);
-        expect(isValidDomainSignature(naclCrypto, publicKey, 'result', m, s)).toBe(false);
+        for (const backend of BACKENDS) expect(isValidDomainSignature(backend, publicKey, 'result', m, s)).toBe(false);
       }),
       { numRuns: 200 },
     );
@@ -261,6 +271,7 @@ describe('the two backends agree', () => {
       fc.property(bytes32, fc.uint8Array({ minLength: 64, maxLength: 64 }), (publicKey, signature) => {
         const verdict = isValidDomainSignature(nodeCrypto, publicKey, 'vector', publicKey, signature);
         expect(isValidDomainSignature(naclCrypto, publicKey, 'vector', publicKey, signature)).toBe(verdict);
+        expect(isValidDomainSignature(opensslCrypto, publicKey, 'vector', publicKey, signature)).toBe(verdict);
       }),
       { numRuns: 200 },
     );

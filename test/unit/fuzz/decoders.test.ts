@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import vectors from '../../vectors/messages.json' with { type: 'json' };
 import { decode, encode, type BInput, type BValue } from '../../../protocol/bencode.ts';
-import { concatBytes, fromHex, utf8 } from '../../../protocol/bytes.ts';
+import { compareBytes, concatBytes, fromHex, utf8 } from '../../../protocol/bytes.ts';
 import { LIMITS, MESSAGE_TYPES, type MessageType } from '../../../protocol/constants.ts';
 import { nodeCrypto } from '../../../protocol/crypto/node.ts';
 import {
@@ -172,6 +172,46 @@ describe('fuzz: bencode decode', () => {
     // Deep enough to overflow a recursive decoder's stack: still a DecodeError.
     expect(typed(() => decode(nested(100_000)), DECODE_ERRORS).ok).toBe(false);
   });
+
+describe('fuzz: bencode encode', () => {
+  // The encoder writes ASCII in place and sorts ASCII keys as strings; anything
+  // else goes through UTF-8 bytes. Both must give what the plain definition gives.
+  const reference = (value: BInput): Uint8Array => {
+    if (typeof value === 'number') return utf8(`i${value}e`);
+    if (typeof value === 'string') return reference(utf8(value));
+    if (value instanceof Uint8Array) return concatBytes(utf8(`${value.length}:`), value);
+    if (Array.isArray(value)) return concatBytes(utf8('l'), ...(value as BInput[]).map(reference), utf8('e'));
+    const entries = Object.entries(value as Record<string, BInput | undefined>)
+      .filter((e): e is [string, BInput] => e[1] !== undefined)
+      .map(([k, v]) => [utf8(k), v] as const)
+      .sort(([a], [b]) => compareBytes(a, b));
+    return concatBytes(utf8('d'), ...entries.flatMap(([k, v]) => [reference(k), reference(v)]), utf8('e'));
+  };
+  // Keys and text from all of Unicode, surrogate pairs included: UTF-16 order
+  // and UTF-8 byte order disagree between U+E000–U+FFFF and the astral planes.
+  const text = fc.string({ unit: fc.constantFrom('a', 'Z', '~', 'é', '\u00ff', '\ue000', '\uffff', '😀', '𝄞'), maxLength: 4 });
+  const value: fc.Arbitrary<BInput> = fc.letrec<{ v: BInput }>((tie) => ({
+    v: fc.oneof(
+      { maxDepth: 3 },
+      fc.maxSafeInteger(),
+      text,
+      fc.uint8Array({ maxLength: 8 }),
+      fc.array(tie('v'), { maxLength: 3 }),
+      fc.dictionary(fc.oneof(text, fc.string({ maxLength: 4 })), tie('v'), { maxKeys: 5 }),
+    ),
+  })).v;
+
+  it('gives the bytes of the plain definition, and they decode', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const bytes = encode(v);
+        expect(bytes).toEqual(reference(v));
+        expect(typed(() => decode(bytes), DECODE_ERRORS).ok).toBe(true);
+      }),
+      params,
+    );
+  });
+});
 });
 
 describe('fuzz: decodeMessage', () => {
