@@ -11,6 +11,8 @@ export interface MintGauges {
   commitGroups: number;
   committedRequests: number;
   commitSeconds: number;
+  walSyncs: number;
+  walSyncSeconds: number;
 }
 
 export class MintMetrics {
@@ -41,9 +43,11 @@ export class MintMetrics {
     metric('sparecycles_mint_outstanding', 'gauge', 'Credits issued and not yet spent.', [['', g.issued - g.spent]]);
     metric('sparecycles_mint_account_balances', 'gauge', 'Sum of all account balances.', [['', g.balances]]);
     metric('sparecycles_mint_accounts', 'gauge', 'Accounts.', [['', g.accounts]]);
-    metric('sparecycles_mint_commit_groups_total', 'counter', 'Durable commits.', [['', g.commitGroups]]);
+    metric('sparecycles_mint_commit_groups_total', 'counter', 'Commits (each carries a group of requests).', [['', g.commitGroups]]);
     metric('sparecycles_mint_committed_requests_total', 'counter', 'Requests committed (a commit carries a group).', [['', g.committedRequests]]);
     metric('sparecycles_mint_commit_seconds_total', 'counter', 'Time spent in commits.', [['', g.commitSeconds]]);
+    metric('sparecycles_mint_wal_syncs_total', 'counter', 'WAL syncs; every answer waits for one that began after its commit.', [['', g.walSyncs]]);
+    metric('sparecycles_mint_wal_sync_seconds_total', 'counter', 'Time spent in WAL syncs, on the thread pool.', [['', g.walSyncSeconds]]);
     metric('sparecycles_mint_uptime_seconds', 'gauge', 'Seconds since start.', [['', g.uptimeS]]);
     return `${out.join('\n')}\n`;
   }

@@ -245,12 +245,12 @@ export class Mint {
   }
 
   /** NUT-07: whether each Y is spent. Anyone may ask. */
-  state(Ys: readonly Uint8Array[]): ('spent' | 'unspent')[] {
-    return Ys.map((Y) => (this.ledger.isSpent(Y) ? 'spent' : 'unspent'));
+  state(Ys: readonly Uint8Array[]): Promise<('spent' | 'unspent')[]> {
+    return this.ledger.read(() => Ys.map((Y) => (this.ledger.isSpent(Y) ? 'spent' : 'unspent')));
   }
 
-  balance(account: string): number | undefined {
-    return this.ledger.balance(account);
+  balance(account: string): Promise<number | undefined> {
+    return this.ledger.read(() => this.ledger.balance(account));
   }
 
   async close(): Promise<void> {

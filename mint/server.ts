@@ -91,6 +91,8 @@ export class MintServer {
       commitGroups: this.mint.ledger.stats.groups,
       committedRequests: this.mint.ledger.stats.grouped,
       commitSeconds: this.mint.ledger.stats.commitMs / 1000,
+      walSyncs: this.mint.ledger.stats.syncs,
+      walSyncSeconds: this.mint.ledger.stats.syncMs / 1000,
     });
   }
 
@@ -156,13 +158,13 @@ export class MintServer {
         } catch {
           name = '';
         }
-        const balance = this.mint.balance(name);
+        const balance = await this.mint.balance(name);
         if (balance === undefined) throw new MintError('UNKNOWN_ACCOUNT', `no account ${JSON.stringify(name.slice(0, 64))}`, { field: 'account' });
         return { account: name, balance };
       }
       case 'state': {
         const Ys = stateQueryOf(await readJson(req));
-        const states = this.mint.state(Ys);
+        const states = await this.mint.state(Ys);
         return { states: Ys.map((Y, i) => ({ Y: toHex(Y), state: states[i] })) };
       }
       case 'deposit':

@@ -1,8 +1,10 @@
 // The mint's ristretto255 arithmetic: libsodium (WebAssembly), about five
 // times faster than @noble/curves at the constant-time scalar multiplication
-// every redeem needs (docs/decisions.md). It must give the same bytes as
+// every redeem needs (docs/decisions.md), with node:crypto's SHA-512 for
+// hash_to_curve. It must give the same bytes as
 // protocol/credits/curve.ts; test/vectors/credits.json is checked against both.
 
+import { createHash } from 'node:crypto';
 import sodiumModule from 'libsodium-wrappers-sumo';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
 import { scalarToBigint } from '../protocol/credits/curve.ts';
@@ -35,8 +37,14 @@ function wrap(s: Sodium): CreditCurve {
     },
     mul(scalar, p) {
       checkScalar(scalar);
-      point(p, 'point');
-      return s.crypto_scalarmult_ristretto255(scalar, p);
+      // libsodium decodes the point itself and refuses an invalid one, and an
+      // identity result, which is all the identity point can give; checking
+      // first would decode every point twice on the mint's hottest path.
+      try {
+        return s.crypto_scalarmult_ristretto255(scalar, p);
+      } catch (cause) {
+        throw new KeyError('point: expected a ristretto255 point other than the identity', { field: 'point', cause });
+      }
     },
     mulBase(scalar) {
       checkScalar(scalar);
@@ -45,6 +53,7 @@ function wrap(s: Sodium): CreditCurve {
     add: (a, b) => nonIdentity(s.crypto_core_ristretto255_add(point(a, 'a'), point(b, 'b'))),
     sub: (a, b) => nonIdentity(s.crypto_core_ristretto255_sub(point(a, 'a'), point(b, 'b'))),
     isPoint: valid,
+    sha512: (data) => new Uint8Array(createHash('sha512').update(data).digest()),
   };
 }
 

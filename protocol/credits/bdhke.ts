@@ -13,15 +13,32 @@
 // derived from k and B, so the same request gets the same bytes back: the
 // mint can answer a retry without having stored the signature.
 
-import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, utf8 } from '../bytes.ts';
 import { CREDIT_DOMAINS } from '../constants.ts';
 import { scalarFromWide, scalarOps, type CreditCurve } from './curve.ts';
 
+// DST_prime = DST ‖ I2OSP(len(DST), 1); a DST this short needs no hashing first.
+const DST = utf8(CREDIT_DOMAINS.hashToCurve);
+if (DST.length > 255) throw new Error('the hash_to_curve DST must be at most 255 bytes');
+const DST_PRIME = concatBytes(DST, Uint8Array.of(DST.length));
+// Z_pad (one SHA-512 block of zeros) and I2OSP(64, 2).
+const Z_PAD = new Uint8Array(128);
+const LENGTH_64 = Uint8Array.of(0, 64);
+
+/**
+ * RFC 9380 expand_message_xmd with SHA-512 for 64 bytes: one output block, so
+ * b_1 is the answer. Written out rather than taken from @noble/curves so the
+ * mint can pass node:crypto's SHA-512.
+ */
+function expandTo64(message: Uint8Array, hash: (data: Uint8Array) => Uint8Array): Uint8Array {
+  const b0 = hash(concatBytes(Z_PAD, message, LENGTH_64, Uint8Array.of(0), DST_PRIME));
+  return hash(concatBytes(b0, Uint8Array.of(1), DST_PRIME));
+}
+
 /** Y = hash_to_ristretto255(x) (RFC 9380, expand_message_xmd with SHA-512) under the credit DST. */
 export function hashToCurve(curve: CreditCurve, secret: Uint8Array): Uint8Array {
-  return curve.fromUniform(expand_message_xmd(secret, utf8(CREDIT_DOMAINS.hashToCurve), 64, sha512));
+  return curve.fromUniform(expandTo64(secret, curve.sha512 ?? sha512));
 }
 
 /** A scalar from 64 random bytes; never zero in practice (probability 2^-252), refused if it is. */

@@ -24,6 +24,8 @@ export interface CreditCurve {
   sub(a: Uint8Array, b: Uint8Array): Uint8Array;
   /** A canonical encoding of a point other than the identity. */
   isPoint(bytes: Uint8Array): boolean;
+  /** The SHA-512 hash_to_curve uses, where the backend has a faster one than @noble/hashes. */
+  readonly sha512?: (data: Uint8Array) => Uint8Array;
 }
 
 const Point = ristretto255.Point;
