@@ -76,7 +76,8 @@ export function unblind(curve: CreditCurve, signature: Uint8Array, r: Uint8Array
  * C that is not a point.
  */
 export function checkCredit(curve: CreditCurve, k: Uint8Array, secret: Uint8Array, C: Uint8Array): Uint8Array | undefined {
-  if (!curve.isPoint(C)) return undefined;
+  // k·Y is always a canonical encoding of a valid point, so a C that is not
+  // one can never equal it: no separate point check is needed.
   const Y = hashToCurve(curve, secret);
   return equalBytes(curve.mul(k, Y), C) ? Y : undefined;
 }

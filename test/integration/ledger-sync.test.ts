@@ -70,7 +70,7 @@ describe('the ledger answers only after its WAL sync', () => {
     await l.close();
   });
 
-  it('covers every group committed while a sync runs with the next sync, not the running one', async () => {
+  it('holds requests that arrive during a sync, then commits them as one group under one more sync', async () => {
     const l = await ledger();
     const syncs = await holdSyncs();
     const first = l.submit((s) => Ledger.credit(s, 'a', 1));
@@ -81,6 +81,8 @@ describe('the ledger answers only after its WAL sync', () => {
     const later = [l.submit((s) => Ledger.credit(s, 'b', 1)), l.submit((s) => Ledger.credit(s, 'c', 1))];
     for (const p of later) void p.then(() => order.push('later'));
     await tick();
+    // Not committed yet: they wait for the running sync, and then share a commit.
+    expect(l.balance('b')).toBeUndefined();
     syncs.release();
     await first;
     await tick();
@@ -90,7 +92,9 @@ describe('the ledger answers only after its WAL sync', () => {
     syncs.release();
     await Promise.all(later);
     expect(order).toEqual(['first', 'later', 'later']);
+    expect(l.balance('c')).toBe(1);
     expect(l.stats.syncs).toBe(2);
+    expect(l.stats.groups).toBe(2);
     await l.close();
   });
 
