@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const outcome = await Promise.race([failed, stop]);
     if (outcome instanceof Error) throw outcome;
+    await settleBeforeExit(engine, print);
     return 0;
   } finally {
     engine.stop();
@@ -91,6 +92,32 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 type Print = (event: Record<string, unknown>, text: string) => void;
+
+/** How long a clean shutdown waits for the receipts of results already sent. */
+const SETTLE_MS = 30_000;
+
+/**
+ * A receipt is the only copy of an accepted unit's pay, and the tasker sends
+ * it to a live wire only: so take no new units, and give the results already
+ * sent a bounded while to be answered. Units still running are abandoned (the
+ * tasker reissues them); a second signal does not wait.
+ */
+async function settleBeforeExit(engine: WorkerEngine, print: Print): Promise<void> {
+  engine.pause();
+  const waiting = engine.unsettled;
+  if (waiting === 0) return;
+  print({ event: 'settling', results: waiting }, `waiting up to ${SETTLE_MS / 1000} s for the receipts of ${waiting} result(s)…`);
+  let again: () => void = () => {};
+  const impatient = new Promise<false>((resolve) => (again = () => resolve(false)));
+  process.once('SIGINT', again).once('SIGTERM', again);
+  let settled: boolean;
+  try {
+    settled = await Promise.race([engine.settled(SETTLE_MS), impatient]);
+  } finally {
+    process.off('SIGINT', again).off('SIGTERM', again);
+  }
+  if (!settled) print({ event: 'unsettled', results: engine.unsettled }, `leaving with ${engine.unsettled} result(s) unanswered`);
+}
 
 /** Looks for offers on the DHT until one has units left, or a signal says stop. */
 async function discover(

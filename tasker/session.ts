@@ -26,7 +26,10 @@ import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';
 import { seedTask } from './task-torrent.ts';
 import type { TaskDir } from './task-dir.ts';
-import type { Paid, Payer } from './payer.ts';
+import type { Paid } from './payer.ts';
+import { ReceiptOutbox } from './receipt-outbox.ts';
+import { UnitPayments } from './unit-payments.ts';
+import type { PayerPort } from './unit-payments.ts';
 import { Coordinator } from './verify/coordinator.ts';
 import type { Progress } from './verify/coordinator.ts';
 
@@ -42,7 +45,7 @@ export interface TaskerOptions {
   /** How long a worker has for one unit before it is reissued. */
   leaseMs?: number;
   /** Pays accepted units at the task's mint; without it results are accepted unpaid. */
-  payer?: Payer;
+  payer?: PayerPort;
   random?: () => number;
   now?: () => number;
 }
@@ -85,8 +88,9 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   private readonly fetcher: ResultFetcher;
   /** Payments in flight: their accepted receipts wait for the mint. */
   private readonly payments = new Set<Promise<void>>();
-  /** `worker:unit` pairs already paid (or being paid). */
-  private readonly paidUnits = new Set<string>();
+  private readonly unitPayments: UnitPayments | undefined;
+  /** Final receipts due while their worker had no open wire, sent when it greets again. */
+  private readonly outbox: ReceiptOutbox<{ unit: number; message: Message }>;
   private module!: PreparedModule;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
@@ -119,6 +123,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.rejectDone = reject;
     });
     this.done.catch(() => {});
+    this.unitPayments = options.payer && new UnitPayments(options.payer);
+    this.outbox = new ReceiptOutbox(undefined, (worker, { unit }) =>
+      options.log({ level: 'warn', event: 'receipt-dropped', worker, unit, why: 'too many receipts held for workers away' }),
+    );
   }
 
   get identity(): Identity {
@@ -169,6 +177,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.fetcher.stop();
+    // Pay in these never reaches its workers: say so, for whoever settles with them.
+    if (this.outbox.size > 0) this.options.log({ level: 'warn', event: 'receipts-undelivered', count: this.outbox.size });
     if (!this.finished) this.rejectDone(new Error('the tasker stopped before the task was done'));
   }
 
@@ -228,6 +238,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     channel.worker = toHex(hello.key);
     channel.workerKey = hello.key;
     this.options.log({ level: 'debug', event: 'worker-hello', worker: channel.worker, agent: hello.agent });
+    const held = this.outbox.take(channel.worker);
+    if (held.length === 0) return;
+    for (const { message } of held) channel.send(message);
+    this.options.log({ level: 'info', event: 'receipts-redelivered', worker: channel.worker, units: held.map((h) => h.unit) });
   }
 
   private onClaim(channel: Channel, claim: Claim): void {
@@ -346,8 +360,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
 
   /** An accepted result: paid at the mint first when the task pays, then its receipt carries the pay. */
   private accept(lease: LeaseRecord, leaseId: Uint8Array): void {
-    const payer = this.options.payer;
-    if (!payer) {
+    const payments = this.unitPayments;
+    if (!payments) {
       this.receipt(lease.channel, lease.unit, leaseId, 'accepted');
       return;
     }
@@ -355,16 +369,13 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: the result carried no blinded outputs');
       return;
     }
-    // A unit is paid once per worker, however many leases of it that worker held.
-    const key = `${lease.worker}:${lease.unit}`;
-    if (this.paidUnits.has(key)) {
-      this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: this unit was already paid for');
-      return;
-    }
-    this.paidUnits.add(key);
-    const paying = payer.pay(lease.blinded).then(
+    const paying = payments.pay(lease.worker, lease.unit, lease.blinded).then(
       (paid) => {
-        this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payer.price });
+        if (!paid) {
+          this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: this unit was already paid for');
+          return;
+        }
+        this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payments.payer.price });
         this.receipt(lease.channel, lease.unit, leaseId, 'accepted', undefined, paid);
       },
       (error: Error) => {
@@ -434,22 +445,29 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     reason?: string,
     paid?: Paid,
   ): void {
+    const worker = channel.worker;
+    // A closed wire leaves its channel `open` (only our own close() clears it): the set of channels is what tells.
+    const live = (c: Channel) => c.open && this.channels.has(c);
     // The wire a result came on may be gone while the worker holds another (TCP and WebRTC).
-    if (!channel.open && channel.worker) channel = [...this.channels].find((c) => c.open && c.worker === channel.worker) ?? channel;
-    if (!channel.open) return;
-    channel.send(
-      this.sign({
-        t: 'receipt',
-        v: 1,
-        task: fromHex(this.infoHash),
-        unit,
-        lease,
-        status,
-        ...(reason === undefined ? {} : { reason: reason.slice(0, 120) }),
-        ...(paid ? { paid } : {}),
-        tasker: this.options.identity.publicKey,
-      }),
-    );
+    if (!live(channel) && worker) channel = [...this.channels].find((c) => c.open && c.worker === worker) ?? channel;
+    // A pending receipt is only news; a final one may carry the worker's pay, so it waits for the worker to come back.
+    if (!live(channel) && (status === 'pending' || !worker)) return;
+    const message = this.sign({
+      t: 'receipt',
+      v: 1,
+      task: fromHex(this.infoHash),
+      unit,
+      lease,
+      status,
+      ...(reason === undefined ? {} : { reason: reason.slice(0, 120) }),
+      ...(paid ? { paid } : {}),
+      tasker: this.options.identity.publicKey,
+    });
+    if (live(channel)) channel.send(message);
+    else {
+      this.outbox.put(worker!, { unit, message });
+      this.options.log({ level: 'info', event: 'receipt-held', worker, unit, status, paid: paid !== undefined });
+    }
   }
 
   private sign(message: UnsignedMessage): Message {

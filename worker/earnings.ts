@@ -5,7 +5,7 @@
 // publishes to everyone.
 
 import { MintClient } from '../mint/api.ts';
-import { fromHex, toHex } from '../protocol/bytes.ts';
+import { toHex } from '../protocol/bytes.ts';
 import { nobleCurve, type CreditCurve } from '../protocol/credits/curve.ts';
 import type { PublicKeyset } from '../protocol/credits/keyset.ts';
 import type { Earnings, ReceivedPay } from './ports.ts';
@@ -36,8 +36,9 @@ export function walletEarnings(wallet: Wallet, options: WalletEarningsOptions = 
       return (await wallet.prepare(mint, amount, label)).map((o) => o.B);
     },
     async receive(mint, label, pay: ReceivedPay) {
-      const outputs = wallet.pendingFor(label).map((p) => fromHex(p.B));
-      const credits = await wallet.receive(mint, await keyset(mint, pay.keyset), pay.signatures, outputs);
+      // Pay for a label already received (a receipt delivered twice) is worth nothing more, and is no error.
+      if (wallet.pendingFor(label).length === 0) return 0;
+      const credits = await wallet.receiveFor(mint, await keyset(mint, pay.keyset), pay.signatures, label);
       return credits.reduce((sum, c) => sum + c.amount, 0);
     },
     async forfeit(label) {

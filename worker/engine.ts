@@ -74,6 +74,14 @@ interface Computed {
   blinded?: Uint8Array[];
 }
 
+/**
+ * How many lease ids the engine remembers, as results awaiting a final
+ * receipt and as receipts already applied. A tasker that never answers, or
+ * answers twice, costs at most this much memory; beyond it, a duplicate is
+ * still harmless to the wallet (pay for a label already received adds nothing).
+ */
+const LEASE_MEMORY = 4096;
+
 interface Batch {
   remaining: number;
   /** Outputs too large to ride inline, sent together as one result torrent. */
@@ -95,6 +103,14 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   private stopped = false;
   /** Set when taking new units is paused (sharing switched off); running units finish. */
   private paused = false;
+  /** Leases whose result went out and has no final receipt yet (stats.pending counts them). */
+  private readonly awaiting = new Set<string>();
+  /** Leases whose final receipt was applied: the tasker may send one again after a reconnection. */
+  private readonly settledLeases = new Set<string>();
+  /** Pay being kept (or forfeited) for final receipts. */
+  private readonly paying = new Set<Promise<void>>();
+  /** settled() callers, told whenever something settles. */
+  private readonly settleWaiters = new Set<() => void>();
   readonly ready: Promise<Manifest>;
 
   constructor(options: WorkerEngineOptions, magnet: string) {
@@ -131,6 +147,40 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.stopped = true;
     clearTimeout(this.claimTimer);
     this.handle.close();
+    this.notifySettled();
+  }
+
+  /** Results sent without a final receipt yet, plus pay still being kept: what closing now would lose. */
+  get unsettled(): number {
+    return this.awaiting.size + this.paying.size;
+  }
+
+  /**
+   * Resolves true once every result sent has its final receipt and its pay
+   * is kept, false after `timeoutMs` or if the engine stops first. Call
+   * before stop(): the receipt of an accepted result is the only copy of its
+   * pay, and a closed engine never hears it.
+   */
+  settled(timeoutMs: number): Promise<boolean> {
+    if (this.unsettled === 0) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.settleWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = () => {
+        if (this.unsettled === 0) finish(true);
+        else if (this.stopped) finish(false);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.settleWaiters.add(check);
+    });
+  }
+
+  private notifySettled(): void {
+    for (const check of [...this.settleWaiters]) check();
   }
 
   private async load(): Promise<Manifest> {
@@ -236,9 +286,19 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     verifyMessage(this.options.backend, receipt);
     this.fromTasker(channel, receipt);
     if (receipt.status !== 'pending') {
+      const lease = toHex(receipt.lease);
+      // Sent again after a reconnection: counted and paid the first time.
+      if (this.settledLeases.has(lease)) return;
+      remember(this.settledLeases, lease);
+      this.awaiting.delete(lease);
+      this.stats.pending = this.awaiting.size;
       this.stats[receipt.status]++;
-      this.stats.pending = Math.max(0, this.stats.pending - 1);
-      void this.settlePay(receipt);
+      const paying = this.settlePay(receipt);
+      this.paying.add(paying);
+      void paying.finally(() => {
+        this.paying.delete(paying);
+        this.notifySettled();
+      });
     }
     this.emit('receipt', receipt);
   }
@@ -375,8 +435,9 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
           worker: this.options.identity.publicKey,
         }),
       );
-      this.stats.pending++;
+      remember(this.awaiting, toHex(d.lease));
     }
+    this.stats.pending = this.awaiting.size;
   }
 
   private sign(message: UnsignedMessage): Message {
@@ -387,4 +448,11 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.emit('warning', error);
     if (channel && channel.invalidCount > 8) channel.close();
   }
+}
+
+/** Adds `key` to a set kept to LEASE_MEMORY entries, forgetting the oldest. */
+function remember(set: Set<string>, key: string): void {
+  set.delete(key);
+  set.add(key);
+  if (set.size > LEASE_MEMORY) set.delete(set.values().next().value!);
 }

@@ -201,6 +201,23 @@ export class Wallet {
     return this.#update((d) => this.#receiveInto(d, key, keyset, signatures, outputs));
   }
 
+  /**
+   * receive() for the outputs pending under `label`, found in the same change
+   * that takes them, so pay delivered twice for one label (a receipt sent
+   * again after a reconnection) adds nothing the second time instead of
+   * failing. Resolves with no credits when nothing is pending under the
+   * label: paid already, or forgotten.
+   */
+  async receiveFor(mint: string, keyset: PublicKeyset, signatures: readonly BlindSignature[], label: string): Promise<StoredCredit[]> {
+    // Nothing to take: no need to write the wallet again.
+    if (this.pendingFor(label).length === 0) return [];
+    const key = mintKey(mint);
+    return this.#update((d) => {
+      const outputs = d.pending.filter((p) => p.label === label).map((p) => fromHex(p.B));
+      return outputs.length === 0 ? [] : this.#receiveInto(d, key, keyset, signatures, outputs);
+    });
+  }
+
   #receiveInto(
     d: WalletData,
     mint: string,

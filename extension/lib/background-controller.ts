@@ -18,7 +18,16 @@ export interface BackgroundDeps {
   /** Where the engine runs: the offscreen document, or the background page itself. */
   engine: EngineTransport;
   log?(message: string, error?: unknown): void;
+  /** How long switching off waits, once no unit runs, for the receipts of results already sent (default SETTLE_MS). */
+  settleMs?: number;
 }
+
+/**
+ * An accepted result's receipt carries its pay, and only a live engine hears
+ * it: closing the engine while receipts are due loses that pay. Bounded, so a
+ * tasker that never answers does not keep the engine up for ever.
+ */
+export const SETTLE_MS = 30_000;
 
 /** Settings whose change needs a fresh engine. */
 const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
@@ -33,6 +42,9 @@ export class BackgroundController {
   private seed: Uint8Array | undefined;
   private engine: EngineStatus | undefined;
   private readonly ready: Promise<void>;
+  /** Runs while draining with no unit running but receipts still due; when it fires, the engine closes regardless. */
+  private settleTimer: ReturnType<typeof setTimeout> | undefined;
+  private settleExpired = false;
   /** What the engine's transport calls; the offscreen document's messages reach the same methods through handle(). */
   private readonly events: EngineEvents = {
     ready: () => this.engineReady(),
@@ -140,7 +152,25 @@ export class BackgroundController {
   }
 
   private checkDrained(): void {
-    if (this.state.phase === 'draining' && (this.engine?.units.running ?? 0) === 0) this.dispatch({ type: 'drained' });
+    if (this.state.phase !== 'draining') return this.stopSettling();
+    const units = this.engine?.units;
+    if ((units?.running ?? 0) > 0) return;
+    if ((units?.settling ?? 0) > 0 && !this.settleExpired) {
+      this.settleTimer ??= setTimeout(() => {
+        this.settleExpired = true;
+        this.deps.log?.(`closing the engine with ${this.engine?.units.settling ?? 0} result(s) still unanswered`);
+        this.checkDrained();
+      }, this.deps.settleMs ?? SETTLE_MS);
+      return;
+    }
+    this.stopSettling();
+    this.dispatch({ type: 'drained' });
+  }
+
+  private stopSettling(): void {
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    this.settleExpired = false;
   }
 
   private apply(effect: Effect): void {

@@ -207,7 +207,7 @@ export class EngineHost {
         : {}),
       download: torrent ? torrent.progress : 0,
       peers: torrent ? torrent.numPeers : 0,
-      units: { ...stats, running: Math.max(0, stats.assigned - stats.computed - stats.failed) },
+      units: { ...stats, running: Math.max(0, stats.assigned - stats.computed - stats.failed), settling: this.engine?.unsettled ?? 0 },
       threads: budget.threads,
       dutyCycle: budget.dutyCycle,
       ...(this.onAc === undefined ? {} : { onAc: this.onAc }),

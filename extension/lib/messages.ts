@@ -11,6 +11,8 @@ import type { ToWallet } from './wallet-messages.ts';
 export type UnitCounts = WorkerStats & {
   /** Assigned and not yet finished here. */
   running: number;
+  /** Results sent without a final receipt yet, plus pay still being kept: what closing the engine now would lose. */
+  settling: number;
 };
 
 /** What the offscreen document reports about its engine. */

@@ -9,7 +9,9 @@
 //    └──────────────── off ◀──drained── draining ◀────────────────────┘
 //
 // Draining lets the units already running finish and return, and takes no
-// new ones; enabling again while draining goes straight back to sharing.
+// new ones; enabling again while draining goes straight back to sharing. The
+// background sends 'drained' only once the receipts of the results sent are
+// in too, or a bounded wait for them ran out (lib/background-controller.ts).
 // Paused (not on AC power, or the user is active) also takes no new units,
 // but keeps the task and its swarm so it resumes at once.
 

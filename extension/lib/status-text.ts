@@ -14,7 +14,9 @@ export function describeStatus(view: StatusView): string {
       return `Paused — ${view.pauseReason ?? 'waiting for the right conditions'}`;
     case 'draining': {
       const running = engine?.units.running ?? 0;
-      return running > 0 ? `Stopping — finishing ${running} running unit${running === 1 ? '' : 's'}` : 'Stopping…';
+      const settling = engine?.units.settling ?? 0;
+      if (running > 0) return `Stopping — finishing ${running} running unit${running === 1 ? '' : 's'}`;
+      return settling > 0 ? `Stopping — waiting for the tasker's answer to ${settling} result${settling === 1 ? '' : 's'}` : 'Stopping…';
     }
     case 'sharing': {
       if (!engine) return 'Sharing — starting the engine';

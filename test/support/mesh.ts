@@ -15,6 +15,7 @@ import { signManifest } from '../../protocol/manifest.ts';
 import { announceOffer } from '../../tasker/announce-offer.ts';
 import { Payer } from '../../tasker/payer.ts';
 import { TaskerSession } from '../../tasker/session.ts';
+import type { PayerPort } from '../../tasker/unit-payments.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
 import { startTestnet } from '../../testnet/testnet.ts';
@@ -79,6 +80,8 @@ export class Mesh {
       offer?: boolean;
       /** Pay this much per unit at the mesh's mint, from a deposit of `deposit`. */
       pay?: { price: number; deposit: number };
+      /** Stands between the session and its payer: to delay or fail payments. */
+      wrapPayer?: (payer: Payer) => PayerPort;
       /** More trackers for the task torrent (a relay's signalling endpoint). */
       trackers?: string[];
     } = {},
@@ -86,14 +89,15 @@ export class Mesh {
     const identity = Identity.generate(nodeCrypto);
     const task = await loadTaskDir(nodeCrypto, taskDir, { tasker: identity.publicKey });
     options.change?.(task);
-    let payer: Payer | undefined;
+    let payer: PayerPort | undefined;
     if (options.pay) {
       const mint = this.net.mint;
       if (!mint) throw new Error('Mesh.start({ mint: true }) first');
       task.body.mint = mint.url;
       task.body.price = options.pay.price;
       await mint.fund(identity.publicKey, options.pay.deposit);
-      payer = await Payer.connect({ backend: nodeCrypto, identity, mint: mint.url, price: options.pay.price });
+      const connected = await Payer.connect({ backend: nodeCrypto, identity, mint: mint.url, price: options.pay.price });
+      payer = options.wrapPayer ? options.wrapPayer(connected) : connected;
     }
     const manifest = signManifest(nodeCrypto, identity.exportSeed(), task.body);
     const torrents = await this.client();

@@ -1,7 +1,7 @@
 // The sharing state machine, the background controller that drives it (with
 // fake browser parts), and the popup's wording.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { BackgroundController } from '../../extension/lib/background-controller.ts';
 import type { EngineStatus, StatusView, ToOffscreen } from '../../extension/lib/messages.ts';
 import { defaultSettings } from '../../extension/lib/settings.ts';
@@ -88,17 +88,25 @@ function status(running: number, extra: Partial<EngineStatus> = {}): EngineStatu
     task: { name: 'mandelbrot', units: 32, infoHash: 'ab'.repeat(20) },
     download: 1,
     peers: 1,
-    units: { assigned: 12 + running, computed: 12, failed: 0, accepted: 10, rejected: 0, pending: 2, credits: 0, running },
+    units: { assigned: 12 + running, computed: 12, failed: 0, accepted: 10, rejected: 0, pending: 2, credits: 0, running, settling: 0 },
     threads: 1,
     dutyCycle: 1,
     ...extra,
   };
 }
 
-function controller(settings: Partial<Settings> = {}) {
+/** A status with `settling` results still waiting for their receipts (or their pay being kept). */
+function settlingStatus(running: number, settling: number): EngineStatus {
+  const s = status(running);
+  return { ...s, units: { ...s.units, settling } };
+}
+
+function controller(settings: Partial<Settings> = {}, settleMs?: number) {
   const log: string[] = [];
   const sent: ToOffscreen[] = [];
   const c = new BackgroundController({
+    ...(settleMs === undefined ? {} : { settleMs }),
+    log: (message) => log.push(`log: ${message}`),
     loadSettings: async () => ({ ...defaultSettings(), ...settings }),
     loadSeed: async () => new Uint8Array(32).fill(7),
     engine: {
@@ -131,6 +139,58 @@ describe('background controller', () => {
     await c.handle({ target: 'background', kind: 'engine-status', status: status(0) });
     expect(c.state.phase).toBe('off');
     expect(log).toEqual(['open', 'close']);
+  });
+
+  it('switched off, closes the engine only once the receipts of the results it sent are in', async () => {
+    const { c, log } = controller({ sharing: true, magnet: '' }, 60_000);
+    await c.handle({ target: 'background', kind: 'offscreen-ready' });
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(1, 2) });
+    await c.settingsChanged({ ...defaultSettings(), sharing: false });
+    // No unit runs any more, but two results wait for their verdicts (and pay).
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 2) });
+    expect(c.state.phase).toBe('draining');
+    expect(describeStatus(c.view())).toBe("Stopping — waiting for the tasker's answer to 2 results");
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 1) });
+    expect(c.state.phase).toBe('draining');
+    expect(log).toEqual(['open']);
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 0) });
+    expect(c.state.phase).toBe('off');
+    expect(log).toEqual(['open', 'close']);
+  });
+
+  it('closes the engine after a bounded wait when the receipts never come', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const { c, log } = controller({ sharing: true, magnet: '' }, 30_000);
+    await c.handle({ target: 'background', kind: 'offscreen-ready' });
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(1, 0) });
+    await c.settingsChanged({ ...defaultSettings(), sharing: false });
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 1) });
+    expect(c.state.phase).toBe('draining');
+    // Statuses keep coming while it waits; they do not restart the wait.
+    vi.advanceTimersByTime(20_000);
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 1) });
+    vi.advanceTimersByTime(9_999);
+    expect(c.state.phase).toBe('draining');
+    vi.advanceTimersByTime(1);
+    expect(c.state.phase).toBe('off');
+    expect(log).toEqual(['open', 'log: closing the engine with 1 result(s) still unanswered', 'close']);
+  });
+
+  it('switched on again while waiting for receipts, keeps sharing and forgets the wait', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const { c, log, sent } = controller({ sharing: true, magnet: '' }, 30_000);
+    await c.handle({ target: 'background', kind: 'offscreen-ready' });
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(1, 0) });
+    await c.settingsChanged({ ...defaultSettings(), sharing: false });
+    await c.handle({ target: 'background', kind: 'engine-status', status: settlingStatus(0, 1) });
+    await c.settingsChanged({ ...defaultSettings(), sharing: true });
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60_000);
+    expect(c.state.phase).toBe('sharing');
+    expect(sent.map((m) => m.kind)).toEqual(['hold', 'release']);
+    expect(log).toEqual(['open']);
   });
 
   it('reconfigures the engine when the magnet or CPU changes while sharing', async () => {

@@ -17,7 +17,7 @@ function status(running: number): EngineStatus {
     stage: 'computing',
     download: 1,
     peers: 1,
-    units: { assigned: running, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0, running },
+    units: { assigned: running, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0, running, settling: 0 },
     threads: 1,
     dutyCycle: 1,
   };

@@ -21,6 +21,7 @@ import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { KeyError } from '../../protocol/errors.ts';
 import { signMessage, type BlindedOutput, type BlindSignature } from '../../protocol/messages/index.ts';
+import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { readWalletData, type WalletStore } from '../../worker/wallet-data.ts';
 import { memoryWalletStore, selectCredits, splitOutputs, Wallet, WalletError, type StoredCredit, type WalletData } from '../../worker/wallet.ts';
@@ -212,6 +213,24 @@ describe('a wallet being paid', () => {
     await reopened.receive(url, keyset, signatures, outputs.map((o) => o.B));
     expect(reopened.balance()).toBe(21);
     expect((await Wallet.open(new WalletFile(path))).balance()).toBe(21);
+  });
+
+  it('keeps pay delivered twice for one label once, without an error, even when both arrive together', async () => {
+    const store = memoryWalletStore();
+    const wallet = await Wallet.open(store);
+    const earnings = walletEarnings(wallet, { client: () => client });
+    const label = `${'ab'.repeat(20)}:4:${'cd'.repeat(16)}`;
+    const outputs = await earnings.request(url, 13, label);
+    const ok = await pay(outputs.map((B, i) => ({ amount: [8, 4, 1][i]!, B })));
+    const delivered = { keyset: keyset.id, signatures: ok };
+    // A receipt sent again after a reconnection, handled while the first is still being kept.
+    expect(await Promise.all([earnings.receive(url, label, delivered), earnings.receive(url, label, delivered)])).toEqual([13, 0]);
+    expect(await earnings.receive(url, label, delivered)).toBe(0);
+    expect(wallet.balance(url)).toBe(13);
+    expect(wallet.list()).toHaveLength(3);
+    expect(wallet.pendingFor(label)).toEqual([]);
+    expect(await wallet.receiveFor(url, keyset, ok, label)).toEqual([]);
+    expect(readWalletData(store.data)).toEqual(wallet.snapshot());
   });
 });
 

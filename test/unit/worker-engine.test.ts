@@ -1,0 +1,207 @@
+// The worker engine's side of receipts, with the test playing the tasker on
+// one wire. The engine, the task (the mandelbrot example, signed), the
+// messages and the unit pool are real; the wire is a stand-in that carries
+// the engine's BEP 10 payloads to and from the test (a real tasker cannot be
+// told to send a receipt twice), and Earnings only counts its calls (the
+// wallet's side of pay delivered twice is tested in wallet.test.ts).
+// Checked: a final receipt sent again after a reconnection changes neither
+// the stats nor the wallet a second time, and settled() waits for every
+// result's final receipt and for its pay to be kept.
+
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../protocol/bytes.ts';
+import { Identity } from '../../protocol/crypto/identity.ts';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { encodeManifest, signManifest } from '../../protocol/manifest.ts';
+import { decodeMessage, encodeMessage, signMessage } from '../../protocol/messages/index.ts';
+import type { Message, MessageOf, UnsignedMessage } from '../../protocol/messages/index.ts';
+import { MANIFEST_FILE } from '../../protocol/task-files.ts';
+import { loadTaskDir } from '../../tasker/task-dir.ts';
+import type { TaskDir } from '../../tasker/task-dir.ts';
+import { WorkerEngine } from '../../worker/engine.ts';
+import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import type { UnitPool } from '../../worker/pool.ts';
+import type { Earnings, ReceivedPay, TaskWire, TorrentPort } from '../../worker/ports.ts';
+import { waitFor } from '../support/wait.ts';
+
+const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
+const PRICE = 5;
+const INFO_HASH = 'ab'.repeat(20);
+const tasker = Identity.generate(nodeCrypto);
+
+let task: TaskDir;
+beforeAll(async () => {
+  task = await loadTaskDir(nodeCrypto, EXAMPLE, { tasker: tasker.publicKey });
+  task.body.mint = 'http://127.0.0.1:1';
+  task.body.price = PRICE;
+});
+
+type Extension = { onExtendedHandshake(): void; onMessage(payload: Uint8Array): void };
+
+/** One wire as the engine sees it: what it sends is decoded into `sent`; the test delivers the tasker's messages. */
+class TestWire implements TaskWire {
+  readonly sent: Message[] = [];
+  private extension: Extension | undefined;
+  private readonly closeListeners: Array<() => void> = [];
+  use(extension: unknown): void {
+    this.extension = new (extension as new (wire: TestWire) => Extension)(this);
+  }
+  extended(_name: string, payload: Uint8Array): void {
+    this.sent.push(decodeMessage(payload));
+  }
+  destroy(): void {
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+  once(_event: 'close', listener: () => void): this {
+    this.closeListeners.push(listener);
+    return this;
+  }
+  handshake(): void {
+    this.extension!.onExtendedHandshake();
+  }
+  deliver(message: UnsignedMessage): void {
+    this.extension!.onMessage(encodeMessage(signMessage(nodeCrypto, tasker.exportSeed(), message)));
+  }
+  results(): MessageOf<'result'>[] {
+    return this.sent.filter((m): m is MessageOf<'result'> => m.t === 'result');
+  }
+}
+
+class CountingEarnings implements Earnings {
+  readonly received: string[] = [];
+  readonly forfeited: string[] = [];
+  /** While set, receive() waits for it: pay still being kept. */
+  gate: Promise<void> | undefined;
+  async request(): Promise<Uint8Array[]> {
+    return [nodeCrypto.randomBytes(32), nodeCrypto.randomBytes(32)];
+  }
+  async receive(_mint: string, label: string, _pay: ReceivedPay): Promise<number> {
+    this.received.push(label);
+    await this.gate;
+    return PRICE;
+  }
+  async forfeit(label: string): Promise<void> {
+    this.forfeited.push(label);
+  }
+}
+
+let pool: UnitPool | undefined;
+let engine: WorkerEngine | undefined;
+afterEach(async () => {
+  engine?.stop();
+  await pool?.stop();
+  engine = pool = undefined;
+});
+
+/** An engine on the example task, greeted by the tasker on one wire, with `units` assigned and their results sent. */
+async function engineWithResults(units: number[]) {
+  const manifest = signManifest(nodeCrypto, tasker.exportSeed(), task.body);
+  const files = new Map([[MANIFEST_FILE, encodeManifest(manifest)], ...task.files]);
+  let onWire: (wire: TaskWire) => void = () => {};
+  const torrents: TorrentPort = {
+    openTask(_magnet, wired) {
+      onWire = wired;
+      return { infoHash: INFO_HASH, complete: async () => {}, read: async (path) => files.get(path), close: () => {} };
+    },
+    seedResults: async () => nodeCrypto.randomBytes(20),
+  };
+  const earnings = new CountingEarnings();
+  const worker = Identity.generate(nodeCrypto);
+  pool = nodeUnitPool(0.25);
+  engine = new WorkerEngine({ backend: nodeCrypto, identity: worker, pool, torrents, earnings, claimIntervalMs: 60_000 }, `magnet:?xt=urn:btih:${INFO_HASH}`);
+  await engine.ready;
+  const wire = new TestWire();
+  onWire(wire);
+  wire.handshake();
+  wire.deliver({ t: 'hello', v: 1, key: tasker.publicKey, role: 'tasker', caps: ['wasm'], agent: 'test-tasker', nonce: nodeCrypto.randomBytes(16), ts: Date.now() });
+  const leases = units.map(() => nodeCrypto.randomBytes(16));
+  wire.deliver({
+    t: 'assign',
+    v: 1,
+    task: fromHex(INFO_HASH),
+    units: units.map((unit, i) => ({ unit, lease: leases[i]! })),
+    deadline: Date.now() + 60_000,
+    worker: worker.publicKey,
+    tasker: tasker.publicKey,
+  });
+  await waitFor('every result sent', () => wire.results().length === units.length, 30_000);
+  const receipt = (i: number, status: 'accepted' | 'rejected' | 'pending') => ({
+    t: 'receipt' as const,
+    v: 1 as const,
+    task: fromHex(INFO_HASH),
+    unit: units[i]!,
+    lease: leases[i]!,
+    status,
+    ...(status === 'accepted'
+      ? { paid: { keyset: nodeCrypto.randomBytes(8), signatures: [4, 1].map((amount) => ({ amount, C: nodeCrypto.randomBytes(32), e: nodeCrypto.randomBytes(32), s: nodeCrypto.randomBytes(32) })) } }
+      : {}),
+    tasker: tasker.publicKey,
+  });
+  const label = (i: number) => `${INFO_HASH}:${units[i]}:${toHex(leases[i]!)}`;
+  return { engine, wire, earnings, receipt, label };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+describe('worker engine receipts', () => {
+  it('applies a final receipt once, however often it arrives', async () => {
+    const { engine, wire, earnings, receipt, label } = await engineWithResults([0, 1]);
+    const heard: string[] = [];
+    engine.on('receipt', (r) => heard.push(`${r.unit}:${r.status}`));
+    const paid: number[] = [];
+    engine.on('paid', (p) => paid.push(p.unit));
+    expect(engine.stats).toMatchObject({ computed: 2, pending: 2, accepted: 0, rejected: 0, credits: 0 });
+
+    wire.deliver(receipt(0, 'pending'));
+    wire.deliver(receipt(0, 'accepted'));
+    wire.deliver(receipt(1, 'rejected'));
+    // Sent again, as a tasker does when the worker greets on a new wire.
+    wire.deliver(receipt(0, 'accepted'));
+    wire.deliver(receipt(1, 'rejected'));
+    await waitFor('the pay kept', () => engine.unsettled === 0);
+    wire.deliver(receipt(0, 'accepted'));
+    await tick();
+
+    expect(engine.stats).toMatchObject({ pending: 0, accepted: 1, rejected: 1, credits: PRICE });
+    expect(earnings.received).toEqual([label(0)]);
+    expect(earnings.forfeited).toEqual([label(1)]);
+    expect(paid).toEqual([0]);
+    expect(heard).toEqual(['0:pending', '0:accepted', '1:rejected']);
+  });
+
+  it('settled() waits for every final receipt and for the pay it brings, and says false on timeout', async () => {
+    const { engine, wire, earnings, receipt } = await engineWithResults([2, 3]);
+    expect(engine.unsettled).toBe(2);
+    expect(await engine.settled(50)).toBe(false);
+
+    let done: boolean | undefined;
+    void engine.settled(30_000).then((ok) => (done = ok));
+    let keep!: () => void;
+    earnings.gate = new Promise((resolve) => (keep = resolve));
+    wire.deliver(receipt(0, 'rejected'));
+    wire.deliver(receipt(1, 'pending'));
+    await tick();
+    expect(done).toBeUndefined();
+    wire.deliver(receipt(1, 'accepted'));
+    await waitFor('the pay being kept', () => earnings.received.length === 1);
+    // Every result has its verdict, but the pay is not kept yet.
+    expect(engine.stats.pending).toBe(0);
+    expect(engine.unsettled).toBe(1);
+    await tick();
+    expect(done).toBeUndefined();
+    keep();
+    await waitFor('settled', () => done !== undefined);
+    expect(done).toBe(true);
+    expect(engine.stats.credits).toBe(PRICE);
+    expect(await engine.settled(0)).toBe(true);
+  });
+
+  it('settled() says false at once when the engine stops with receipts due', async () => {
+    const { engine } = await engineWithResults([4]);
+    const waiting = engine.settled(30_000);
+    const started = Date.now();
+    engine.stop();
+    expect(await waiting).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
