@@ -207,18 +207,24 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     req.resume();
     throw new MintError('TOO_LARGE', `the body is ${declared} bytes; the mint reads at most ${MAX_BODY_BYTES}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      req.resume();
-      throw new MintError('TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
+  // Events, not `for await`: the async iterator cost about a tenth of the
+  // mint's main-thread time per redeem.
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        // The rest is read and dropped (req flows on), so the connection stays usable.
+        chunks.length = 0;
+        reject(new MintError('TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`));
+      } else chunks.push(chunk);
+    });
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (cause) {
     throw new SchemaError('expected a JSON body', { cause });
   }
