@@ -2,7 +2,8 @@
 // multiplication per credit. On a machine with a core to spare it runs in a
 // thread of its own, so the main thread keeps parsing requests and committing
 // while the previous ones are checked. Jobs that arrive in the same turn of
-// the event loop go over as one batch.
+// the event loop go over as one message, and each request's answer comes
+// back as soon as its own credits are checked, not when the whole batch is.
 
 import { Worker } from 'node:worker_threads';
 import { checkCredit } from '../protocol/credits/bdhke.ts';
@@ -17,10 +18,14 @@ export interface CheckJob {
 export interface CheckBatch {
   id: number;
   jobs: CheckJob[];
+  /** How many of the jobs belong to each request, in order: each request gets its answer as soon as its own jobs are done. */
+  sizes: number[];
 }
 
 export interface CheckReply {
   id: number;
+  /** Which request of the batch this answers. */
+  part: number;
   /** Y = H(x) for each genuine credit, null for the others. */
   ys: (Uint8Array | null)[];
 }
@@ -53,12 +58,8 @@ export function threadChecker(): CreditChecker {
     w.on('message', (reply: CheckReply | { ready: true }) => {
       if (!('id' in reply)) return;
       const callers = inFlight.get(reply.id);
-      inFlight.delete(reply.id);
-      let offset = 0;
-      for (const c of callers ?? []) {
-        c.resolve(reply.ys.slice(offset, offset + c.jobs.length).map((y) => y ?? undefined));
-        offset += c.jobs.length;
-      }
+      callers?.[reply.part]?.resolve(reply.ys.map((y) => y ?? undefined));
+      if (callers && reply.part === callers.length - 1) inFlight.delete(reply.id);
     });
     const fail = (error: unknown) => {
       // A dead thread fails what it held; the next check starts a new one.
@@ -79,7 +80,7 @@ export function threadChecker(): CreditChecker {
     const id = nextId++;
     inFlight.set(id, callers);
     worker ??= start();
-    worker.postMessage({ id, jobs: callers.flatMap((c) => c.jobs) } satisfies CheckBatch);
+    worker.postMessage({ id, jobs: callers.flatMap((c) => c.jobs), sizes: callers.map((c) => c.jobs.length) } satisfies CheckBatch);
   };
 
   return {

@@ -7,17 +7,19 @@ import { loadSodiumCurve } from './sodium-curve.ts';
 import type { CheckBatch, CheckReply } from './verifier.ts';
 
 const curve = await loadSodiumCurve();
+const check = (j: CheckBatch['jobs'][number]) => {
+  try {
+    return checkCredit(curve, j.k, j.x, j.C) ?? null;
+  } catch {
+    return null;
+  }
+};
 parentPort!.on('message', (batch: CheckBatch) => {
-  const reply: CheckReply = {
-    id: batch.id,
-    ys: batch.jobs.map((j) => {
-      try {
-        return checkCredit(curve, j.k, j.x, j.C) ?? null;
-      } catch {
-        return null;
-      }
-    }),
-  };
-  parentPort!.postMessage(reply);
+  let offset = 0;
+  batch.sizes.forEach((size, part) => {
+    const reply: CheckReply = { id: batch.id, part, ys: batch.jobs.slice(offset, offset + size).map(check) };
+    offset += size;
+    parentPort!.postMessage(reply);
+  });
 });
 parentPort!.postMessage({ ready: true });
