@@ -65,6 +65,12 @@ export interface WalletStore {
   load(): Promise<unknown | undefined>;
   /** Replaces the stored data; resolves once it is durable. */
   save(data: WalletData): Promise<void>;
+  /**
+   * For a store other processes may change too: holds it for one change and
+   * resolves with the release. The wallet then reads the stored data again
+   * before changing it, so no process's change overwrites another's.
+   */
+  lock?(): Promise<() => Promise<void>>;
 }
 
 export type WalletErrorCode =
@@ -83,7 +89,9 @@ export type WalletErrorCode =
   /** Credits that cover an amount but cannot make it exactly. */
   | 'CHANGE'
   /** Credits of several mints where one must be named. */
-  | 'MINT';
+  | 'MINT'
+  /** Another process held the wallet for longer than a change may wait. */
+  | 'BUSY';
 
 /** A wallet's own refusal. Nothing changed: the wallet is as it was before the call. */
 export class WalletError extends Error {

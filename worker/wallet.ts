@@ -120,14 +120,28 @@ export class Wallet {
     return new Wallet(store, stored === undefined ? emptyWallet() : readWalletData(stored), curve, random);
   }
 
-  /** Applies `change` to a copy, saves the copy, then makes it the state. A throw or a failed save changes nothing. */
+  /**
+   * Applies `change` to a copy, saves the copy, then makes it the state. A
+   * throw or a failed save changes nothing. A store that other processes
+   * share is locked for the change and read again first, so the change is
+   * made to what is stored now, not to what this process saw last.
+   */
   #update<T>(change: (data: WalletData) => T | Promise<T>): Promise<T> {
     const run = this.#queue.then(async () => {
-      const next = structuredClone(this.#data);
-      const out = await change(next);
-      await this.#store.save(next);
-      this.#data = next;
-      return out;
+      const release = await this.#store.lock?.();
+      try {
+        if (release) {
+          const stored = await this.#store.load();
+          this.#data = stored === undefined ? emptyWallet() : readWalletData(stored);
+        }
+        const next = structuredClone(this.#data);
+        const out = await change(next);
+        await this.#store.save(next);
+        this.#data = next;
+        return out;
+      } finally {
+        await release?.();
+      }
     });
     this.#queue = run.catch(() => {});
     return run;

@@ -7,7 +7,10 @@
 // tampered signatures, the same token in two wallets, a crash after handing
 // out outputs, a lost answer to a redeem, and a file that does not read.
 
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MintClient } from '../../mint/api.ts';
@@ -72,6 +75,7 @@ async function paidWallet(amounts: readonly number[], store: WalletStore = memor
   return wallet;
 }
 
+const execFileAsync = promisify(execFile);
 const Y = (c: { x: string }) => hashToCurve(curve, fromHex(c.x));
 const states = (credits: readonly { x: string }[]) => client.state(credits.map(Y));
 const amounts = (credits: readonly StoredCredit[]) => credits.map((c) => c.amount).sort((a, b) => a - b);
@@ -489,5 +493,63 @@ describe('wallet storage', () => {
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ name: 'WalletError', code: 'FORMAT' });
+  });
+});
+
+describe('one wallet file, several processes', () => {
+  it('keeps every change when two wallets on one file take turns', async () => {
+    const path = await tempFile('wallet.json');
+    // Two Wallet objects stand for two processes: each has its own view of the file.
+    const [a, b] = [await Wallet.open(new WalletFile(path)), await Wallet.open(new WalletFile(path))];
+    const outputsA = await a.prepare(url, 8, 'unit/a');
+    const outputsB = await b.prepare(url, 4, 'unit/b');
+    await a.receive(url, keyset, await pay(outputsA), outputsA.map((o) => o.B));
+    await b.receive(url, keyset, await pay(outputsB), outputsB.map((o) => o.B));
+    const stored = await Wallet.open(new WalletFile(path));
+    expect(stored.balance()).toBe(12);
+    expect(stored.pendingFor('unit/a')).toEqual([]);
+    expect(stored.pendingFor('unit/b')).toEqual([]);
+    // And each sees the other's credits once it changes something.
+    await a.prepare(url, 1, 'unit/c');
+    expect(a.balance()).toBe(12);
+  });
+
+  it('waits for a lock held by a live process, and says BUSY when it waits too long', async () => {
+    const path = await tempFile('wallet.json');
+    const file = new WalletFile(path);
+    const release = await file.lock();
+    await expect(file.lock(50)).rejects.toMatchObject({ name: 'WalletError', code: 'BUSY' });
+    const waiting = file.lock(5_000);
+    await release();
+    await (await waiting)();
+    expect(await readdir(join(path, '..'))).toEqual([]);
+  });
+
+  it('takes over the lock of a process that died holding it', async () => {
+    const path = await tempFile('wallet.json');
+    // A real process that has exited: its pid names nobody now.
+    const child = spawn(process.execPath, ['-e', '']);
+    const pid = await new Promise<number>((resolve) => child.once('exit', () => resolve(child.pid!)));
+    await writeFile(`${path}.lock`, JSON.stringify({ pid, host: hostname(), at: Date.now() }));
+    const wallet = await paidWallet([2], new WalletFile(path));
+    expect(wallet.balance()).toBe(2);
+    expect(await readdir(join(path, '..'))).toEqual(['wallet.json']);
+  });
+
+  it('keeps both processes’ credits when `cycles wallet import` runs while another process holds the wallet', async () => {
+    const path = await tempFile('wallet.json');
+    const source = await paidWallet([16]);
+    const token = await source.exportToken({ amount: 16, mint: url });
+    const here = await paidWallet([2], new WalletFile(path));
+    // The other process's import has to wait for this lock, then reads what this process saved.
+    const file = new WalletFile(path);
+    const release = await file.lock();
+    const importing = execFileAsync(process.execPath, ['bin/cycles.mjs', 'wallet', 'import', token, '--wallet', path]);
+    await new Promise((r) => setTimeout(r, 300));
+    await release();
+    await importing;
+    await here.prepare(url, 1, 'after');
+    expect(here.balance()).toBe(18);
+    expect((await Wallet.open(new WalletFile(path))).balance()).toBe(18);
   });
 });
