@@ -22,6 +22,9 @@ import { progress } from './progress.ts';
 import { UsageError, parseCpu } from './usage.ts';
 import { waitForSignal } from './signals.ts';
 
+/** How long `--exit` waits for cut-off workers to come back for pay held for them. */
+const HELD_RECEIPTS_WAIT_MS = 30_000;
+
 export const summary = 'publish a task as a magnet link, run it to the end and publish the merged output';
 export const usage =
   'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
@@ -117,6 +120,11 @@ export async function main(argv: string[]): Promise<number> {
     if (!values.exit) {
       process.stderr.write('seeding the task and its output; Ctrl-C to stop\n');
       await waitForSignal();
+    } else if (session.heldReceipts > 0) {
+      // Pay held for workers whose wire was gone when it fell due: give them a while to come back for it.
+      emit({ event: 'waiting-for-workers', receipts: session.heldReceipts });
+      if (!values.json) process.stderr.write(`waiting up to ${HELD_RECEIPTS_WAIT_MS / 1000} s for workers to collect ${session.heldReceipts} receipt(s)\n`);
+      await session.receiptsDelivered(HELD_RECEIPTS_WAIT_MS);
     }
     return 0;
   } finally {

@@ -68,6 +68,8 @@ export interface TaskerEvents {
   result: [{ worker: string; unit: number; status: string; reason?: string }];
   paid: [{ worker: string; unit: number; amount: number }];
   done: [Uint8Array];
+  /** The last receipt held for an absent worker went out. */
+  delivered: [];
 }
 
 const MAX_INVALID = 8;
@@ -242,6 +244,31 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     if (held.length === 0) return;
     for (const { message } of held) channel.send(message);
     this.options.log({ level: 'info', event: 'receipts-redelivered', worker: channel.worker, units: held.map((h) => h.unit) });
+    if (this.outbox.size === 0) this.emit('delivered');
+  }
+
+  /** Final receipts held for workers that have no live wire, each carrying what the worker is owed. */
+  get heldReceipts(): number {
+    return this.outbox.size;
+  }
+
+  /**
+   * Resolves true once no receipt is held for an absent worker, false after
+   * `timeoutMs`: a tasker about to exit gives workers that were cut off a
+   * bounded while to come back for their pay.
+   */
+  receiptsDelivered(timeoutMs: number): Promise<boolean> {
+    if (this.outbox.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('delivered', onDelivered);
+        resolve(ok);
+      };
+      const onDelivered = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('delivered', onDelivered);
+    });
   }
 
   private onClaim(channel: Channel, claim: Claim): void {

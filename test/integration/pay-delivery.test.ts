@@ -99,7 +99,12 @@ describe('pay for a worker whose wire is gone', () => {
 
     // The receipt could not go out, so it was kept; then it went out on A's new wire.
     await waitFor('the receipt held for A', () => lines.find((l) => l.event === 'receipt-held' && l.worker === keyA && l.paid === true), 10_000);
+    // A tasker about to exit can tell that something is held, and wait for it to go out.
+    expect(session.heldReceipts).toBeGreaterThan(0);
+    const delivered = session.receiptsDelivered(30_000);
     await waitFor('the receipt delivered on A\'s new wire', () => lines.find((l) => l.event === 'receipts-redelivered' && l.worker === keyA), 30_000);
+    expect(await delivered).toBe(true);
+    expect(session.heldReceipts).toBe(0);
     await waitFor('the held pay in A\'s wallet', () => walletA.pendingFor(heldLabel).length === 0, 10_000);
 
     await session.done;
