@@ -67,6 +67,10 @@ describe('the ledger answers only after its WAL sync', () => {
     await Promise.all([submitted, reading]);
     expect(read).toBe(5);
     expect(l.stats.syncs).toBe(2);
+    // With nothing committed since, a read needs no sync of its own (none is let go here).
+    await expect(l.read(() => l.balance('alice'))).resolves.toBe(5);
+    expect(syncs.held()).toBe(0);
+    expect(l.stats.syncs).toBe(2);
     await l.close();
   });
 
