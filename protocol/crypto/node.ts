@@ -96,7 +96,7 @@ const openssl: Ed25519 = {
   },
 };
 
-// libsodium verifies about two and a half times as fast as OpenSSL 3 on the
+// libsodium verifies two to two and a half times as fast as OpenSSL 3 on the
 // same core (docs/decisions.md), and a tasker verifies every message a worker
 // sends. sodium-native ships its binary inside the npm package; where it does
 // not load, OpenSSL does the work and gives the same bytes.
