@@ -12,11 +12,9 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { requireTool } from '../support/tools.ts';
 import { chromiumArgs } from '../support/chromium.ts';
+import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -74,12 +72,7 @@ describe('protocol/ in Chromium', () => {
 
     // The unit's output in the browser is the very output Node computes.
     const browserHash = (await page.evaluate('window.__unitHash')) as string;
-    const pool = nodeUnitPool(0.5);
-    try {
-      const local = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, `${ROOT}examples/mandelbrot`), pool);
-      expect(browserHash).toBe(toHex(nodeCrypto.sha256(local.outputs[10]!)));
-    } finally {
-      await pool.stop();
-    }
+    const local = await runLocally(`${ROOT}examples/mandelbrot`, 0.5);
+    expect(browserHash).toBe(toHex(nodeCrypto.sha256(local.outputs[10]!)));
   });
 });

@@ -3,13 +3,10 @@
 // leases run out, Node workers finish them, and the merge equals run-local.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { launchWithExtension, statusText, waitFor } from '../support/extension-browser.ts';
 import type { ExtensionBrowser } from '../support/extension-browser.ts';
 import { Mesh } from '../support/mesh.ts';
+import { runLocally } from '../support/local-run.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 
@@ -22,13 +19,7 @@ afterAll(async () => {
 
 describe('closing the browser mid-unit', () => {
   it('loses nothing: the tasker reissues the units and the merge is exact', async () => {
-    const pool = nodeUnitPool(1);
-    let expected: Uint8Array;
-    try {
-      expected = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, EXAMPLE), pool)).merged;
-    } finally {
-      await pool.stop();
-    }
+    const expected = (await runLocally(EXAMPLE)).merged;
 
     mesh = await Mesh.start();
     // Short leases, so units held by the vanished browser come back quickly.

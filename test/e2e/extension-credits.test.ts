@@ -19,11 +19,11 @@ import { toHex } from '../../protocol/bytes.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { decodeToken } from '../../protocol/credits/token.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import type { TaskerSession } from '../../tasker/session.ts';
 import { emptyWallet, type StoredCredit, type WalletData } from '../../worker/wallet-data.ts';
 import { launchWithExtension, statusText, waitFor, within } from '../support/extension-browser.ts';
 import type { ExtensionBrowser } from '../support/extension-browser.ts';
 import { Mesh } from '../support/mesh.ts';
+import { publishPayingTask } from '../support/paying-task.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
@@ -71,14 +71,7 @@ describe('credits earned by the extension', () => {
   it('keeps price × accepted units in the background wallet, shows them in the popup, and redeems them to an account at the mint', async () => {
     mesh = await Mesh.start({ mint: true });
     const mint = mesh.net.mint!;
-    const session: TaskerSession = await mesh.publish(EXAMPLE, {
-      pay: { price: PRICE, deposit: UNITS * PRICE * 2 },
-      change: (task) => {
-        task.body.verify.replication = 1;
-      },
-    });
-    const results: Array<{ worker: string; unit: number; status: string }> = [];
-    session.on('result', (r) => results.push(r));
+    const { session, results } = await publishPayingTask(mesh, EXAMPLE, { price: PRICE, units: UNITS });
     const paidTo = new Map<string, number>();
     session.on('paid', (p) => paidTo.set(p.worker, (paidTo.get(p.worker) ?? 0) + p.amount));
 

@@ -13,9 +13,6 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { defaultSettings } from '../../extension/lib/settings.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { chromiumArgs } from '../support/chromium.ts';
 import { startDht, stopDht } from '../../net/dht.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
@@ -23,6 +20,7 @@ import { RelayServer } from '../../relay/relay.ts';
 import { Mesh } from '../support/mesh.ts';
 import { statusText, waitFor } from '../support/extension-browser.ts';
 import { requireTool } from '../support/tools.ts';
+import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
@@ -37,12 +35,7 @@ const cleanup: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   if (!existsSync(`${EXTENSION}/manifest.json`)) execFileSync('npx', ['wxt', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  const pool = nodeUnitPool(1);
-  try {
-    expected = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, EXAMPLE), pool)).merged;
-  } finally {
-    await pool.stop();
-  }
+  expected = (await runLocally(EXAMPLE)).merged;
   browser = await puppeteer.launch({
     executablePath: await requireTool('chromium'),
     headless: true,

@@ -11,16 +11,13 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import type { EngineStatus } from '../../extension/lib/messages.ts';
 import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import type { TaskerSession } from '../../tasker/session.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { within } from '../support/extension-browser.ts';
 import { launchFirefoxWithExtension } from '../support/firefox.ts';
 import type { FirefoxExtension } from '../support/firefox.ts';
 import { Mesh } from '../support/mesh.ts';
 import { waitFor } from '../support/wait.ts';
+import { runLocally } from '../support/local-run.ts';
+import { publishPayingTask } from '../support/paying-task.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
@@ -39,12 +36,7 @@ let ff: FirefoxExtension | undefined;
 let expected: Uint8Array;
 
 beforeAll(async () => {
-  const pool = nodeUnitPool(1);
-  try {
-    expected = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, EXAMPLE), pool)).merged;
-  } finally {
-    await pool.stop();
-  }
+  expected = (await runLocally(EXAMPLE)).merged;
   ff = await launchFirefoxWithExtension();
 }, 120_000);
 
@@ -57,14 +49,7 @@ describe('the extension in Firefox', () => {
   it('runs the engine in the background page: computes a paying task the tasker accepts, and the wallet keeps the pay', async () => {
     mesh = await Mesh.start({ mint: true });
     const mint = mesh.net.mint!;
-    const session: TaskerSession = await mesh.publish(EXAMPLE, {
-      pay: { price: PRICE, deposit: UNITS * PRICE * 2 },
-      change: (task) => {
-        task.body.verify.replication = 1;
-      },
-    });
-    const results: Array<{ worker: string; unit: number; status: string }> = [];
-    session.on('result', (r) => results.push(r));
+    const { session, results } = await publishPayingTask(mesh, EXAMPLE, { price: PRICE, units: UNITS });
 
     const popup = await ff!.openPopup();
     const statusText = () => popup.$eval('#status', (el) => el.textContent ?? '');

@@ -6,10 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import { runLocally } from '../support/local-run.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -29,12 +26,7 @@ describe('npm start', () => {
     expect(earned, stdout).toHaveLength(2);
     expect(paid, stdout).toBeGreaterThanOrEqual(32);
     expect(earned.reduce((a, b) => a + b, 0)).toBe(paid);
-    const pool = nodeUnitPool(1);
-    try {
-      const local = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, `${ROOT}examples/mandelbrot`), pool);
-      expect(Buffer.compare(await readFile(png!), local.merged)).toBe(0);
-    } finally {
-      await pool.stop();
-    }
+    const local = await runLocally(`${ROOT}examples/mandelbrot`);
+    expect(Buffer.compare(await readFile(png!), local.merged)).toBe(0);
   });
 });

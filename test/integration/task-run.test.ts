@@ -6,23 +6,15 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { runLocal } from '../../tasker/local-run.ts';
-import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
 import { Mesh } from '../support/mesh.ts';
+import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
 
 let expected: Uint8Array;
 beforeAll(async () => {
-  const pool = nodeUnitPool(1);
-  try {
-    expected = (await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, EXAMPLE), pool)).merged;
-  } finally {
-    await pool.stop();
-  }
+  expected = (await runLocally(EXAMPLE)).merged;
 });
 
 let mesh: Mesh | undefined;
