@@ -11,7 +11,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import type { EngineStatus } from '../../extension/lib/messages.ts';
 import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
-import { within } from '../support/extension-browser.ts';
 import { launchFirefoxWithExtension } from '../support/firefox.ts';
 import type { FirefoxExtension } from '../support/firefox.ts';
 import { Mesh } from '../support/mesh.ts';
@@ -49,7 +48,11 @@ describe('the extension in Firefox', () => {
   it('runs the engine in the background page: computes a paying task the tasker accepts, and the wallet keeps the pay', async () => {
     mesh = await Mesh.start({ mint: true });
     const mint = mesh.net.mint!;
-    const { session, results } = await publishPayingTask(mesh, EXAMPLE, { price: PRICE, units: UNITS });
+    // The tasker's own account of leases and wires, shown if the test fails.
+    const taskerLog: string[] = [];
+    const { session, results } = await publishPayingTask(mesh, EXAMPLE, { price: PRICE, units: UNITS }, (line) => {
+      if (line.level !== 'debug' || line.event === 'claim' || line.event === 'worker-hello') taskerLog.push(JSON.stringify(line));
+    });
 
     const popup = await ff!.openPopup();
     const statusText = () => popup.$eval('#status', (el) => el.textContent ?? '');
@@ -65,19 +68,24 @@ describe('the extension in Firefox', () => {
       const warnings = await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWarnings ?? []).catch(() => []);
       const engine = await ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null).catch(() => null);
       const tally = results.reduce<Record<string, number>>((t, r) => ({ ...t, [r.status]: (t[r.status] ?? 0) + 1 }), {});
-      console.log(`popup trace:\n${trace.join('\n')}\nresults: ${JSON.stringify(tally)}\nengine: ${JSON.stringify(engine)}\nbackground warnings:\n${warnings.join('\n')}`);
+      console.log(`popup trace:\n${trace.join('\n')}\nresults: ${JSON.stringify(tally)}\nengine: ${JSON.stringify(engine)}\nbackground warnings:\n${warnings.join('\n')}\ntasker log (claims left out):\n${taskerLog.filter((l) => !l.includes('"claim"')).slice(-80).join('\n')}`);
     });
 
     await popup.click('label.switch');
     // No offscreen document in Firefox: the background page's own engine host.
     const browserKey = await waitFor('a result from the browser', () => results[0]?.worker, 90_000);
-    // The browser is the only worker: it answers every unit once, and every receipt comes back.
+    // The browser is the only worker, so the task finishes on its results alone; and every
+    // receipt comes back. Not every unit need reach it: the example has two canaries, whose
+    // answers the tasker knows, and a proven worker gets a canary only now and then, so the
+    // task may be done before the second one was ever handed out.
     const engineStatus = () => ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null);
+    let taskDone = false;
+    void session.done.then(() => (taskDone = true), () => {});
     await waitFor(
-      'the browser to answer every unit and hear every receipt',
+      'the task done, and the browser idle with every receipt heard',
       async () => {
         const engine = await engineStatus();
-        return new Set(results.map((r) => r.unit)).size === UNITS && engine?.units.running === 0 && engine.units.pending === 0 ? true : undefined;
+        return taskDone && engine?.units.running === 0 && engine.units.pending === 0 ? true : undefined;
       },
       240_000,
       250,
@@ -85,7 +93,7 @@ describe('the extension in Firefox', () => {
     await session.paymentsSettled();
     expect(new Set(results.map((r) => r.worker))).toEqual(new Set([browserKey]));
     const accepted = session.coordinator.acceptedUnits(browserKey).length;
-    // Most units, not necessarily all: see the note on Firefox's clock in docs/extension.md.
+    // Most units, not necessarily all: a canary may never have reached it (above).
     expect(accepted).toBeGreaterThan(UNITS / 2);
     const earned = accepted * PRICE;
     expect((await engineStatus())?.units).toMatchObject({ accepted, credits: earned });
@@ -116,9 +124,8 @@ describe('the extension in Firefox', () => {
     expect((await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWallet.summary())).total).toBe(earned);
     const fromBrowser = results.length;
 
-    // A Node worker finishes whatever the tasker did not accept from the browser; the merge equals run-local's.
-    if (accepted < UNITS) await mesh.worker(session.magnet);
-    const merged = await within(120_000, 'the task', session.done);
+    // The browser's results alone made the output, and it equals run-local's.
+    const merged = await session.done;
     expect(Buffer.compare(merged, expected)).toBe(0);
     expect(results.filter((r) => r.worker === browserKey).length, 'the browser sent no results after sharing was switched off').toBe(fromBrowser);
   }, 400_000);

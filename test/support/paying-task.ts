@@ -2,6 +2,7 @@
 // browser tests publish it (the extension is their only worker), with the
 // tasker's verdicts collected as they come.
 
+import type { LogLine } from '../../net/log.ts';
 import type { TaskerSession } from '../../tasker/session.ts';
 import type { Mesh } from './mesh.ts';
 
@@ -11,8 +12,10 @@ export async function publishPayingTask(
   mesh: Mesh,
   taskDir: string,
   pay: { price: number; units: number },
+  log?: (line: LogLine) => void,
 ): Promise<{ session: TaskerSession; results: Verdict[] }> {
   const session = await mesh.publish(taskDir, {
+    log,
     // Enough for every unit twice over, so no payment fails for want of funds.
     pay: { price: pay.price, deposit: pay.units * pay.price * 2 },
     change: (task) => {
