@@ -155,16 +155,28 @@ describe('TrackerServer', () => {
   });
 
   it('rejects start() when the UDP port is taken, and leaves nothing bound', async () => {
-    const blocker = dgram.createSocket('udp4');
-    cleanups.push(() => blocker.close());
-    await new Promise<void>((r) => blocker.bind(0, '127.0.0.1', r));
-    const port = blocker.address().port;
-    const tracker = new TrackerServer({ port, log: (l) => lines.push(l) });
-    await expect(tracker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
-    // The HTTP listener it opened first is closed again.
-    const probe = net.createServer();
-    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', resolve));
-    await new Promise((r) => probe.close(r));
+    // Other tests' sockets share the port range, so the port must be free on
+    // TCP too, or start() fails at its HTTP listen and never reaches UDP.
+    let failure: NodeJS.ErrnoException | undefined;
+    let port = 0;
+    for (let attempt = 0; attempt < 5 && failure?.syscall !== 'bind'; attempt++) {
+      const reserve = net.createServer();
+      await new Promise<void>((r) => reserve.listen(0, '127.0.0.1', r));
+      port = (reserve.address() as net.AddressInfo).port;
+      const blocker = dgram.createSocket('udp4');
+      cleanups.push(() => blocker.close());
+      const bound = await new Promise<boolean>((r) => blocker.once('error', () => r(false)).bind(port, '127.0.0.1', () => r(true)));
+      await new Promise((r) => reserve.close(r));
+      if (!bound) continue;
+      const tracker = new TrackerServer({ port, log: (l) => lines.push(l) });
+      failure = await tracker.start().then(() => undefined, (err: NodeJS.ErrnoException) => err);
+      expect(failure).toMatchObject({ code: 'EADDRINUSE' });
+    }
+    expect(failure).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
+    // The HTTP listener it opened first is closed again. Dialling, not
+    // listening, is the probe: a client socket elsewhere may hold the port.
+    const dial = net.connect(port, '127.0.0.1');
+    await expect(once(dial, 'connect')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   describe('one shared tracker', () => {
