@@ -128,16 +128,7 @@ export class MintServer {
   }
 
   #routeName(method: string | undefined, path: string): string {
-    const routes: Record<string, string> = {
-      [`GET ${ROUTES.keys}`]: 'keys',
-      [`POST ${ROUTES.deposit}`]: 'deposit',
-      [`POST ${ROUTES.pay}`]: 'pay',
-      [`POST ${ROUTES.redeem}`]: 'redeem',
-      [`POST ${ROUTES.state}`]: 'state',
-      'GET /health': 'health',
-      'GET /metrics': 'metrics',
-    };
-    const name = routes[`${method} ${path}`];
+    const name = ROUTE_NAMES.get(`${method} ${path}`);
     if (name) return name;
     if (method === 'GET' && path.startsWith(ROUTES.accounts)) return 'account';
     throw new MintError('NOT_FOUND', `no route ${method} ${path.slice(0, 64)}`);
@@ -194,6 +185,16 @@ export class MintServer {
     await closed;
   }
 }
+
+const ROUTE_NAMES = new Map([
+  [`GET ${ROUTES.keys}`, 'keys'],
+  [`POST ${ROUTES.deposit}`, 'deposit'],
+  [`POST ${ROUTES.pay}`, 'pay'],
+  [`POST ${ROUTES.redeem}`, 'redeem'],
+  [`POST ${ROUTES.state}`, 'state'],
+  ['GET /health', 'health'],
+  ['GET /metrics', 'metrics'],
+]);
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

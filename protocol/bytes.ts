@@ -59,6 +59,9 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+// Each base64 character's value by char code ('=' and anything the format check refuses: 0).
+const B64_VALUE = new Uint8Array(128);
+for (let i = 0; i < B64.length; i++) B64_VALUE[B64.charCodeAt(i)] = i;
 
 export function toBase64(bytes: Uint8Array): string {
   let out = '';
@@ -80,10 +83,10 @@ export function fromBase64(text: string): Uint8Array {
   let o = 0;
   for (let i = 0; i < text.length; i += 4) {
     const n =
-      (B64.indexOf(text[i]!) << 18) |
-      (B64.indexOf(text[i + 1]!) << 12) |
-      ((B64.indexOf(text[i + 2]!) & 63) << 6) |
-      (B64.indexOf(text[i + 3]!) & 63);
+      (B64_VALUE[text.charCodeAt(i)]! << 18) |
+      (B64_VALUE[text.charCodeAt(i + 1)]! << 12) |
+      (B64_VALUE[text.charCodeAt(i + 2)]! << 6) |
+      B64_VALUE[text.charCodeAt(i + 3)]!;
     if (o < out.length) out[o++] = (n >> 16) & 255;
     if (o < out.length) out[o++] = (n >> 8) & 255;
     if (o < out.length) out[o++] = n & 255;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import vectors from '../../vectors/messages.json' with { type: 'json' };
 import { decode, encode, type BInput, type BValue } from '../../../protocol/bencode.ts';
-import { compareBytes, concatBytes, fromHex, utf8 } from '../../../protocol/bytes.ts';
+import { compareBytes, concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../../../protocol/bytes.ts';
 import { LIMITS, MESSAGE_TYPES, type MessageType } from '../../../protocol/constants.ts';
 import { nodeCrypto } from '../../../protocol/crypto/node.ts';
 import {
@@ -311,4 +311,21 @@ describe('fuzz: decodeMessage', () => {
     },
     TIMEOUT,
   );
+});
+
+describe('base64', () => {
+  it('round-trips any bytes and agrees with Node in both directions', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const text = toBase64(bytes);
+        expect(text).toBe(Buffer.from(bytes).toString('base64'));
+        expect(fromBase64(text)).toEqual(bytes);
+      }),
+      params,
+    );
+  });
+
+  it('refuses unpadded text and characters outside the alphabet', () => {
+    for (const bad of ['QQ', 'QQ=', 'Q===', 'QQ-_', 'QQ==QQ==', ' QQ=']) expect(() => fromBase64(bad), bad).toThrow(TypeError);
+  });
 });
