@@ -183,6 +183,7 @@ export async function benchMint(): Promise<Record<string, Figure>> {
         // What the mint's CPU time allows on this machine's cores with the load client elsewhere.
         capacity_alone_per_s: mintCpuMs ? Math.round((availableParallelism() * 1000) / mintCpuMs) : null,
         client_cpu_ms_per_redeem: Math.round(clientCpuMs * 1000) / 1000,
+        curve: curve.name,
         notes: `${notes}; the load client shares the machine's cores with the mint`,
       },
       mint_p99_ms: {

@@ -73,6 +73,8 @@ export class MintServer {
       ok: true,
       uptimeS: Math.round((Date.now() - this.#started) / 1000),
       keyset: toHex(this.mint.activeKeyset.id),
+      // Which ristretto255 backend checks credits: an operator can see the fast one is in use.
+      curve: this.mint.curve.name,
       accounts: totals.accounts,
       outstanding: totals.issued - totals.spent,
       invariants: this.mint.ledger.checkInvariants(),

@@ -1,23 +1,35 @@
-// The mint's ristretto255 arithmetic: libsodium (WebAssembly), about five
-// times faster than @noble/curves at the constant-time scalar multiplication
-// every redeem needs (docs/decisions.md), with node:crypto's SHA-512 for
-// hash_to_curve. It must give the same bytes as
-// protocol/credits/curve.ts; test/vectors/credits.json is checked against both.
+// The mint's ristretto255 arithmetic: libsodium, with node:crypto's SHA-512
+// for hash_to_curve. The system's libsodium through a small addon
+// (packages/ristretto-sodium) where it was built at install, else libsodium
+// compiled to WebAssembly: about two and five times faster than
+// @noble/curves at the constant-time scalar multiplication every redeem needs
+// (docs/decisions.md). Each must give the same bytes as
+// protocol/credits/curve.ts; test/vectors/credits.json is checked against all.
 
 import { hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import sodiumModule from 'libsodium-wrappers-sumo';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
 import { scalarToBigint } from '../protocol/credits/curve.ts';
 import { KeyError } from '../protocol/errors.ts';
 
-type Sodium = typeof sodiumModule;
+/** The libsodium functions used, named and behaving as libsodium-wrappers has them: a refusal throws. */
+type Sodium = Pick<
+  typeof sodiumModule,
+  | 'crypto_core_ristretto255_from_hash'
+  | 'crypto_scalarmult_ristretto255'
+  | 'crypto_scalarmult_ristretto255_base'
+  | 'crypto_core_ristretto255_add'
+  | 'crypto_core_ristretto255_sub'
+  | 'crypto_core_ristretto255_is_valid_point'
+>;
 
 function checkScalar(scalar: Uint8Array): void {
   // Reduced and non-zero, as the noble backend requires.
   if (scalarToBigint(scalar) === 0n) throw new KeyError('expected a non-zero scalar');
 }
 
-function wrap(s: Sodium): CreditCurve {
+function wrap(s: Sodium, name: string): CreditCurve {
   // libsodium's is_valid_point accepts the identity, whose only canonical encoding is all zeros.
   const valid = (bytes: Uint8Array) =>
     bytes.length === 32 && !bytes.every((b) => b === 0) && s.crypto_core_ristretto255_is_valid_point(bytes);
@@ -30,7 +42,7 @@ function wrap(s: Sodium): CreditCurve {
     return out;
   };
   return {
-    name: 'sodium',
+    name,
     fromUniform(bytes64) {
       if (bytes64.length !== 64) throw new KeyError(`expected 64 uniform bytes, got ${bytes64.length}`);
       return s.crypto_core_ristretto255_from_hash(bytes64);
@@ -58,10 +70,28 @@ function wrap(s: Sodium): CreditCurve {
   };
 }
 
-let loading: Promise<CreditCurve> | undefined;
+let wasm: Promise<CreditCurve> | undefined;
+let system: CreditCurve | null | undefined;
 
-/** libsodium's WebAssembly must be instantiated once before use. */
-export function loadSodiumCurve(): Promise<CreditCurve> {
-  loading ??= sodiumModule.ready.then(() => wrap(sodiumModule));
-  return loading;
+/** libsodium compiled to WebAssembly; it must be instantiated once before use. */
+export function loadWasmSodiumCurve(): Promise<CreditCurve> {
+  wasm ??= sodiumModule.ready.then(() => wrap(sodiumModule, 'sodium-wasm'));
+  return wasm;
+}
+
+/** The system's libsodium, or undefined where the addon was not built (no compiler or headers at install). */
+export function loadSystemSodiumCurve(): CreditCurve | undefined {
+  if (system === undefined) {
+    try {
+      system = wrap(createRequire(import.meta.url)('ristretto-sodium') as Sodium, 'sodium-system');
+    } catch {
+      system = null;
+    }
+  }
+  return system ?? undefined;
+}
+
+/** The fastest libsodium this machine has. */
+export async function loadSodiumCurve(): Promise<CreditCurve> {
+  return loadSystemSodiumCurve() ?? loadWasmSodiumCurve();
 }

@@ -633,7 +633,8 @@ describe('bad input: refused with its typed code, the ledger untouched', () => {
   it('survives all of it: /health, /metrics and a real redeem still answer', async () => {
     const health = await post(m.url, '/health');
     expect(health.status).toBe(200);
-    expect(health.json).toMatchObject({ ok: true, keyset: toHex(m.keyset.id), invariants: [] });
+    expect(health.json).toMatchObject({ ok: true, keyset: toHex(m.keyset.id), curve: m.mint.curve.name, invariants: [] });
+    expect(m.mint.curve.name).toMatch(/^sodium-(system|wasm)$/);
 
     const metrics = await post(m.url, '/metrics');
     expect(metrics.status).toBe(200);

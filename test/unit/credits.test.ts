@@ -1,15 +1,15 @@
-// Credits: every vector in test/vectors/credits.json against both ristretto255
-// backends (@noble/curves, which wallets and the browser use, and libsodium,
-// which the mint uses), step by step; the inputs each step must refuse; and
-// properties over random secrets, blinding factors and denominations that
-// both backends give the same bytes.
+// Credits: every vector in test/vectors/credits.json against each ristretto255
+// backend (@noble/curves, which wallets and the browser use, and libsodium as
+// WebAssembly and from the system, which the mint uses), step by step; the
+// inputs each step must refuse; and properties over random secrets, blinding
+// factors and denominations that every backend gives the same bytes.
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import vectors from '../vectors/credits.json' with { type: 'json' };
-import { loadSodiumCurve } from '../../mint/sodium-curve.ts';
+import { loadSodiumCurve, loadSystemSodiumCurve, loadWasmSodiumCurve } from '../../mint/sodium-curve.ts';
 import {
   blind,
   hashToCurve,
@@ -43,8 +43,10 @@ import { CREDIT_DOMAINS, CREDIT_LIMITS } from '../../protocol/constants.ts';
 import { KeyError, SpareCyclesError } from '../../protocol/errors.ts';
 import { caught } from '../support/caught.ts';
 
-const sodiumCurve = await loadSodiumCurve();
-const CURVES: CreditCurve[] = [nobleCurve, sodiumCurve];
+const wasmCurve = await loadWasmSodiumCurve();
+// Built at install from the system's libsodium where it has one; .ci/run installs it.
+const systemCurve = loadSystemSodiumCurve();
+const CURVES: CreditCurve[] = [nobleCurve, wasmCurve, ...(systemCurve ? [systemCurve] : [])];
 const BY_NAME = CURVES.map((c) => [c.name, c] as const);
 
 const h = fromHex;
@@ -94,9 +96,11 @@ describe('credit vectors', () => {
     expect(n.keysets.map((v) => v.field)).toEqual(expect.arrayContaining(['id', 'keyset', 'keys.1']));
   });
 
-  it('the backends are the two they claim to be', () => {
-    expect(CURVES.map((c) => c.name)).toEqual(['noble', 'sodium']);
-    expect(nobleCurve).not.toBe(sodiumCurve);
+  it('the backends are the ones they claim to be, and the mint takes the fastest', async () => {
+    if (process.env.CI) expect(systemCurve, 'the ristretto-sodium addon was not built').toBeDefined();
+    expect(CURVES.map((c) => c.name)).toEqual(['noble', 'sodium-wasm', ...(systemCurve ? ['sodium-system'] : [])]);
+    expect(new Set(CURVES).size).toBe(CURVES.length);
+    expect(await loadSodiumCurve()).toBe(systemCurve ?? wasmCurve);
   });
 });
 
@@ -291,23 +295,23 @@ describe('properties', () => {
   const denominationArb = fc.constantFrom(...DENOMINATIONS);
   const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 
-  it('blind → sign → prove → unblind: the proof and the credit verify, and both backends agree on every byte', () => {
+  it('blind → sign → prove → unblind: the proof and the credit verify, and every backend agrees on every byte', () => {
     fc.assert(
       fc.property(bytes(32), bytes(64), denominationArb, (x, random, d) => {
         const r = scalarFromRandom(random);
-        const [noble, sodium] = CURVES.map((c) => lifeOf(c, x, r, secretOf(d), keyOf(d)));
+        const [noble, ...others] = CURVES.map((c) => lifeOf(c, x, r, secretOf(d), keyOf(d)));
         expect(noble!.dleq).toBe(true);
         expect(noble!.credit).toBe(true);
-        expect(sodium).toEqual(noble);
+        for (const other of others) expect(other).toEqual(noble);
         // And not under the key of the next denomination.
-        const other = DENOMINATIONS[(DENOMINATIONS.indexOf(d) + 1) % DENOMINATIONS.length]!;
-        expect(verifyCredit(sodiumCurve, secretOf(other), x, h(noble!.hex[5]!))).toBe(false);
+        const next = DENOMINATIONS[(DENOMINATIONS.indexOf(d) + 1) % DENOMINATIONS.length]!;
+        for (const curve of CURVES) expect(verifyCredit(curve, secretOf(next), x, h(noble!.hex[5]!))).toBe(false);
       }),
       { numRuns: 40 },
     );
   });
 
-  it('a tampered proof or credit fails on both backends', () => {
+  it('a tampered proof or credit fails on every backend', () => {
     const [c] = vectors.credits;
     const [B, C_, K, k] = [h(c!.B), h(c!.C_), keyOf(c!.amount), secretOf(c!.amount)];
     fc.assert(
@@ -328,31 +332,31 @@ describe('properties', () => {
     );
   });
 
-  it('any 32 bytes: both backends agree whether they are a point, and refuse the same ones', () => {
+  it('any 32 bytes: every backend agrees whether they are a point, and refuses the same ones', () => {
     const special = fc.constantFrom(
       ...vectors.negative.notPoints.map((v) => h(v.hex)),
       ...vectors.rfc9496.smallMultiples.map((v) => h(v.point)),
     );
     fc.assert(
       fc.property(fc.oneof(bytes(32), special), (p) => {
-        const [a, b] = CURVES.map((c) => c.isPoint(p));
-        expect(b).toBe(a);
+        const [a, ...others] = CURVES.map((c) => c.isPoint(p));
+        for (const b of others) expect(b).toBe(a);
         const outcomes = CURVES.map((c) => {
           const error = caught(() => c.add(p, G));
           return error === undefined ? toHex(c.add(p, G)) : (error as Error).constructor;
         });
-        expect(outcomes[1]).toEqual(outcomes[0]);
+        for (const outcome of outcomes.slice(1)) expect(outcome).toEqual(outcomes[0]);
         expect(outcomes[0] === KeyError).toBe(!a);
       }),
       { numRuns: 2000 },
     );
   });
 
-  it('any 64 bytes: both backends derive the same point', () => {
+  it('any 64 bytes: every backend derives the same point', () => {
     fc.assert(
       fc.property(bytes(64), (u) => {
-        const [a, b] = CURVES.map((c) => toHex(c.fromUniform(u)));
-        expect(b).toBe(a);
+        const [a, ...others] = CURVES.map((c) => toHex(c.fromUniform(u)));
+        for (const b of others) expect(b).toBe(a);
       }),
       { numRuns: 300 },
     );
