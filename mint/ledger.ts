@@ -107,6 +107,10 @@ export class Ledger {
   readonly #now: () => number;
   readonly #maxGroup: number;
   #queue: Pending<unknown>[] = [];
+  /** One request inside the group's transaction: a nested transaction is a savepoint, so a refusal rolls back this request only. */
+  readonly #inSavepoint: (p: Pending<unknown>) => unknown;
+  /** A whole group in one transaction. Both made once: better-sqlite3 builds a wrapper per transaction() call. */
+  readonly #inTransaction: (run: () => void) => void;
   #scheduled = false;
   #closed = false;
   readonly #walPath: string;
@@ -134,6 +138,8 @@ export class Ledger {
       throw new Error(`ledger ${path}: schema version ${version.value}, this mint speaks ${SCHEMA_VERSION}`);
     }
     this.#s = prepare(this.db);
+    this.#inSavepoint = this.db.transaction((p: Pending<unknown>) => p.apply(this.#s));
+    this.#inTransaction = this.db.transaction((run: () => void) => run());
     this.#walPath = `${path}-wal`;
     this.#now = options.now ?? Date.now;
     this.#maxGroup = options.maxGroup ?? 256;
@@ -179,17 +185,16 @@ export class Ledger {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const started = performance.now();
     try {
-      this.db.transaction(() => {
+      this.#inTransaction(() => {
         for (const p of group) {
           try {
-            // A nested transaction is a savepoint: a refusal rolls back this request only.
-            outcomes.push({ ok: true, value: this.db.transaction(() => p.apply(this.#s))() });
+            outcomes.push({ ok: true, value: this.#inSavepoint(p) });
           } catch (error) {
             if (error instanceof MintError && p.onRefusal) this.#writeAudit(this.#s, p.onRefusal(error));
             outcomes.push({ ok: false, error });
           }
         }
-      })();
+      });
     } catch (error) {
       // The commit itself failed: nothing of the group is on disk.
       for (const p of group) p.reject(error);

@@ -82,11 +82,7 @@ function write(out: Writer, v: BInput, depth: number): void {
   }
 }
 
-/** Field names: short and ASCII, so they skip TextDecoder. */
-function isShortAscii(bytes: Uint8Array): boolean {
-  return bytes.length <= 64 && bytes.every((b) => b < 0x80);
-}
-
+/** Field names and most strings are ASCII: their UTF-16 code units are their bytes. */
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -203,13 +199,9 @@ class Reader {
   }
 
   private string(): Uint8Array {
-    const start = this.pos;
-    const length = this.digits(COLON, 'string length');
-    if (length > this.bytes.length - this.pos) {
-      throw new DecodeError(`string at ${start} claims ${length} bytes, only ${this.bytes.length - this.pos} remain`);
-    }
-    const out = this.bytes.slice(this.pos, this.pos + length);
-    this.pos += length;
+    const end = this.stringEnd();
+    const out = this.bytes.slice(this.pos, end);
+    this.pos = end;
     return out;
   }
 
@@ -226,24 +218,65 @@ class Reader {
     this.pos++; // 'd'
     // No prototype, so a key named "__proto__" is just a key.
     const out = Object.create(null) as BDict;
-    let previous: Uint8Array | undefined;
+    // Keys are compared and read where they lie: no copy per key.
+    let previousStart = -1;
+    let previousEnd = -1;
     while (this.peek() !== E) {
       if (this.peek() < ZERO || this.peek() > ZERO + 9) throw new DecodeError(`expected a string key at ${this.pos}`);
-      const keyBytes = this.string();
-      if (previous !== undefined && compareBytes(previous, keyBytes) >= 0) {
+      const keyEnd = this.stringEnd();
+      const keyStart = this.pos;
+      this.pos = keyEnd;
+      if (previousStart >= 0 && this.compare(previousStart, previousEnd, keyStart, keyEnd) >= 0) {
         throw new DecodeError(`dictionary at ${start} has keys out of order or repeated`);
       }
-      previous = keyBytes;
-      let key: string;
-      try {
-        key = isShortAscii(keyBytes) ? String.fromCharCode(...keyBytes) : fromUtf8(keyBytes);
-      } catch (cause) {
-        throw new DecodeError(`dictionary key at ${this.pos} is not UTF-8`, { cause });
-      }
-      out[key] = this.value(depth + 1);
+      previousStart = keyStart;
+      previousEnd = keyEnd;
+      out[this.key(keyStart, keyEnd)] = this.value(depth + 1);
     }
     this.pos++;
     return out;
+  }
+
+  /** Reads a string's length prefix; leaves pos at its first byte and returns the offset just past it. */
+  private stringEnd(): number {
+    const start = this.pos;
+    const length = this.digits(COLON, 'string length');
+    if (length > this.bytes.length - this.pos) {
+      throw new DecodeError(`string at ${start} claims ${length} bytes, only ${this.bytes.length - this.pos} remain`);
+    }
+    return this.pos + length;
+  }
+
+  /** compareBytes over two ranges of the input. */
+  private compare(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+    const b = this.bytes;
+    const n = Math.min(aEnd - aStart, bEnd - bStart);
+    for (let i = 0; i < n; i++) {
+      if (b[aStart + i] !== b[bStart + i]) return b[aStart + i]! - b[bStart + i]!;
+    }
+    return aEnd - aStart - (bEnd - bStart);
+  }
+
+  private key(start: number, end: number): string {
+    // Protocol keys are short ASCII: built a character at a time, without TextDecoder.
+    if (end - start <= 64) {
+      let key = '';
+      for (let i = start; i < end; i++) {
+        const c = this.bytes[i]!;
+        if (c >= 0x80) return this.utf8Key(start, end);
+        key += String.fromCharCode(c);
+      }
+      return key;
+    }
+    return this.utf8Key(start, end);
+  }
+
+  private utf8Key(start: number, end: number): string {
+    try {
+      return fromUtf8(this.bytes.subarray(start, end));
+    } catch (cause) {
+      throw new DecodeError(`dictionary key at ${start} is not UTF-8`, { cause });
+    }
   }
 }
 
