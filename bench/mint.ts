@@ -28,10 +28,14 @@ import type { Figure } from './results-file.ts';
 const CONCURRENCY = 32;
 const SINGLE = 63 * 64;
 const BATCHED = 64 * 64;
-// Redeemed first and not timed: the first thousand requests through a fresh
-// process pay for V8 compiling the redeem path, which a running mint has long done.
+// The timed redeems run in the middle of one continuous load: the first
+// thousand requests through a fresh process pay for V8 compiling the redeem
+// path, which a running mint has long done, and all 32 connections sending at
+// once is a start no running mint sees; the untimed tail keeps 32 in flight
+// until the last timed answer.
 const WARM = 16 * 64;
-const ISSUED = WARM + SINGLE + BATCHED;
+const TAIL = 4 * CONCURRENCY;
+const ISSUED = WARM + SINGLE + TAIL + BATCHED;
 
 async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['bin/cycles.mjs', 'mint', '--db', db, '--port', '0', '--admin', toHex(admin)], {
@@ -49,20 +53,37 @@ async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildP
   return { child, url };
 }
 
+/** The part of a load that is timed: requests [from, to) by the order they are sent. */
+interface Window {
+  from: number;
+  to: number;
+  /** Called as the first timed request goes out and as the last timed answer comes in. */
+  onStart?: () => void;
+  onEnd?: () => void;
+}
+
 /**
  * Posts every body at a fixed concurrency over kept-alive connections; returns
- * per-request latencies. The client writes requests and reads status lines
- * and Content-Length itself, as wrk and autocannon do: node:http's client cost
- * about 0.3 ms of CPU per request, taken from the same two cores as the mint.
+ * the timed window's latencies and rate. The client writes requests and reads
+ * status lines and Content-Length itself, as wrk and autocannon do:
+ * node:http's client cost about 0.3 ms of CPU per request, taken from the
+ * same two cores as the mint.
  */
-async function load(url: string, path: string, bodies: string[]): Promise<{ perS: number; latencies: number[]; failed: number }> {
+async function load(
+  url: string,
+  path: string,
+  bodies: string[],
+  window: Window = { from: 0, to: bodies.length },
+): Promise<{ perS: number; latencies: number[]; failed: number }> {
   const { hostname, port } = new URL(url);
   const head = (body: string) =>
     `POST ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const latencies: number[] = [];
   let next = 0;
   let failed = 0;
-  const started = performance.now();
+  let answered = 0;
+  let started = 0;
+  let ended = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, () =>
       new Promise<void>((resolve, reject) => {
@@ -70,13 +91,19 @@ async function load(url: string, path: string, bodies: string[]): Promise<{ perS
         socket.setNoDelay(true);
         let buffered: Buffer = Buffer.alloc(0);
         let sentAt = 0;
+        let index = 0;
         const send = () => {
           if (next >= bodies.length) {
             socket.end();
             return resolve();
           }
           sentAt = performance.now();
-          socket.write(head(bodies[next++]!));
+          index = next++;
+          if (index === window.from) {
+            started = sentAt;
+            window.onStart?.();
+          }
+          socket.write(head(bodies[index]!));
         };
         socket.on('connect', send);
         socket.on('error', reject);
@@ -90,13 +117,19 @@ async function load(url: string, path: string, bodies: string[]): Promise<{ perS
           if (buffered.length < end + 4 + length) return;
           buffered = buffered.subarray(end + 4 + length);
           if (header.slice(9, 12) !== '200') failed++;
-          latencies.push(performance.now() - sentAt);
+          if (index >= window.from && index < window.to) {
+            latencies.push(performance.now() - sentAt);
+            if (++answered === window.to - window.from) {
+              ended = performance.now();
+              window.onEnd?.();
+            }
+          }
           send();
         });
       }),
     ),
   );
-  const perS = bodies.length / ((performance.now() - started) / 1000);
+  const perS = (window.to - window.from) / ((ended - started) / 1000);
   return { perS, latencies: latencies.sort((a, b) => a - b), failed };
 }
 
@@ -147,20 +180,30 @@ export async function benchMint(): Promise<Record<string, Figure>> {
     }
     const body = (proofs: Proof[]) =>
       JSON.stringify({ message: toBase64(encodeMessage({ t: 'redeem', v: 1, id: id(), keyset: keyset.id, proofs, to: 'bench' })) });
-    const warm = credits.splice(0, WARM).map((p) => body([p]));
-    const single = credits.slice(0, SINGLE).map((p) => body([p]));
-    const batched = Array.from({ length: BATCHED / 64 }, (_, i) => body(credits.slice(SINGLE + i * 64, SINGLE + (i + 1) * 64)));
+    const singles = credits.slice(0, WARM + SINGLE + TAIL).map((p) => body([p]));
+    const batched = Array.from({ length: BATCHED / 64 }, (_, i) => body(credits.slice(singles.length + i * 64, singles.length + (i + 1) * 64)));
     const states = Array.from({ length: 3000 }, () => JSON.stringify({ Ys: [toHex(nodeCrypto.randomBytes(32))] }));
 
     await load(url, '/v1/state', states.slice(0, 300)); // warm-up
-    await load(url, '/v1/redeem', warm);
     const ceiling = await load(url, '/v1/state', states);
-    const cpuBefore = await cpuMsOf(child.pid);
-    const clientBefore = process.cpuUsage();
-    const redeems = await load(url, '/v1/redeem', single);
-    const cpuAfter = await cpuMsOf(child.pid);
-    const clientCpu = process.cpuUsage(clientBefore);
-    const mintCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / SINGLE;
+    let cpuBefore: Promise<number | undefined> = Promise.resolve(undefined);
+    let cpuAfter: Promise<number | undefined> = Promise.resolve(undefined);
+    let clientBefore = process.cpuUsage();
+    let clientCpu = process.cpuUsage(clientBefore);
+    const redeems = await load(url, '/v1/redeem', singles, {
+      from: WARM,
+      to: WARM + SINGLE,
+      onStart: () => {
+        cpuBefore = cpuMsOf(child.pid);
+        clientBefore = process.cpuUsage();
+      },
+      onEnd: () => {
+        cpuAfter = cpuMsOf(child.pid);
+        clientCpu = process.cpuUsage(clientBefore);
+      },
+    });
+    const [mintBefore, mintAfter] = await Promise.all([cpuBefore, cpuAfter]);
+    const mintCpuMs = mintBefore === undefined || mintAfter === undefined ? undefined : (mintAfter - mintBefore) / SINGLE;
     const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000 / SINGLE;
     const big = await load(url, '/v1/redeem', batched);
     const balance = await client.balance('bench');
@@ -169,7 +212,7 @@ export async function benchMint(): Promise<Record<string, Figure>> {
     }
     const perS = Math.round(redeems.perS);
     const p99 = round1(quantile(redeems.latencies, 0.99));
-    const notes = `${SINGLE} one-credit redeems at concurrency ${CONCURRENCY} after ${WARM} untimed ones, cycles mint in its own process, every answer after its WAL sync; a raw keep-alive HTTP/1.1 load client`;
+    const notes = `${SINGLE} one-credit redeems timed at concurrency ${CONCURRENCY} inside one continuous load, after ${WARM} untimed ones and before ${TAIL} more, cycles mint in its own process, every answer after its WAL sync; a raw keep-alive HTTP/1.1 load client`;
     return {
       mint_redeems_per_s: {
         value: perS,
