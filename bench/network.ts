@@ -21,18 +21,21 @@ export async function benchPipeline(workers = 2, units = 120): Promise<Record<st
   const dir = await makeSpinTask({ units, spin });
   const cores = cpus().length;
 
-  // run-local on one thread: the baseline each worker is compared with.
-  const local = nodeUnitPool(1 / cores);
-  let localMs: number;
-  let unitMs: number;
-  try {
-    await warm(local, dir);
-    const result = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, dir), local);
-    localMs = result.wallMs;
-    unitMs = result.busyMs / units;
-  } finally {
-    await local.stop();
-  }
+  // run-local on one thread: the baseline each worker is compared with, run
+  // before and after the network run and averaged, so that the machine
+  // speeding up or slowing down meanwhile (these are shared machines) moves
+  // both sides of the ratio.
+  const runLocalOnce = async (): Promise<{ wallMs: number; unitMs: number }> => {
+    const local = nodeUnitPool(1 / cores);
+    try {
+      await warm(local, dir);
+      const result = await runLocal(nodeCrypto, await loadTaskDir(nodeCrypto, dir), local);
+      return { wallMs: result.wallMs, unitMs: result.busyMs / units };
+    } finally {
+      await local.stop();
+    }
+  };
+  const before = await runLocalOnce();
 
   // run-local on every core: what this machine can do at all, so the figure
   // below can be read apart from how well two threads share these cores.
@@ -46,6 +49,7 @@ export async function benchPipeline(workers = 2, units = 120): Promise<Record<st
   }
 
   const mesh = await Mesh.start();
+  let networkMs: number;
   try {
     const pools = Array.from({ length: workers }, () => mesh.pool(1 / cores));
     await Promise.all(pools.map((p) => warm(p, dir)));
@@ -59,35 +63,41 @@ export async function benchPipeline(workers = 2, units = 120): Promise<Record<st
     await warmSession.done;
     for (const w of warmWorkers) w.engine.stop();
     await warmSession.stop();
+    // Let the warm-up's teardown (its wires, torrents and WebRTC offers) finish before the clock starts.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const session = await mesh.publish(dir);
     const started = performance.now();
     for (const pool of pools) await mesh.worker(session.magnet, { pool });
     await session.done;
-    const networkMs = performance.now() - started;
-    const ideal = Math.min(workers, cores);
-    const efficiency = Math.round((localMs / networkMs / ideal) * 1000) / 1000;
-    return {
-      pipeline_efficiency: {
-        value: efficiency,
-        unit: 'fraction of ideal',
-        target: '>= 0.9 for units of 50 ms or more',
-        pass: efficiency >= 0.9,
-        workers,
-        cores,
-        units,
-        unit_ms: Math.round(unitMs),
-        run_local_ms: Math.round(localMs),
-        run_local_all_cores_ms: Math.round(allCoresMs),
-        network_ms: Math.round(networkMs),
-        machine_ceiling: Math.round((localMs / allCoresMs / ideal) * 1000) / 1000,
-        vs_run_local_all_cores: Math.round((allCoresMs / networkMs) * 1000) / 1000,
-        notes:
-          'run-local on one thread vs W one-thread workers on loopback, from the workers joining (task fetch included) to the merged output, after an untimed warm-up task through the same mesh and threads; replication 1, no canaries or samples, so it measures the pipeline and not the verification policy',
-      },
-    };
+    networkMs = performance.now() - started;
   } finally {
     await mesh.stop();
   }
+  const after = await runLocalOnce();
+  const localMs = (before.wallMs + after.wallMs) / 2;
+  const unitMs = (before.unitMs + after.unitMs) / 2;
+  const ideal = Math.min(workers, cores);
+  const efficiency = Math.round((localMs / networkMs / ideal) * 1000) / 1000;
+  return {
+    pipeline_efficiency: {
+      value: efficiency,
+      unit: 'fraction of ideal',
+      target: '>= 0.9 for units of 50 ms or more',
+      pass: efficiency >= 0.9,
+      workers,
+      cores,
+      units,
+      unit_ms: Math.round(unitMs),
+      run_local_ms: Math.round(localMs),
+      run_local_before_after_ms: [Math.round(before.wallMs), Math.round(after.wallMs)],
+      run_local_all_cores_ms: Math.round(allCoresMs),
+      network_ms: Math.round(networkMs),
+      machine_ceiling: Math.round((localMs / allCoresMs / ideal) * 1000) / 1000,
+      vs_run_local_all_cores: Math.round((allCoresMs / networkMs) * 1000) / 1000,
+      notes:
+        'run-local on one thread (the mean of one run before and one after) vs W one-thread workers on loopback, from the workers joining (task fetch included) to the merged output, after an untimed warm-up task through the same mesh and threads; replication 1, no canaries or samples, so it measures the pipeline and not the verification policy',
+    },
+  };
 }
 
 export async function benchFirstResult(): Promise<Record<string, Figure>> {
