@@ -46,6 +46,15 @@ static napi_value new_bytes(napi_env env, const unsigned char *src, size_t lengt
   return array;
 }
 
+// `out` as a new Uint8Array where libsodium succeeded (status 0), else an Error saying `refusal`.
+static napi_value answer(napi_env env, int status, const unsigned char *out, const char *refusal) {
+  if (status != 0) {
+    napi_throw_error(env, NULL, refusal);
+    return NULL;
+  }
+  return new_bytes(env, out, POINT);
+}
+
 static size_t get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t max) {
   size_t argc = max;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -60,7 +69,7 @@ static napi_value from_hash(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   unsigned char out[POINT];
   crypto_core_ristretto255_from_hash(out, h);
-  return new_bytes(env, out, POINT);
+  return answer(env, 0, out, NULL);
 }
 
 static napi_value scalarmult(napi_env env, napi_callback_info info) {
@@ -71,11 +80,8 @@ static napi_value scalarmult(napi_env env, napi_callback_info info) {
   const unsigned char *p = bytes_arg(env, argv[1], POINT, "expected a 32-byte point");
   if (!p) return NULL;
   unsigned char out[POINT];
-  if (top_bit_set(p) || crypto_scalarmult_ristretto255(out, n, p) != 0) {
-    napi_throw_error(env, NULL, "invalid point or identity result");
-    return NULL;
-  }
-  return new_bytes(env, out, POINT);
+  int status = top_bit_set(p) ? -1 : crypto_scalarmult_ristretto255(out, n, p);
+  return answer(env, status, out, "invalid point or identity result");
 }
 
 static napi_value scalarmult_base(napi_env env, napi_callback_info info) {
@@ -84,11 +90,7 @@ static napi_value scalarmult_base(napi_env env, napi_callback_info info) {
   const unsigned char *n = bytes_arg(env, argv[0], SCALAR, "expected a 32-byte scalar");
   if (!n) return NULL;
   unsigned char out[POINT];
-  if (crypto_scalarmult_ristretto255_base(out, n) != 0) {
-    napi_throw_error(env, NULL, "identity result");
-    return NULL;
-  }
-  return new_bytes(env, out, POINT);
+  return answer(env, crypto_scalarmult_ristretto255_base(out, n), out, "identity result");
 }
 
 typedef int (*binary_op)(unsigned char *, const unsigned char *, const unsigned char *);
@@ -101,11 +103,8 @@ static napi_value binary(napi_env env, napi_callback_info info, binary_op op) {
   const unsigned char *b = bytes_arg(env, argv[1], POINT, "expected a 32-byte point");
   if (!b) return NULL;
   unsigned char out[POINT];
-  if (top_bit_set(a) || top_bit_set(b) || op(out, a, b) != 0) {
-    napi_throw_error(env, NULL, "invalid point");
-    return NULL;
-  }
-  return new_bytes(env, out, POINT);
+  int status = top_bit_set(a) || top_bit_set(b) ? -1 : op(out, a, b);
+  return answer(env, status, out, "invalid point");
 }
 
 static napi_value add(napi_env env, napi_callback_info info) {
