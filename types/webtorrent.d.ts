@@ -64,6 +64,10 @@ declare module 'webtorrent' {
     creationDate?: Date;
     comment?: string;
     pieceLength?: number;
+    /** Start with no piece selected: the torrent joins the swarm and fetches nothing. */
+    deselect?: boolean;
+    /** A chunk store constructor, called with `new` once the torrent's length is known. */
+    store?: (chunkLength: number, options: { length: number }) => object;
   }
 
   export interface ClientOptions {

@@ -89,4 +89,88 @@ describe('pool scheduling', () => {
     await pool.stop();
     expect(await queued).toBe('UnitCrashError');
   });
+
+  /** A scripted thread whose jobs end only when the test says. */
+  function scriptedThread(log: string[], name: string) {
+    const jobs: Array<{ unit: number; onStart: () => void; resolve: (r: ThreadReply) => void; reject: (e: unknown) => void }> = [];
+    const thread: UnitThread = {
+      run: (job, onStart) =>
+        new Promise<ThreadReply>((resolve, reject) => {
+          log.push(`${name} got ${job.request.unit}`);
+          jobs.push({ unit: job.request.unit, onStart, resolve, reject });
+        }),
+      terminate: () => void log.push(`${name} killed`),
+    };
+    return { thread, jobs };
+  }
+  const request = (unit: number) => ({ unit, input: new Uint8Array(0), memory: { minPages: 1, maxPages: 1 }, maxOutputBytes: 8 });
+  const module = {} as WebAssembly.Module;
+  const ok = (unit: number): ThreadReply => ({ ok: true, output: Uint8Array.of(unit), busyMs: 10 });
+
+  it('hands a thread that never rests its next unit while the current one runs, and no more', async () => {
+    const log: string[] = [];
+    const t = scriptedThread(log, 'a');
+    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => t.thread });
+    const outcomes = [0, 1, 2].map((u) => pool.run(module, request(u), 1000));
+    expect(log).toEqual(['a got 0', 'a got 1']);
+    t.jobs[0]!.onStart();
+    t.jobs[0]!.resolve(ok(0));
+    expect(Array.from((await outcomes[0]!).output)).toEqual([0]);
+    expect(log).toEqual(['a got 0', 'a got 1', 'a got 2']);
+    for (const i of [1, 2]) {
+      t.jobs[i]!.onStart();
+      t.jobs[i]!.resolve(ok(i));
+    }
+    expect((await Promise.all(outcomes)).map((o) => o.output[0])).toEqual([0, 1, 2]);
+    await pool.stop();
+  });
+
+  it('hands a thread that rests one unit at a time', async () => {
+    const log: string[] = [];
+    const t = scriptedThread(log, 'a');
+    const pool = new UnitPool({ threads: 1, dutyCycle: 0.5, spawn: () => t.thread });
+    void pool.run(module, request(0), 1000).catch(() => {});
+    void pool.run(module, request(1), 1000).catch(() => {});
+    expect(log).toEqual(['a got 0']);
+    await pool.stop();
+  });
+
+  it('fails only the unit that ran out of time: the one waiting behind it runs on the fresh thread', async () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
+    let spawned = 0;
+    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    const hung = pool.run(module, request(0), 50).catch((e: Error) => e.name);
+    const waiting = pool.run(module, request(1), 50);
+    threads[0]!.jobs[0]!.onStart();
+    // The waiting unit's clock has not started: it is not charged for the hung one.
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await hung).toBe('UnitTimeoutError');
+    expect(log).toEqual(['a got 0', 'a got 1', 'a killed', 'b got 1']);
+    threads[1]!.jobs[0]!.onStart();
+    threads[1]!.jobs[0]!.resolve(ok(1));
+    expect(Array.from((await waiting).output)).toEqual([1]);
+    await pool.stop();
+  });
+
+  it('blames a dead thread on the unit it had begun, not on the one waiting behind it', async () => {
+    const log: string[] = [];
+    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
+    let spawned = 0;
+    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    const crashing = pool.run(module, request(0), 1000).catch((e: Error) => e.name);
+    const waiting = pool.run(module, request(1), 1000);
+    threads[0]!.jobs[0]!.onStart();
+    // A dying thread fails everything it holds, in whatever order.
+    threads[0]!.jobs[1]!.reject(new Error('exit 1'));
+    threads[0]!.jobs[0]!.reject(new Error('exit 1'));
+    expect(await crashing).toBe('UnitCrashError');
+    await Promise.resolve();
+    expect(log).toEqual(['a got 0', 'a got 1', 'a killed', 'b got 1']);
+    threads[1]!.jobs[0]!.onStart();
+    threads[1]!.jobs[0]!.resolve(ok(1));
+    expect(Array.from((await waiting).output)).toEqual([1]);
+    await pool.stop();
+  });
 });

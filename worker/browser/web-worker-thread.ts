@@ -16,37 +16,36 @@ import UnitWorker from './unit-worker.ts?worker';
 export function spawnWebWorkerThread(): UnitThread {
   const worker = new UnitWorker({ name: 'sparecycles-unit' });
   const remote = Comlink.wrap<UnitWorkerApi>(worker);
-  let fail: ((error: unknown) => void) | undefined;
+  // Jobs handed over and not yet answered: comlink answers each call on its
+  // own, but a crash ends them all.
+  const failers = new Set<(error: unknown) => void>();
+  const fail = (error: unknown) => {
+    for (const f of [...failers]) f(error);
+  };
   // A crash inside the worker (or a module that fails to load) never answers
-  // the comlink call: turn it into a rejection of the running job.
+  // the comlink call: turn it into a rejection of the jobs it holds.
   worker.addEventListener('error', (event) => {
     event.preventDefault();
-    fail?.(new Error(`unit worker failed: ${event.message || 'unknown error'}`));
+    fail(new Error(`unit worker failed: ${event.message || 'unknown error'}`));
   });
-  worker.addEventListener('messageerror', () => fail?.(new Error('unit worker sent a message that could not be read')));
+  worker.addEventListener('messageerror', () => fail(new Error('unit worker sent a message that could not be read')));
   return {
     run(job: ThreadJob, onStart: () => void): Promise<ThreadReply> {
       return new Promise<ThreadReply>((resolve, reject) => {
-        let settled = false;
-        fail = (error) => {
-          if (settled) return;
-          settled = true;
-          fail = undefined;
-          reject(error);
+        const settle = (done: () => void) => {
+          if (!failers.delete(failer)) return;
+          done();
         };
+        const failer = (error: unknown) => settle(() => reject(error));
+        failers.add(failer);
         remote.run(job, Comlink.proxy(onStart)).then(
-          (reply) => {
-            if (settled) return;
-            settled = true;
-            fail = undefined;
-            resolve(reply);
-          },
-          (error: unknown) => fail?.(error),
+          (reply) => settle(() => resolve(reply)),
+          (error: unknown) => failer(error),
         );
       });
     },
     terminate() {
-      fail = undefined;
+      failers.clear();
       worker.terminate();
     },
   };

@@ -13,34 +13,27 @@ export function spawnNodeThread(): UnitThread {
   // Wasm memory lives outside the JS heap; these bound only the thread's own JS.
   const worker = new Worker(ENTRY, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
   worker.unref();
-  let current:
-    | { resolve: (r: ThreadReply) => void; reject: (e: unknown) => void; onStart: () => void }
-    | undefined;
+  // Jobs handed over and not yet answered, in the order the thread runs them:
+  // the thread answers on one port, so each message is about the oldest.
+  const jobs: Array<{ resolve: (r: ThreadReply) => void; reject: (e: unknown) => void; onStart: () => void }> = [];
   const fail = (error: unknown) => {
-    const job = current;
-    current = undefined;
-    job?.reject(error);
+    for (const job of jobs.splice(0)) job.reject(error);
   };
   worker.on('message', (message: ThreadMessage) => {
-    if (message.type === 'start') {
-      current?.onStart();
-      return;
-    }
-    const job = current;
-    current = undefined;
-    job?.resolve(message.reply);
+    if (message.type === 'start') jobs[0]?.onStart();
+    else jobs.shift()?.resolve(message.reply);
   });
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`unit thread exited with code ${code}`)));
   return {
     run(job: ThreadJob, onStart: () => void) {
       return new Promise<ThreadReply>((resolve, reject) => {
-        current = { resolve, reject, onStart };
+        jobs.push({ resolve, reject, onStart });
         worker.postMessage(job);
       });
     },
     terminate() {
-      current = undefined;
+      jobs.splice(0);
       void worker.terminate();
     },
   };

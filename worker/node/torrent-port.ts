@@ -2,6 +2,7 @@
 
 import type WebTorrent from 'webtorrent';
 import { addTorrent, whenDone } from '../../net/fetch-torrent.ts';
+import { TaskChunkStore } from '../../net/task-store.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { fromHex } from '../../protocol/bytes.ts';
 import type { TaskHandle, TaskWire, TorrentPort } from '../ports.ts';
@@ -11,6 +12,7 @@ export function nodeTorrentPort(client: WebTorrent, trackers: string[], storage:
     openTask(magnet, onWire): TaskHandle {
       const torrent = addTorrent(client, magnet, {
         path: storage,
+        store: TaskChunkStore,
         announce: trackers,
         onWire: (wire) => onWire(wire as unknown as TaskWire),
       });
