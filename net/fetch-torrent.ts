@@ -4,6 +4,7 @@
 import type WebTorrent from 'webtorrent';
 import type { Torrent, TorrentOptions, Wire } from 'webtorrent';
 import { sendWithoutDelay } from './torrent-files.ts';
+import { sparingOffers } from './webrtc-offers.ts';
 
 export class FetchTimeoutError extends Error {
   override name = 'FetchTimeoutError';
@@ -15,7 +16,9 @@ export function addTorrent(
   options: TorrentOptions & { onWire?: (wire: Wire) => void },
 ): Torrent {
   const { onWire, ...rest } = options;
-  const torrent = client.add(magnet, rest);
+  // WebTorrent may announce before add() returns.
+  let torrent: Torrent | undefined;
+  torrent = client.add(magnet, { getAnnounceOpts: sparingOffers(() => torrent), ...rest });
   torrent.on('wire', (wire: Wire) => {
     sendWithoutDelay(torrent, wire);
     onWire?.(wire);

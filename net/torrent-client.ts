@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import WebTorrent from 'webtorrent';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { dhtOptions } from './dht.ts';
+import { installOfferPolicy } from './webrtc-offers.ts';
 import { applyWebTorrentPatches } from './webtorrent-patches.ts';
 import type { DhtConfig } from './dht.ts';
 
@@ -27,6 +28,7 @@ export interface TorrentClient {
 
 export async function createTorrentClient(backend: CryptoBackend, config: TorrentClientConfig): Promise<TorrentClient> {
   applyWebTorrentPatches();
+  installOfferPolicy();
   const path = config.path ?? (await mkdtemp(join(tmpdir(), 'sparecycles-torrents-')));
   const client = new WebTorrent({
     dht: config.dht === false ? false : dhtOptions(backend, config.dht),

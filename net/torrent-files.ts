@@ -2,6 +2,7 @@
 
 import type WebTorrent from 'webtorrent';
 import type { Torrent, Wire } from 'webtorrent';
+import { sparingOffers } from './webrtc-offers.ts';
 
 export type NamedBuffer = Buffer & { name: string };
 
@@ -25,7 +26,9 @@ export function seedBuffers(
   options: SeedOptions,
 ): Promise<Torrent> {
   return new Promise((resolve, reject) => {
-    const torrent = client.seed(input, {
+    let torrent: Torrent | undefined;
+    torrent = client.seed(input, {
+      getAnnounceOpts: sparingOffers(() => torrent),
       // A one-file torrent is named after its file; keep that name the file's own.
       name: input.length === 1 ? input[0]!.name : name,
       announce: options.trackers,

@@ -88,3 +88,9 @@ declare module 'bittorrent-tracker' {
   export default Client;
   export { Client };
 }
+
+// The WebSocket tracker client, which net/webrtc-offers.ts adjusts.
+declare module 'bittorrent-tracker/websocket-tracker' {
+  const WebSocketTracker: new (...args: never[]) => object;
+  export default WebSocketTracker;
+}

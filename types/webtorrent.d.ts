@@ -64,6 +64,8 @@ declare module 'webtorrent' {
     creationDate?: Date;
     comment?: string;
     pieceLength?: number;
+    /** Extra announce parameters, asked for at every announce. */
+    getAnnounceOpts?: () => object;
     /** Start with no piece selected: the torrent joins the swarm and fetches nothing. */
     deselect?: boolean;
     /** A chunk store constructor, called with `new` once the torrent's length is known. */

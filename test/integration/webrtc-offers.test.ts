@@ -1,0 +1,67 @@
+// When Node peers make WebRTC offers (net/webrtc-offers.ts): two that meet
+// over TCP make none, and two that can meet only through a WebSocket tracker
+// still do, and connect over WebRTC.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocketTracker from 'bittorrent-tracker/websocket-tracker';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { addTorrent, whenDone } from '../../net/fetch-torrent.ts';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
+import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
+import { OFFER_GRACE_MS } from '../../net/webrtc-offers.ts';
+import { Mesh } from '../support/mesh.ts';
+
+const peersMade = () => vi.spyOn((WebSocketTracker as unknown as { prototype: { _createPeer(): unknown } }).prototype, '_createPeer');
+
+let mesh: Mesh | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await mesh?.stop();
+  mesh = undefined;
+});
+
+describe('WebRTC offers from Node peers', () => {
+  it('two Node peers that meet over TCP make no WebRTC offers, through and past the grace', async () => {
+    mesh = await Mesh.start();
+    const created = peersMade();
+    const [seeder, leecher] = await Promise.all([mesh.client(), mesh.client()]);
+    const bytes = randomBytes(100_000);
+    const seeded = await seedBuffers(seeder.client, 'tcp', [namedFile('blob.bin', bytes)], { trackers: mesh.trackers, path: seeder.path });
+    const fetched = await whenDone(addTorrent(leecher.client, seeded.magnetURI, { path: leecher.path, announce: mesh.trackers }), 30_000);
+    expect(Buffer.compare(Buffer.from((await readTorrentFile(fetched, 'blob.bin'))!), bytes)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, OFFER_GRACE_MS + 500));
+    // Both announced to the WebSocket tracker (it is in mesh.trackers), and neither made a PeerConnection.
+    expect(mesh.trackers.some((t) => t.startsWith('ws'))).toBe(true);
+    expect(created).not.toHaveBeenCalled();
+    for (const wire of fetched.wires) expect(wire.type).not.toBe('webrtc');
+  }, 60_000);
+
+  it('two Node peers that can meet only through a WebSocket tracker offer after the grace, and connect over WebRTC', async () => {
+    mesh = await Mesh.start();
+    const created = peersMade();
+    const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
+    const dir = await mkdtemp(join(tmpdir(), 'sc-offers-'));
+    // No DHT and no TCP tracker: WebRTC is the only way the two can meet.
+    const seeder = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'a') });
+    const leecher = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'b') });
+    try {
+      const bytes = randomBytes(100_000);
+      const seeded = await seedBuffers(seeder.client, 'rtc', [namedFile('blob.bin', bytes)], { trackers: ws, path: seeder.path });
+      // Half a grace apart, so that the two peers' offers do not cross at the tracker.
+      await new Promise((resolve) => setTimeout(resolve, OFFER_GRACE_MS / 2));
+      const fetched = await whenDone(addTorrent(leecher.client, seeded.magnetURI, { path: leecher.path, announce: ws }), 40_000);
+      expect(Buffer.compare(Buffer.from((await readTorrentFile(fetched, 'blob.bin'))!), bytes)).toBe(0);
+      expect(fetched.wires.length).toBeGreaterThan(0);
+      for (const wire of fetched.wires) expect(wire.type).toBe('webrtc');
+      expect(created).toHaveBeenCalled();
+    } finally {
+      await destroyTorrentClient(seeder.client);
+      await destroyTorrentClient(leecher.client);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
