@@ -12,13 +12,13 @@ export class FetchTimeoutError extends Error {
 
 export function addTorrent(
   client: WebTorrent,
-  magnet: string,
+  torrentId: string | Uint8Array,
   options: TorrentOptions & { onWire?: (wire: Wire) => void },
 ): Torrent {
   const { onWire, ...rest } = options;
   // WebTorrent may announce before add() returns.
   let torrent: Torrent | undefined;
-  torrent = client.add(magnet, { getAnnounceOpts: sparingOffers(() => torrent), ...rest });
+  torrent = client.add(torrentId, { getAnnounceOpts: sparingOffers(() => torrent), ...rest });
   torrent.on('wire', (wire: Wire) => {
     sendWithoutDelay(torrent, wire);
     onWire?.(wire);

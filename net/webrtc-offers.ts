@@ -9,8 +9,9 @@
 // only use WebRTC, reach a Node peer with offers of their own, which it answers.
 //
 // So a Node torrent's first announce to a WebSocket tracker carries no offers.
-// If the torrent still has no wire after OFFER_GRACE_MS, which is what happens
-// when WebRTC is the only way in, it announces again with offers. Later
+// If the torrent still has no peer, connected or connecting, after
+// OFFER_GRACE_MS (which is what happens when WebRTC is the only way in), it
+// announces again with offers. Later
 // announces are unchanged, so a browser that joined before us still gets our
 // offers at our next regular announce. In the browser, the extension's
 // WebTorrent makes offers as it always did.
@@ -44,7 +45,14 @@ interface WebSocketTrackerInternals {
  * policy rides on a symbol key, which no tracker request ever serialises.
  */
 export function sparingOffers(torrent: () => Torrent | undefined): () => AnnounceOpts {
-  const policy: OfferPolicy = { connected: () => (torrent()?.wires.length ?? 0) > 0 };
+  const policy: OfferPolicy = {
+    // A peer still connecting counts: offering to a peer whose own offer we
+    // are answering makes two connections cross, and WebTorrent then drops both.
+    connected: () => {
+      const t = torrent() as (Torrent & { _peers?: Map<string, unknown> }) | undefined;
+      return t !== undefined && (t.wires.length > 0 || (t._peers?.size ?? 0) > 0);
+    },
+  };
   return () => ({ [POLICY]: policy });
 }
 
@@ -56,10 +64,14 @@ export function installOfferPolicy(): void {
   installed = true;
   const proto = (WebSocketTracker as unknown as { prototype: WebSocketTrackerInternals }).prototype;
   const announce = proto.announce;
+  // The library calls announce() again itself when the socket connects: one grace per tracker.
+  const graced = new WeakSet<WebSocketTrackerInternals>();
   proto.announce = function (this: WebSocketTrackerInternals, opts: AnnounceOpts) {
     const policy = opts[POLICY];
     if (!policy || opts.event !== 'started') return announce.call(this, opts);
     announce.call(this, { ...opts, numwant: 0 });
+    if (graced.has(this)) return;
+    graced.add(this);
     const later = setTimeout(() => {
       if (this.destroyed || policy.connected()) return;
       // An update, not a second 'started': the tracker already counts us in the swarm.

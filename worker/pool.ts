@@ -128,13 +128,17 @@ export class UnitPool {
     if (this.stopped) return;
     const now = Date.now();
     let soonest = Infinity;
+    const ready: Slot[] = [];
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.restUntil > now) {
-        if (slot.sent.length === 0) soonest = Math.min(soonest, slot.restUntil);
-        continue;
+      if (slot.restUntil <= now) ready.push(slot);
+      else if (slot.sent.length === 0) soonest = Math.min(soonest, slot.restUntil);
+    }
+    // Every idle thread gets a unit before any gets a second to hold.
+    for (let held = 1; held <= this.depth; held++) {
+      for (const slot of ready) {
+        if (this.queue.length === 0) return;
+        if (slot.sent.length < held) this.send(slot, this.queue.shift()!);
       }
-      while (slot.sent.length < this.depth && this.queue.length > 0) this.send(slot, this.queue.shift()!);
     }
     if (this.queue.length > 0 && soonest !== Infinity) this.later(soonest - now, () => this.dispatch());
   }

@@ -125,6 +125,16 @@ describe('pool scheduling', () => {
     await pool.stop();
   });
 
+  it('gives every idle thread a unit before any thread a second', async () => {
+    const log: string[] = [];
+    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
+    let spawned = 0;
+    const pool = new UnitPool({ threads: 2, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    for (const u of [0, 1, 2]) void pool.run(module, request(u), 1000).catch(() => {});
+    expect(log).toEqual(['a got 0', 'b got 1', 'a got 2']);
+    await pool.stop();
+  });
+
   it('hands a thread that rests one unit at a time', async () => {
     const log: string[] = [];
     const t = scriptedThread(log, 'a');
