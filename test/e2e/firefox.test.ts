@@ -96,7 +96,17 @@ describe('the extension in Firefox', () => {
     // Most units, not necessarily all: a canary may never have reached it (above).
     expect(accepted).toBeGreaterThan(UNITS / 2);
     const earned = accepted * PRICE;
-    expect((await engineStatus())?.units).toMatchObject({ accepted, credits: earned });
+    // A receipt's pay is unblinded and stored after the receipt is counted: wait for the last of it.
+    const units = await waitFor(
+      'the engine to count the pay of every accepted unit',
+      async () => {
+        const u = (await engineStatus())?.units;
+        return u && u.credits >= earned ? u : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(units).toMatchObject({ accepted, credits: earned });
 
     // The pay went straight into the background's wallet, and storage holds it.
     const summary = await waitFor(
