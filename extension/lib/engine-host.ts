@@ -12,7 +12,7 @@ import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { magnetFor } from '../../protocol/magnet.ts';
 import { RELAY_SIGNALLING_PATH } from '../../protocol/constants.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
-import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { cpuBudget } from '../../worker/cpu-budget.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
 import { chooseOffer, fetchOffersFromRelay } from '../../worker/relay-client.ts';
@@ -125,7 +125,7 @@ export class EngineHost {
     this.stage = 'finding-offer';
     while (generation === this.generation && !this.engine) {
       try {
-        const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: naclCrypto });
+        const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: nobleCrypto });
         const offer = chooseOffer(offers);
         if (generation !== this.generation) return;
         if (offer) {
@@ -143,10 +143,10 @@ export class EngineHost {
   private startEngine(config: OffscreenConfig, magnet: string, expectTasker?: Uint8Array): void {
     const { settings } = config;
     this.stage = 'fetching';
-    const identity = Identity.fromSeed(naclCrypto, fromHex(config.seed));
+    const identity = Identity.fromSeed(nobleCrypto, fromHex(config.seed));
     const engine = new WorkerEngine(
       {
-        backend: naclCrypto,
+        backend: nobleCrypto,
         identity,
         pool: this.pool!,
         torrents: webTorrentPort(this.client!, browserTrackers(settings)),

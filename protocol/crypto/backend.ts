@@ -1,11 +1,11 @@
-// The one interface every signature and key agreement goes through. Two
-// backends implement it and must give identical bytes: a native one on Node
-// (libsodium's ed25519, else OpenSSL's; node.ts) and tweetnacl in the
-// browser. test/vectors pins them all.
+// The one interface every signature and key agreement goes through. Every
+// backend must give identical bytes: a native one on Node (libsodium's
+// ed25519, else OpenSSL's; node.ts), @noble/curves in the browser (noble.ts),
+// and tweetnacl (nacl.ts). test/vectors pins them all.
 //
 // Backends do raw primitive work only. The strict rules every SpareCycles
 // verifier applies (lengths, canonical S, canonical and non-small-order
-// points, domain separation) live in sign.ts, once, so the two backends cannot
+// points, domain separation) live in sign.ts, once, so the backends cannot
 // disagree about an edge case.
 
 export interface CryptoBackend {

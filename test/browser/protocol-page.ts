@@ -1,5 +1,5 @@
 // Runs in Chromium: protocol/ checked against the same vectors as in Node,
-// with the browser's crypto backend (tweetnacl) and credit arithmetic
+// with the browser's crypto backends (noble, and tweetnacl) and credit arithmetic
 // (@noble/curves), plus a short fuzz and a real unit run. Results go to
 // window.__results for the Node side to assert on.
 
@@ -11,6 +11,7 @@ import { blind, hashToCurve, proveDleq, signBlinded, unblind, verifyCredit, veri
 import { nobleCurve, scalarFromBigint } from '../../protocol/credits/curve.ts';
 import { deriveKeyset, keysetFromJson, keysetToJson, splitAmount } from '../../protocol/credits/keyset.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { signDomain, verifyDomain } from '../../protocol/crypto/sign.ts';
 import { DecodeError } from '../../protocol/errors.ts';
 import { encodeManifest, openManifest } from '../../protocol/manifest.ts';
@@ -45,52 +46,54 @@ function throwsNamed(fn: () => unknown, name: string): boolean {
   }
 }
 
-const nacl = naclCrypto;
-
-for (const v of ed25519.rfc8032) {
-  check(`ed25519 ${v.name}`, () => {
-    const seed = fromHex(v.seed);
-    const message = fromHex(v.message);
-    return (
-      toHex(nacl.ed25519PublicKey(seed)) === v.publicKey &&
-      toHex(nacl.ed25519Sign(seed, message)) === v.signature &&
-      nacl.ed25519Verify(fromHex(v.publicKey), message, fromHex(v.signature))
+// Both pure-JS backends: noble is the one the extension uses, tweetnacl the
+// one the protocol started with; each must give the same bytes as in Node.
+for (const backend of [nobleCrypto, naclCrypto]) {
+  for (const v of ed25519.rfc8032) {
+    check(`${backend.name}: ed25519 ${v.name}`, () => {
+      const seed = fromHex(v.seed);
+      const message = fromHex(v.message);
+      return (
+        toHex(backend.ed25519PublicKey(seed)) === v.publicKey &&
+        toHex(backend.ed25519Sign(seed, message)) === v.signature &&
+        backend.ed25519Verify(fromHex(v.publicKey), message, fromHex(v.signature))
+      );
+    });
+  }
+  for (const [i, v] of ed25519.domainSeparated.entries()) {
+    check(`${backend.name}: ed25519 domain vector ${i} (${v.domain})`, () => {
+      const signature = signDomain(backend, fromHex(v.seed), v.domain as Domain, fromHex(v.message));
+      verifyDomain(backend, fromHex(v.publicKey), v.domain as Domain, fromHex(v.message), signature);
+      return toHex(signature) === v.signature;
+    });
+  }
+  for (const v of ed25519.edgeCases) {
+    check(`${backend.name}: ed25519 refuses: ${v.reason}`, () =>
+      throwsNamed(
+        () => verifyDomain(backend, fromHex(v.publicKey), v.domain as Domain, fromHex(v.message), fromHex(v.signature)),
+        v.expect,
+      ),
     );
-  });
-}
-for (const [i, v] of ed25519.domainSeparated.entries()) {
-  check(`ed25519 domain vector ${i} (${v.domain})`, () => {
-    const signature = signDomain(nacl, fromHex(v.seed), v.domain as Domain, fromHex(v.message));
-    verifyDomain(nacl, fromHex(v.publicKey), v.domain as Domain, fromHex(v.message), signature);
-    return toHex(signature) === v.signature;
-  });
-}
-for (const v of ed25519.edgeCases) {
-  check(`ed25519 refuses: ${v.reason}`, () =>
-    throwsNamed(
-      () => verifyDomain(nacl, fromHex(v.publicKey), v.domain as Domain, fromHex(v.message), fromHex(v.signature)),
-      v.expect,
-    ),
-  );
-}
-for (const v of x25519.rfc7748.scalarMult) {
-  check(`x25519 ${v.name}`, () => toHex(nacl.x25519(fromHex(v.scalar), fromHex(v.u))) === v.output);
-}
-for (const v of messages.valid) {
-  check(`message ${v.name}`, () => {
-    const bytes = fromHex(v.encoded);
-    const message = decodeMessage(bytes);
-    if (isSignedMessage(message)) verifyMessage(nacl, message);
-    return equalBytes(encodeMessage(message), bytes);
-  });
-}
-for (const v of messages.invalid) {
-  check(`message refuses: ${v.name}`, () =>
-    throwsNamed(() => {
-      const message = decodeMessage(fromHex(v.hex));
-      if (v.stage === 'verify') verifyMessage(nacl, message as SignedMessage);
-    }, v.error),
-  );
+  }
+  for (const v of x25519.rfc7748.scalarMult) {
+    check(`${backend.name}: x25519 ${v.name}`, () => toHex(backend.x25519(fromHex(v.scalar), fromHex(v.u))) === v.output);
+  }
+  for (const v of messages.valid) {
+    check(`${backend.name}: message ${v.name}`, () => {
+      const bytes = fromHex(v.encoded);
+      const message = decodeMessage(bytes);
+      if (isSignedMessage(message)) verifyMessage(backend, message);
+      return equalBytes(encodeMessage(message), bytes);
+    });
+  }
+  for (const v of messages.invalid) {
+    check(`${backend.name}: message refuses: ${v.name}`, () =>
+      throwsNamed(() => {
+        const message = decodeMessage(fromHex(v.hex));
+        if (v.stage === 'verify') verifyMessage(backend, message as SignedMessage);
+      }, v.error),
+    );
+  }
 }
 // Credits, with the backend wallets and the extension use.
 const curve = nobleCurve;
@@ -161,7 +164,7 @@ for (const v of credits.splitAmount.valid) {
 
 check('manifest vector opens and re-encodes', () => {
   const bytes = fromHex(manifestVector.bytes);
-  return equalBytes(encodeManifest(openManifest(nacl, bytes)), bytes);
+  return equalBytes(encodeManifest(openManifest(nobleCrypto, bytes)), bytes);
 });
 check('bencode fuzz: arbitrary bytes decode or raise DecodeError', () => {
   fc.assert(
@@ -182,15 +185,15 @@ async function unitRun(): Promise<void> {
   const [wasm, params] = await Promise.all(
     ['unit.wasm', 'params.bin'].map(async (f) => new Uint8Array(await (await fetch(`/mandelbrot/${f}`)).arrayBuffer())),
   );
-  const manifest = openManifest(nacl, fromHex(manifestVector.bytes));
-  const prepared = await prepareUnitModule(nacl, manifest, wasm!);
+  const manifest = openManifest(nobleCrypto, fromHex(manifestVector.bytes));
+  const prepared = await prepareUnitModule(nobleCrypto, manifest, wasm!);
   const output = runUnit(prepared.module, {
     unit: 10,
     input: params!,
     memory: prepared.memory,
     maxOutputBytes: manifest.limits.outputBytes,
   });
-  (window as unknown as { __unitHash: string }).__unitHash = toHex(nacl.sha256(output));
+  (window as unknown as { __unitHash: string }).__unitHash = toHex(nobleCrypto.sha256(output));
 }
 
 unitRun()

@@ -13,6 +13,7 @@ import { KeyError, SignatureError, type SpareCyclesError } from '../../protocol/
 import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
 import { Identity, ed25519ToX25519Public } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { ed25519Library, nodeCrypto, opensslCrypto } from '../../protocol/crypto/node.ts';
 import {
   ed25519PublicKeyOf,
@@ -54,7 +55,7 @@ const NON_CANONICAL = Array.from({ length: 38 }, (_, n) => {
 });
 
 // Where sodium-native does not load, nodeCrypto is the OpenSSL backend and is listed once.
-const BACKENDS = [...new Set([nodeCrypto, opensslCrypto, naclCrypto])];
+const BACKENDS = [...new Set([nodeCrypto, opensslCrypto, naclCrypto, nobleCrypto])];
 
 it('the Node backend verifies with libsodium (its binary ships in the npm package)', () => {
   // Anywhere sodium-native has a prebuilt binary it must load, or the Node backend is quietly slower.

@@ -6,6 +6,7 @@ import { encode } from '../../protocol/bencode.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { DecodeError, SchemaError, SignatureError } from '../../protocol/errors.ts';
 import {
@@ -28,7 +29,7 @@ async function exampleBody(): Promise<ManifestBody> {
   return (await loadTaskDir(nodeCrypto, EXAMPLE, { tasker: identity.publicKey, nowSeconds: vectors.created })).body;
 }
 
-describe.each([nodeCrypto, naclCrypto])('manifest with the $name backend', (backend) => {
+describe.each([nodeCrypto, naclCrypto, nobleCrypto])('manifest with the $name backend', (backend) => {
   it('matches the vector byte for byte and opens', async () => {
     const manifest = signManifest(backend, seed, await exampleBody());
     expect(toHex(encodeManifest(manifest))).toBe(vectors.bytes);

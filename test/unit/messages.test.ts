@@ -10,6 +10,7 @@ import { fromHex, toHex, utf8 } from '../../protocol/bytes.ts';
 import { DOMAINS, LIMITS, MESSAGE_LIMITS, MESSAGE_TYPES, type MessageType } from '../../protocol/constants.ts';
 import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import {
   DecodeError,
@@ -36,7 +37,7 @@ import {
 } from '../../protocol/messages/index.ts';
 import { caught } from '../support/caught.ts';
 
-const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto];
+const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto, nobleCrypto];
 const ERRORS = { DecodeError, SchemaError, VersionError, SignatureError, KeyError } as const;
 type ErrorName = keyof typeof ERRORS;
 
