@@ -13,12 +13,20 @@ export class FetchTimeoutError extends Error {
 export function addTorrent(
   client: WebTorrent,
   torrentId: string | Uint8Array,
-  options: TorrentOptions & { onWire?: (wire: Wire) => void },
+  options: TorrentOptions & {
+    onWire?: (wire: Wire) => void;
+    /**
+     * Make WebRTC offers from the first announce (net/webrtc-offers.ts): for a
+     * torrent a browser may be seeding, whose own offers went out before we
+     * joined. Otherwise offers wait until nothing else has connected us.
+     */
+    offerAtOnce?: boolean;
+  },
 ): Torrent {
-  const { onWire, ...rest } = options;
-  // WebTorrent may announce before add() returns.
+  const { onWire, offerAtOnce, ...rest } = options;
+  // The policy looks the torrent up when it announces.
   let torrent: Torrent | undefined;
-  torrent = client.add(torrentId, { getAnnounceOpts: sparingOffers(() => torrent), ...rest });
+  torrent = client.add(torrentId, offerAtOnce ? rest : { getAnnounceOpts: sparingOffers(() => torrent), ...rest });
   torrent.on('wire', (wire: Wire) => {
     sendWithoutDelay(torrent, wire);
     onWire?.(wire);

@@ -13,7 +13,9 @@
 // OFFER_GRACE_MS (which is what happens when WebRTC is the only way in), it
 // announces again with offers. Later
 // announces are unchanged, so a browser that joined before us still gets our
-// offers at our next regular announce. In the browser, the extension's
+// offers at our next regular announce. A torrent that a browser may be
+// seeding already, such as a worker's result torrent, is fetched with offers
+// from the start (addTorrent's offerAtOnce). In the browser, the extension's
 // WebTorrent makes offers as it always did.
 
 import WebSocketTracker from 'bittorrent-tracker/websocket-tracker';

@@ -43,7 +43,8 @@ export class ResultFetcher {
   }
 
   private start(hex: string): Promise<Torrent> {
-    const torrent = addTorrent(this.client, magnetFor(hex, this.trackers), { path: this.storage });
+    // A browser worker seeds its results over WebRTC only, and announced them before we joined.
+    const torrent = addTorrent(this.client, magnetFor(hex, this.trackers), { path: this.storage, offerAtOnce: true });
     torrent.once('metadata', () => {
       if (torrent.length > this.maxBytes) {
         torrent.destroy();

@@ -14,6 +14,7 @@ import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-cli
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { OFFER_GRACE_MS } from '../../net/webrtc-offers.ts';
 import { Mesh } from '../support/mesh.ts';
+import { waitFor } from '../support/wait.ts';
 
 const peersMade = () => vi.spyOn((WebSocketTracker as unknown as { prototype: { _createPeer(): unknown } }).prototype, '_createPeer');
 
@@ -69,6 +70,32 @@ describe('WebRTC offers from Node peers', () => {
     } finally {
       await destroyTorrentClient(seeder.client);
       await destroyTorrentClient(leecher.client);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('a fetch that offerAtOnce announces with offers from the start; a sparing one starts without', async () => {
+    mesh = await Mesh.start();
+    const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
+    const proto = (WebSocketTracker as unknown as { prototype: { _send(params: unknown): void } }).prototype;
+    const sent: Array<{ infoHash: string; event?: string; offers?: unknown[] }> = [];
+    const send = proto._send;
+    vi.spyOn(proto, '_send').mockImplementation(function (this: { client: { infoHash: string } }, params: unknown) {
+      const p = params as { action: string; event?: string; offers?: unknown[] };
+      if (p.action === 'announce') sent.push({ infoHash: this.client.infoHash, event: p.event, offers: p.offers });
+      return send.call(this, params);
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'sc-offers-'));
+    const client = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: dir });
+    try {
+      const eager = addTorrent(client.client, `magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { path: dir, announce: ws, offerAtOnce: true });
+      const sparing = addTorrent(client.client, `magnet:?xt=urn:btih:${'cd'.repeat(20)}`, { path: dir, announce: ws });
+      const started = (hash: string) => sent.find((s) => s.infoHash === hash && s.event === 'started');
+      await waitFor('both started announces', () => (started(eager.infoHash) && started(sparing.infoHash)) || undefined, 20_000);
+      expect(started(eager.infoHash)!.offers!.length).toBeGreaterThan(0);
+      expect(started(sparing.infoHash)!.offers).toEqual([]);
+    } finally {
+      await destroyTorrentClient(client.client);
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
