@@ -43,7 +43,7 @@ export class ResultFetcher {
   }
 
   private start(hex: string): Promise<Torrent> {
-    // A browser worker seeds its results over WebRTC only, and announced them before we joined.
+    // A browser worker seeds its results over WebRTC only, and its announce may have gone out before ours.
     const torrent = addTorrent(this.client, magnetFor(hex, this.trackers), { path: this.storage, offerAtOnce: true });
     torrent.once('metadata', () => {
       if (torrent.length > this.maxBytes) {
