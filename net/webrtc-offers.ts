@@ -11,12 +11,11 @@
 // So a Node torrent's first announce to a WebSocket tracker carries no offers.
 // If the torrent still has no peer, connected or connecting, after
 // OFFER_GRACE_MS (which is what happens when WebRTC is the only way in), it
-// announces again with offers. Later
-// announces are unchanged, so a browser that joined before us still gets our
-// offers at our next regular announce. A torrent that a browser may be
-// seeding already, such as a worker's result torrent, is fetched with offers
-// from the start (addTorrent's offerAtOnce). In the browser, the extension's
-// WebTorrent makes offers as it always did.
+// announces again with offers. Later announces are unchanged, so a browser
+// that joined before us still gets our offers at our next regular announce.
+// A torrent that a browser may be seeding already, such as a worker's result
+// torrent, is fetched with offers from the start (addTorrent's offerAtOnce).
+// In the browser, the extension's WebTorrent makes offers as it always did.
 
 import WebSocketTracker from 'bittorrent-tracker/websocket-tracker';
 import type { Torrent } from 'webtorrent';

@@ -28,7 +28,7 @@ export interface UnitThread {
   terminate(): void;
 }
 
-/** How long a thread may take to begin its first waiting job before it counts as dead. */
+/** How long a thread may take to begin the job at the head of its line before it counts as dead. */
 const START_LIMIT_MS = 30_000;
 
 export interface PoolOptions {
