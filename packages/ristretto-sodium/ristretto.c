@@ -69,7 +69,7 @@ static napi_value from_hash(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   unsigned char out[POINT];
   crypto_core_ristretto255_from_hash(out, h);
-  return answer(env, 0, out, NULL);
+  return new_bytes(env, out, POINT);
 }
 
 static napi_value scalarmult(napi_env env, napi_callback_info info) {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
+import { makeLargeOutputTask } from '../support/large-output-task.ts';
 import { Mesh } from '../support/mesh.ts';
 import { runLocally } from '../support/local-run.ts';
 
@@ -94,39 +95,13 @@ describe('a task over the network', () => {
 
 describe('large outputs', () => {
   it('travel back as result torrents and merge exactly', async () => {
-    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { compileFixture } = await import('../support/wasm-fixtures.ts');
-    const { LIMITS } = await import('../../protocol/constants.ts');
-    const dir = await mkdtemp(join(tmpdir(), 'sc-large-'));
-    await mkdir(join(dir, 'inputs'));
-    await writeFile(join(dir, 'unit.wasm'), await compileFixture('echo'));
     const units = 4;
-    const inputs: Uint8Array[] = [];
-    for (let unit = 0; unit < units; unit++) {
-      // echo.wat returns its input reversed plus one byte: larger than a message may carry inline.
-      const input = new Uint8Array(LIMITS.inlineOutputBytes + 4096).map((_, i) => (i * 7 + unit) & 255);
-      inputs.push(input);
-      await writeFile(join(dir, `inputs/${unit}.bin`), input);
-    }
-    await writeFile(
-      join(dir, 'task.json'),
-      JSON.stringify({
-        name: 'large-outputs',
-        units,
-        inputs: inputs.map((_, u) => `inputs/${u}.bin`),
-        limits: { memoryPages: 64, unitTimeMs: 10_000, outputBytes: 1 << 20 },
-        verification: { replication: 2, canaryRate: 0, sampleRate: 0, minUnitMs: 0 },
-        merge: { kind: 'concat' },
-      }),
-    );
+    const { dir, expected } = await makeLargeOutputTask(units, 2);
     mesh = await Mesh.start();
     const session = await mesh.publish(dir);
     const workers = [await mesh.worker(session.magnet), await mesh.worker(session.magnet)];
     const merged = await session.done;
-    const expectedLarge = Buffer.concat(inputs.map((input, unit) => Buffer.from([...input.slice().reverse(), unit])));
-    expect(Buffer.compare(merged, expectedLarge)).toBe(0);
+    expect(Buffer.compare(merged, expected)).toBe(0);
     // Every unit was computed by both workers and shipped in result torrents they seed.
     for (const w of workers) {
       expect(w.engine.stats.computed).toBe(units);

@@ -103,14 +103,21 @@ describe('pool scheduling', () => {
     };
     return { thread, jobs };
   }
+
+  /** A pool over scripted threads a, b, …, spawned in that order as the pool asks for them. */
+  function scriptedPool(log: string[], threads: number, dutyCycle: number) {
+    const made = ['a', 'b', 'c'].map((name) => scriptedThread(log, name));
+    let spawned = 0;
+    return { pool: new UnitPool({ threads, dutyCycle, spawn: () => made[spawned++]!.thread }), threads: made };
+  }
   const request = (unit: number) => ({ unit, input: new Uint8Array(0), memory: { minPages: 1, maxPages: 1 }, maxOutputBytes: 8 });
   const module = {} as WebAssembly.Module;
   const ok = (unit: number): ThreadReply => ({ ok: true, output: Uint8Array.of(unit), busyMs: 10 });
 
   it('hands a thread that never rests its next unit while the current one runs, and no more', async () => {
     const log: string[] = [];
-    const t = scriptedThread(log, 'a');
-    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => t.thread });
+    const { pool, threads } = scriptedPool(log, 1, 1);
+    const t = threads[0]!;
     const outcomes = [0, 1, 2].map((u) => pool.run(module, request(u), 1000));
     expect(log).toEqual(['a got 0', 'a got 1']);
     t.jobs[0]!.onStart();
@@ -127,9 +134,7 @@ describe('pool scheduling', () => {
 
   it('gives every idle thread a unit before any thread a second', async () => {
     const log: string[] = [];
-    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
-    let spawned = 0;
-    const pool = new UnitPool({ threads: 2, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    const { pool } = scriptedPool(log, 2, 1);
     for (const u of [0, 1, 2]) void pool.run(module, request(u), 1000).catch(() => {});
     expect(log).toEqual(['a got 0', 'b got 1', 'a got 2']);
     await pool.stop();
@@ -137,8 +142,7 @@ describe('pool scheduling', () => {
 
   it('hands a thread that rests one unit at a time', async () => {
     const log: string[] = [];
-    const t = scriptedThread(log, 'a');
-    const pool = new UnitPool({ threads: 1, dutyCycle: 0.5, spawn: () => t.thread });
+    const { pool } = scriptedPool(log, 1, 0.5);
     void pool.run(module, request(0), 1000).catch(() => {});
     void pool.run(module, request(1), 1000).catch(() => {});
     expect(log).toEqual(['a got 0']);
@@ -148,9 +152,7 @@ describe('pool scheduling', () => {
   it('fails only the unit that ran out of time: the one waiting behind it runs on the fresh thread', async () => {
     vi.useFakeTimers();
     const log: string[] = [];
-    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
-    let spawned = 0;
-    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    const { pool, threads } = scriptedPool(log, 1, 1);
     const hung = pool.run(module, request(0), 50).catch((e: Error) => e.name);
     const waiting = pool.run(module, request(1), 50);
     threads[0]!.jobs[0]!.onStart();
@@ -166,9 +168,7 @@ describe('pool scheduling', () => {
 
   it('blames a dead thread on the unit it had begun, not on the one waiting behind it', async () => {
     const log: string[] = [];
-    const threads = [scriptedThread(log, 'a'), scriptedThread(log, 'b')];
-    let spawned = 0;
-    const pool = new UnitPool({ threads: 1, dutyCycle: 1, spawn: () => threads[spawned++]!.thread });
+    const { pool, threads } = scriptedPool(log, 1, 1);
     const crashing = pool.run(module, request(0), 1000).catch((e: Error) => e.name);
     const waiting = pool.run(module, request(1), 1000);
     threads[0]!.jobs[0]!.onStart();
