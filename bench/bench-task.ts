@@ -9,9 +9,9 @@ import { rm } from 'node:fs/promises';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
-import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import type { UnitPool } from '../worker/pool.ts';
-import { compileFixture } from '../test/support/wasm-fixtures.ts';
+import { nodeUnitPool } from '../units/node/node-thread.ts';
+import type { UnitPool } from '../units/pool.ts';
+import { compileFixture } from '../testnet/wasm-fixtures.ts';
 
 export interface SpinTaskOptions {
   units: number;

@@ -8,11 +8,11 @@ import { cpus } from 'node:os';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
-import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import { launchWithExtension, statusText, waitFor } from '../test/support/extension-browser.ts';
-import type { ExtensionBrowser } from '../test/support/extension-browser.ts';
+import { nodeUnitPool } from '../units/node/node-thread.ts';
+import { launchWithExtension, statusText, waitFor } from '../testnet/extension-browser.ts';
+import type { ExtensionBrowser } from '../testnet/extension-browser.ts';
 import { toHex } from '../protocol/bytes.ts';
-import { Mesh } from '../test/support/mesh.ts';
+import { Mesh } from '../testnet/mesh.ts';
 import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
 

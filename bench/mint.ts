@@ -16,7 +16,7 @@ import net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { MintClient } from '../mint/api.ts';
+import { MintClient } from '../net/mint-client.ts';
 import { loadSodiumCurve } from '../mint/sodium-curve.ts';
 import { toBase64, toHex } from '../protocol/bytes.ts';
 import { blind, scalarFromRandom, unblind } from '../protocol/credits/bdhke.ts';

@@ -11,8 +11,8 @@ import { signManifest } from '../protocol/manifest.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { seedTask } from '../tasker/task-torrent.ts';
-import { nodeUnitPool } from '../worker/node/node-thread.ts';
-import { Mesh } from '../test/support/mesh.ts';
+import { nodeUnitPool } from '../units/node/node-thread.ts';
+import { Mesh } from '../testnet/mesh.ts';
 import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadOrCreateIdentity } from '../net/identity-store.ts';
+import { loadOrCreateIdentity } from '../store/keys.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { startTestnet } from '../testnet/testnet.ts';
 import { WalletFile } from '../worker/node/wallet-file.ts';

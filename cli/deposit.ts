@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { MintClient } from '../mint/api.ts';
-import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
+import { MintClient } from '../net/mint-client.ts';
+import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signMessage } from '../protocol/messages/index.ts';
 import { UsageError } from './usage.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { MintClient } from '../mint/api.ts';
+import { MintClient } from '../net/mint-client.ts';
 import { MESSAGE_LIMITS } from '../protocol/constants.ts';
 import { decodeToken, isTokenText } from '../protocol/credits/token.ts';
 import { WalletFile } from '../worker/node/wallet-file.ts';

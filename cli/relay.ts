@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { startDht, stopDht } from '../net/dht.ts';
-import { defaultKeyFile, loadOrCreateIdentity } from '../net/identity-store.ts';
-import { jsonLogger } from '../net/log.ts';
+import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
+import { jsonLogger } from '../serve/log.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { RELAY_URL_PATTERN } from '../protocol/messages/relay.ts';
 import { RelayServer } from '../relay/relay.ts';

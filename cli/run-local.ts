@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { runLocal } from '../tasker/local-run.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
-import { nodeUnitPool } from '../worker/node/node-thread.ts';
+import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { progress } from './progress.ts';
 import { UsageError, parseCpu } from './usage.ts';
 

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { MintHttpError } from '../mint/api.ts';
+import { MintHttpError } from '../net/mint-client.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { hashToCurve } from '../protocol/credits/bdhke.ts';
 import { decodeToken, isTokenText } from '../protocol/credits/token.ts';

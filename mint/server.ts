@@ -7,11 +7,11 @@
 
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { jsonLogger, type Logger } from '../net/log.ts';
+import { jsonLogger, type Logger } from '../serve/log.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { MintError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
-import { BucketMap, ipKey } from '../relay/rate-limit.ts';
-import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF } from './api.ts';
+import { BucketMap, ipKey } from '../serve/rate-limit.ts';
+import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF } from '../protocol/mint-api.ts';
 import { MintMetrics } from './metrics.ts';
 import type { Mint } from './mint.ts';
 

@@ -5,7 +5,7 @@
 // is answered with relay-error and counted as a strike. MAX_STRIKES refused
 // requests in a row, and the connection is closed (1008).
 
-import type { Logger, LogLevel } from '../net/log.ts';
+import type { Logger, LogLevel } from '../serve/log.ts';
 import { decode, isDict } from '../protocol/bencode.ts';
 import { toHex, utf8 } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS, MESSAGE_TYPES, type RelayErrorCode } from '../protocol/constants.ts';
@@ -14,8 +14,8 @@ import { decodeMessage, encodeMessage, type Message, type RelayFind, type RelayG
 import type { RelayMetrics } from './metrics.ts';
 import type { OfferCache } from './offer-cache.ts';
 import { LookupBusyError, LookupTimeoutError, type OfferItems } from './offer-item.ts';
-import { takeAll, TokenBucket, type BucketMap, type RateLimits } from './rate-limit.ts';
-import { WS_OPEN, type WsSocket } from './ws.ts';
+import { takeAll, TokenBucket, type BucketMap, type RateLimits } from '../serve/rate-limit.ts';
+import { WS_OPEN, type WsSocket } from '../serve/ws.ts';
 
 /** Refused requests (over budget or malformed) in a row before the connection is closed. */
 export const MAX_STRIKES = 16;

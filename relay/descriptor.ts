@@ -10,7 +10,7 @@
 // its URL.
 
 import type DHT from 'bittorrent-dht';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import { DHT_READY_WAIT_MS, onceReady } from './dht-ready.ts';
 import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { toHex } from '../protocol/bytes.ts';

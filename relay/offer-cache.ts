@@ -10,7 +10,7 @@
 // are what the relay hands on.
 
 import type DHT from 'bittorrent-dht';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { encodeMessage, type Offer } from '../protocol/messages/index.ts';
 import { findOffers, type RejectReason } from '../net/offer-finder.ts';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type DHT from 'bittorrent-dht';
 import type { DhtItem } from 'bittorrent-dht';
 import { bep44Verify } from '../net/dht.ts';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import type { BValue } from '../protocol/bencode.ts';
 import { equalBytes, toHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';

@@ -24,7 +24,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpSe
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type DHT from 'bittorrent-dht';
-import { jsonLogger, type Logger, type LogLevel } from '../net/log.ts';
+import { jsonLogger, type Logger, type LogLevel } from '../serve/log.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS, RELAY_SIGNALLING_PATH } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
@@ -35,11 +35,11 @@ import { DescriptorPublisher, descriptorJson } from './descriptor.ts';
 import { RelayMetrics } from './metrics.ts';
 import { OfferCache } from './offer-cache.ts';
 import { OfferItems } from './offer-item.ts';
-import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits } from './rate-limit.ts';
-import { Signalling } from '../tracker/signalling.ts';
-import { WebSocketServer, type WsServer, type WsSocket } from './ws.ts';
+import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits } from '../serve/rate-limit.ts';
+import { Signalling } from '../serve/signalling.ts';
+import { WebSocketServer, type WsServer, type WsSocket } from '../serve/ws.ts';
 
-export type { RateLimits } from './rate-limit.ts';
+export type { RateLimits } from '../serve/rate-limit.ts';
 
 export interface RelayOptions {
   backend: CryptoBackend;

@@ -3,7 +3,7 @@
 
 import type DHT from 'bittorrent-dht';
 import { dhtReady } from '../net/dht.ts';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import { fromHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { OfferPublisher } from './offer-publisher.ts';

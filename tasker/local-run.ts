@@ -8,7 +8,7 @@ import { unitInputRef } from '../protocol/manifest.ts';
 import type { ManifestBody } from '../protocol/manifest.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
-import type { UnitOutcome, UnitPool } from '../worker/pool.ts';
+import type { UnitOutcome, UnitPool } from '../units/pool.ts';
 import { mergeOutputs } from './merge.ts';
 import type { TaskDir } from './task-dir.ts';
 

@@ -14,7 +14,7 @@
 import net from 'node:net';
 import type DHT from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import { concatBytes, toHex, utf8 } from '../protocol/bytes.ts';
 import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { MESSAGE_TYPES, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';

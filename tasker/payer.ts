@@ -13,7 +13,7 @@ import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import { SchemaError } from '../protocol/errors.ts';
 import { signMessage, type BlindSignature } from '../protocol/messages/index.ts';
-import { MintClient, MintHttpError } from '../mint/api.ts';
+import { MintClient, MintHttpError } from '../net/mint-client.ts';
 
 export interface Paid {
   keyset: Uint8Array;

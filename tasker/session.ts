@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type WebTorrent from 'webtorrent';
 import type { Torrent, Wire } from 'webtorrent';
-import type { Logger } from '../net/log.ts';
+import type { Logger } from '../serve/log.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
@@ -20,7 +20,7 @@ import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
 import { messageExtension } from '../protocol/wire.ts';
 import type { WireChannel } from '../protocol/wire.ts';
-import type { UnitPool } from '../worker/pool.ts';
+import type { UnitPool } from '../units/pool.ts';
 import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';

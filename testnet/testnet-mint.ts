@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MintClient } from '../mint/api.ts';
+import { MintClient } from '../net/mint-client.ts';
 import { Mint } from '../mint/mint.ts';
 import { MintServer } from '../mint/server.ts';
-import { silentLogger, type Logger } from '../net/log.ts';
+import { silentLogger, type Logger } from '../serve/log.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';

@@ -8,6 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type Server as HttpServer, type Ser
 import { isIP, type Socket } from 'node:net';
 import { Server, type AnnounceParams, type PeerType } from 'bittorrent-tracker';
 import { encode } from '../protocol/bencode.ts';
+import { validOffers, WS_MAX_PAYLOAD } from '../serve/signalling.ts';
 
 export type LogLine = Record<string, unknown>;
 
@@ -32,8 +33,6 @@ export interface TrackerStats {
 }
 
 const ANNOUNCE_EVENTS = ['start', 'update', 'complete', 'stop', 'pause'];
-// Big enough for 82 WebRTC offers with full SDP; ws would otherwise take 100 MiB.
-export const WS_MAX_PAYLOAD = 256 * 1024;
 const PORT_ATTEMPTS = 5;
 
 export class TrackerServer {
@@ -193,13 +192,6 @@ export class TrackerServer {
       // A broken log sink must not take the tracker down with it.
     }
   }
-}
-
-export function validOffers(offers: unknown): boolean {
-  return (
-    Array.isArray(offers) &&
-    offers.every((o) => typeof o === 'object' && o !== null && typeof o.offer_id === 'string' && typeof o.offer === 'object')
-  );
 }
 
 function sendJson(res: ServerResponse, value: unknown): void {

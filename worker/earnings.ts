@@ -4,7 +4,7 @@
 // signature is only accepted with a DLEQ proof under the key the mint
 // publishes to everyone.
 
-import { MintClient } from '../mint/api.ts';
+import { MintClient } from '../net/mint-client.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { nobleCurve, type CreditCurve } from '../protocol/credits/curve.ts';
 import type { PublicKeyset } from '../protocol/credits/keyset.ts';

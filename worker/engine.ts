@@ -19,7 +19,7 @@ import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
 import { messageExtension } from '../protocol/wire.ts';
 import type { WireChannel } from '../protocol/wire.ts';
-import type { UnitPool } from './pool.ts';
+import type { UnitPool } from '../units/pool.ts';
 import type { Earnings, TaskHandle, TaskWire, TorrentPort } from './ports.ts';
 
 export interface WorkerEngineOptions {

@@ -8,7 +8,7 @@
 // request) is on disk before anyone else sees it. Credits leave only once
 // the mint confirmed. Platform-neutral: runs in Node and the extension.
 
-import { MintHttpError, type MintClient } from '../mint/api.ts';
+import { MintHttpError, type MintClient } from '../net/mint-client.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS } from '../protocol/constants.ts';
 import { blind, hashToCurve, scalarFromRandom, unblind, verifyDleq } from '../protocol/credits/bdhke.ts';

@@ -5,7 +5,7 @@
 // wallet lives in the same page, so Earnings are its calls, not messages.
 
 import type { Earnings } from '../../worker/ports.ts';
-import { spawnWebWorkerThread } from '../../worker/browser/web-worker-thread.ts';
+import { spawnWebWorkerThread } from '../../units/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
 import { EngineHost } from './engine-host.ts';
 import type { ClientOptions } from './engine-host.ts';

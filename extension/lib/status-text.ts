@@ -1,6 +1,6 @@
 // The popup's words for the current state, kept pure so the wording is tested.
 
-import { cpuBudget } from '../../worker/cpu-budget.ts';
+import { cpuBudget } from '../../units/cpu-budget.ts';
 import type { StatusView } from './messages.ts';
 
 export function describeStatus(view: StatusView): string {

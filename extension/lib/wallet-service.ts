@@ -7,7 +7,7 @@
 // platform-specific comes in as `deps`, so tests hand in a memory store and a
 // fake mint.
 
-import { MintClient } from '../../mint/api.ts';
+import { MintClient } from '../../net/mint-client.ts';
 import { decodeToken } from '../../protocol/credits/token.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import type { Earnings } from '../../worker/ports.ts';

@@ -12,8 +12,8 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { requireTool } from '../support/tools.ts';
-import { chromiumArgs } from '../support/chromium.ts';
+import { requireTool } from '../../testnet/tools.ts';
+import { chromiumArgs } from '../../testnet/chromium.ts';
 import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

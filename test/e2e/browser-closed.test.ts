@@ -3,9 +3,9 @@
 // leases run out, Node workers finish them, and the merge equals run-local.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { launchWithExtension, statusText, waitFor } from '../support/extension-browser.ts';
-import type { ExtensionBrowser } from '../support/extension-browser.ts';
-import { Mesh } from '../support/mesh.ts';
+import { launchWithExtension, statusText, waitFor } from '../../testnet/extension-browser.ts';
+import type { ExtensionBrowser } from '../../testnet/extension-browser.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 import { runLocally } from '../support/local-run.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;

@@ -20,9 +20,9 @@ import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { decodeToken } from '../../protocol/credits/token.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { emptyWallet, type StoredCredit, type WalletData } from '../../worker/wallet-data.ts';
-import { launchWithExtension, statusText, waitFor, within } from '../support/extension-browser.ts';
-import type { ExtensionBrowser } from '../support/extension-browser.ts';
-import { Mesh } from '../support/mesh.ts';
+import { launchWithExtension, statusText, waitFor, within } from '../../testnet/extension-browser.ts';
+import type { ExtensionBrowser } from '../../testnet/extension-browser.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 import { publishPayingTask } from '../support/paying-task.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

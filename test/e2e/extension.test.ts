@@ -13,13 +13,13 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { defaultSettings } from '../../extension/lib/settings.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { chromiumArgs } from '../support/chromium.ts';
+import { chromiumArgs } from '../../testnet/chromium.ts';
 import { startDht, stopDht } from '../../net/dht.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { RelayServer } from '../../relay/relay.ts';
-import { Mesh } from '../support/mesh.ts';
-import { statusText, waitFor } from '../support/extension-browser.ts';
-import { requireTool } from '../support/tools.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { statusText, waitFor } from '../../testnet/extension-browser.ts';
+import { requireTool } from '../../testnet/tools.ts';
 import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

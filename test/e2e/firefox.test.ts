@@ -13,8 +13,8 @@ import type { EngineStatus } from '../../extension/lib/messages.ts';
 import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
 import { launchFirefoxWithExtension } from '../support/firefox.ts';
 import type { FirefoxExtension } from '../support/firefox.ts';
-import { Mesh } from '../support/mesh.ts';
-import { waitFor } from '../support/wait.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { waitFor } from '../../testnet/wait.ts';
 import { runLocally } from '../support/local-run.ts';
 import { publishPayingTask } from '../support/paying-task.ts';
 

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { EngineStatus } from '../../extension/lib/messages.ts';
-import type { LogLine } from '../../net/log.ts';
+import type { LogLine } from '../../serve/log.ts';
 import type { TaskerSession } from '../../tasker/session.ts';
-import { launchWithExtension, statusText, waitFor, within } from '../support/extension-browser.ts';
-import type { ExtensionBrowser } from '../support/extension-browser.ts';
-import { Mesh } from '../support/mesh.ts';
-import { compileFixture } from '../support/wasm-fixtures.ts';
+import { launchWithExtension, statusText, waitFor, within } from '../../testnet/extension-browser.ts';
+import type { ExtensionBrowser } from '../../testnet/extension-browser.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { compileFixture } from '../../testnet/wasm-fixtures.ts';
 
 const UNITS = 8;
 const LOOPING = new Set([1, 4]);

@@ -5,10 +5,10 @@
 
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launchWithExtension, statusText, waitFor } from '../support/extension-browser.ts';
-import type { ExtensionBrowser } from '../support/extension-browser.ts';
+import { launchWithExtension, statusText, waitFor } from '../../testnet/extension-browser.ts';
+import type { ExtensionBrowser } from '../../testnet/extension-browser.ts';
 import { makeLargeOutputTask } from '../support/large-output-task.ts';
-import { Mesh } from '../support/mesh.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 
 const UNITS = 3;
 

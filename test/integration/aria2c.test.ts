@@ -11,8 +11,8 @@ import { encodeManifest } from '../../protocol/manifest.ts';
 import { MANIFEST_FILE, taskFilePaths } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { Mesh } from '../support/mesh.ts';
-import { requireTool } from '../support/tools.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { requireTool } from '../../testnet/tools.ts';
 
 const run = promisify(execFile);
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;

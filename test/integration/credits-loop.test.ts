@@ -13,8 +13,8 @@ import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
-import { Mesh, type MeshWorker } from '../support/mesh.ts';
-import { waitFor } from '../support/wait.ts';
+import { Mesh, type MeshWorker } from '../../testnet/mesh.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const PRICE = 5; // two denominations (4 + 1) per unit

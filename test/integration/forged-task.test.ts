@@ -12,7 +12,7 @@ import type { Manifest } from '../../protocol/manifest.ts';
 import { MANIFEST_FILE } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
-import { Mesh } from '../support/mesh.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 

@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { STATUS_OF } from '../../mint/api.ts';
+import { STATUS_OF } from '../../protocol/mint-api.ts';
 import { encode } from '../../protocol/bencode.ts';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../protocol/bytes.ts';
 import { DOMAINS, MESSAGE_LIMITS } from '../../protocol/constants.ts';

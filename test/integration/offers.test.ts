@@ -10,7 +10,7 @@ import type DHT from 'bittorrent-dht';
 import type { DhtItem } from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogLine } from '../../net/log.ts';
+import type { LogLine } from '../../serve/log.ts';
 import { startDht, stopDht } from '../../net/dht.ts';
 import { decode, encode, type BValue } from '../../protocol/bencode.ts';
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../../protocol/bytes.ts';
@@ -22,7 +22,7 @@ import type { Offer } from '../../protocol/messages/index.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
 import { findOffers, magnetForOffer, type FoundOffer, type Rejection } from '../../net/offer-finder.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const lines: LogLine[] = [];
 const log = (line: LogLine) => void lines.push(line);

@@ -13,14 +13,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LogLine } from '../../net/log.ts';
+import type { LogLine } from '../../serve/log.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import type { Paid } from '../../tasker/payer.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
-import { Mesh } from '../support/mesh.ts';
-import { waitFor } from '../support/wait.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;

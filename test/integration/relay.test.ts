@@ -17,7 +17,7 @@ import type DHT from 'bittorrent-dht';
 import type { DhtItem } from 'bittorrent-dht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDht, stopDht } from '../../net/dht.ts';
-import type { LogLine } from '../../net/log.ts';
+import type { LogLine } from '../../serve/log.ts';
 import { decode, encode, type BValue } from '../../protocol/bencode.ts';
 import { concatBytes, equalBytes, toHex, utf8 } from '../../protocol/bytes.ts';
 import { MESSAGE_LIMITS, RELAY_TOPIC_HEX } from '../../protocol/constants.ts';
@@ -29,10 +29,10 @@ import type { Message, MessageOf, Offer } from '../../protocol/messages/index.ts
 import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { RelayServer, type RelayOptions } from '../../relay/relay.ts';
-import { WebSocketClient, WS_OPEN, type WsSocket } from '../../relay/ws.ts';
+import { WebSocketClient, WS_OPEN, type WsSocket } from '../../serve/ws.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const lines: LogLine[] = [];

@@ -9,7 +9,7 @@ import { whenDone } from '../../net/fetch-torrent.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { SuperSeed } from '../../tasker/super-seed.ts';
 import type { SuperSeedOptions } from '../../tasker/super-seed.ts';
-import { Mesh } from '../support/mesh.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 
 // 2 MiB makes 128 pieces of 16 KiB.
 const SIZE = 2 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
 import { makeLargeOutputTask } from '../support/large-output-task.ts';
-import { Mesh } from '../support/mesh.ts';
+import { Mesh } from '../../testnet/mesh.ts';
 import { runLocally } from '../support/local-run.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

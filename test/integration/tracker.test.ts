@@ -14,7 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { decode, isDict, type BDict } from '../../protocol/bencode.ts';
 import { fromUtf8 } from '../../protocol/bytes.ts';
 import { TrackerServer, type LogLine } from '../../tracker/tracker.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 // ws has no types here; this is the little of its client we use.
 type RawWebSocket = EventEmitter & { send(data: string | Uint8Array): void; terminate(): void };

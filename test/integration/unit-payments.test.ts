@@ -13,8 +13,8 @@
 // moment that changes, and a failed payment must not disarm it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MintHttpError } from '../../mint/api.ts';
-import { silentLogger } from '../../net/log.ts';
+import { MintHttpError } from '../../net/mint-client.ts';
+import { silentLogger } from '../../serve/log.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MintClient } from '../../mint/api.ts';
+import { MintClient } from '../../net/mint-client.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { decodeToken } from '../../protocol/credits/token.ts';
@@ -20,7 +20,7 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { signMessage } from '../../protocol/messages/index.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CYCLES = join(ROOT, 'bin/cycles.mjs');

@@ -13,8 +13,8 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { OFFER_GRACE_MS } from '../../net/webrtc-offers.ts';
-import { Mesh } from '../support/mesh.ts';
-import { waitFor } from '../support/wait.ts';
+import { Mesh } from '../../testnet/mesh.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const peersMade = () => vi.spyOn((WebSocketTracker as unknown as { prototype: { _createPeer(): unknown } }).prototype, '_createPeer');
 

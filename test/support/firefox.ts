@@ -10,8 +10,8 @@ import puppeteer from 'puppeteer-core';
 import type { Browser, Page } from 'puppeteer-core';
 import { defaultSettings } from '../../extension/lib/settings.ts';
 import type { Settings } from '../../extension/lib/settings.ts';
-import { requireTool } from './tools.ts';
-import { waitFor } from './wait.ts';
+import { requireTool } from '../../testnet/tools.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const FIREFOX_EXTENSION_DIR = `${ROOT}dist/extension/firefox-mv2`;

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIMITS } from '../../protocol/constants.ts';
-import { compileFixture } from './wasm-fixtures.ts';
+import { compileFixture } from '../../testnet/wasm-fixtures.ts';
 
 export interface LargeOutputTask {
   dir: string;

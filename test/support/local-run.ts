@@ -4,7 +4,7 @@
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { runLocal, type LocalRunResult } from '../../tasker/local-run.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
+import { nodeUnitPool } from '../../units/node/node-thread.ts';
 
 /** Runs every unit of the task folder in a pool of its own, which is stopped afterwards. */
 export async function runLocally(taskDir: string, cpu = 1): Promise<LocalRunResult> {

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import Database from 'better-sqlite3';
-import { MintClient } from '../../mint/api.ts';
+import { MintClient } from '../../net/mint-client.ts';
 import { Mint } from '../../mint/mint.ts';
 import { MintServer } from '../../mint/server.ts';
 import { loadSodiumCurve } from '../../mint/sodium-curve.ts';
-import type { Logger, LogLine } from '../../net/log.ts';
+import type { Logger, LogLine } from '../../serve/log.ts';
 import { toBase64, toHex } from '../../protocol/bytes.ts';
 import { MESSAGE_LIMITS } from '../../protocol/constants.ts';
 import { blind, scalarFromRandom, unblind, verifyDleq } from '../../protocol/credits/bdhke.ts';
@@ -32,7 +32,7 @@ import {
   type MessageOf,
   type Proof,
 } from '../../protocol/messages/index.ts';
-import { waitFor } from './wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -2,9 +2,9 @@
 // browser tests publish it (the extension is their only worker), with the
 // tasker's verdicts collected as they come.
 
-import type { LogLine } from '../../net/log.ts';
+import type { LogLine } from '../../serve/log.ts';
 import type { TaskerSession } from '../../tasker/session.ts';
-import type { Mesh } from './mesh.ts';
+import type { Mesh } from '../../testnet/mesh.ts';
 
 export type Verdict = { worker: string; unit: number; status: string };
 

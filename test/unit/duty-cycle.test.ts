@@ -3,10 +3,10 @@
 // and real threads would make it a timing test.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cpuBudget, restAfter } from '../../worker/cpu-budget.ts';
-import { UnitPool } from '../../worker/pool.ts';
-import type { UnitThread } from '../../worker/pool.ts';
-import type { ThreadReply } from '../../worker/unit-thread.ts';
+import { cpuBudget, restAfter } from '../../units/cpu-budget.ts';
+import { UnitPool } from '../../units/pool.ts';
+import type { UnitThread } from '../../units/pool.ts';
+import type { ThreadReply } from '../../units/unit-thread.ts';
 
 describe('cpu budget', () => {
   it('turns a slider into threads and a duty cycle', () => {

@@ -36,7 +36,7 @@ import {
 } from '../../extension/lib/wallet-messages.ts';
 import { summarize, WalletService } from '../../extension/lib/wallet-service.ts';
 import { EXPORTED_KEY, keepExported, readExported, storageWalletStore, WALLET_KEY, type ExportedToken } from '../../extension/lib/wallet-store.ts';
-import type { MintClient } from '../../mint/api.ts';
+import type { MintClient } from '../../net/mint-client.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { proveDleq, signBlinded } from '../../protocol/credits/bdhke.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';

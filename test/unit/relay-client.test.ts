@@ -9,8 +9,8 @@ import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { decodeMessage, encodeMessage, signMessage } from '../../protocol/messages/index.ts';
 import type { Message, Offer } from '../../protocol/messages/index.ts';
-import { chooseOffer, fetchOffersFromRelay, RelayError } from '../../worker/relay-client.ts';
-import type { SocketConstructor } from '../../worker/relay-client.ts';
+import { chooseOffer, fetchOffersFromRelay, RelayError } from '../../net/relay-client.ts';
+import type { SocketConstructor } from '../../net/relay-client.ts';
 
 function offer(identity: Identity, fields: Partial<Offer> = {}): Offer {
   return signMessage(nodeCrypto, identity.exportSeed(), {

@@ -14,9 +14,9 @@ import {
 import type { ManifestBody } from '../../protocol/manifest.ts';
 import { prepareUnitModule } from '../../protocol/unit-module.ts';
 import type { PreparedModule } from '../../protocol/unit-module.ts';
-import { spawnNodeThread } from '../../worker/node/node-thread.ts';
-import { UnitPool } from '../../worker/pool.ts';
-import { compileFixture } from '../support/wasm-fixtures.ts';
+import { spawnNodeThread } from '../../units/node/node-thread.ts';
+import { UnitPool } from '../../units/pool.ts';
+import { compileFixture } from '../../testnet/wasm-fixtures.ts';
 
 function manifestFor(bytes: Uint8Array, memoryPages = 64): ManifestBody {
   return {

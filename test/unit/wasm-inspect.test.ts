@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../protocol/bytes.ts';
 import { SchemaError, UnitAbiError } from '../../protocol/errors.ts';
 import { checkUnitAbi, inspectModule, type ModuleInfo } from '../../protocol/wasm.ts';
-import { compileFixture, compileWat } from '../support/wasm-fixtures.ts';
+import { compileFixture, compileWat } from '../../testnet/wasm-fixtures.ts';
 
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 10000);
 const LIMIT = 16384; // LIMITS.memoryPages

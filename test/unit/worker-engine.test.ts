@@ -19,10 +19,10 @@ import { MANIFEST_FILE } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
-import { nodeUnitPool } from '../../worker/node/node-thread.ts';
-import type { UnitPool } from '../../worker/pool.ts';
+import { nodeUnitPool } from '../../units/node/node-thread.ts';
+import type { UnitPool } from '../../units/pool.ts';
 import type { Earnings, ReceivedPay, TaskWire, TorrentPort } from '../../worker/ports.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const PRICE = 5;

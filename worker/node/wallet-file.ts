@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { sparecyclesHome } from '../../net/identity-store.ts';
+import { sparecyclesHome } from '../../store/keys.ts';
 import { WalletError, type WalletData, type WalletStore } from '../wallet-data.ts';
 
 export function defaultWalletFile(): string {

@@ -10,7 +10,7 @@ import type { ClientOptions } from '../../lib/engine-host.ts';
 import { isMessageFor } from '../../lib/messages.ts';
 import { remoteEarnings } from '../../lib/remote-earnings.ts';
 import type { EngineStatus, OffscreenConfig, ToBackground } from '../../lib/messages.ts';
-import { spawnWebWorkerThread } from '../../../worker/browser/web-worker-thread.ts';
+import { spawnWebWorkerThread } from '../../../units/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../../worker/browser/webtorrent-port.ts';
 
 function send(message: ToBackground): Promise<unknown> {

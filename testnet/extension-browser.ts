@@ -7,15 +7,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
 import type { Browser, Page, WebWorker } from 'puppeteer-core';
-import { defaultSettings } from '../../extension/lib/settings.ts';
-import type { Settings } from '../../extension/lib/settings.ts';
+import { defaultSettings } from '../extension/lib/settings.ts';
+import type { Settings } from '../extension/lib/settings.ts';
 import { chromiumArgs } from './chromium.ts';
 import { requireTool } from './tools.ts';
 import { waitFor } from './wait.ts';
 
 export { waitFor };
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = new URL('../', import.meta.url).pathname;
 export const EXTENSION_DIR = `${ROOT}dist/extension/chrome-mv3`;
 
 export interface ExtensionBrowser {

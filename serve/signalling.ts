@@ -1,5 +1,5 @@
 // WebRTC signalling for browsers, without a port of its own: a WebSocket
-// tracker (bittorrent-tracker's, as in tracker.ts) whose upgrades another
+// tracker (bittorrent-tracker's, as tracker/ runs) whose upgrades another
 // server hands over. An edge relay mounts it at /announce, so a browser that
 // knows only its relay can still meet taskers and peers over WebRTC: the
 // relay passes their offers and answers along and never sees the data.
@@ -7,7 +7,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server } from 'bittorrent-tracker';
-import { validOffers, WS_MAX_PAYLOAD } from './tracker.ts';
+
+// Big enough for 82 WebRTC offers with full SDP; ws would otherwise take 100 MiB.
+export const WS_MAX_PAYLOAD = 256 * 1024;
+
+/** Whether an announce's `offers` have the shape bittorrent-tracker forwards without crashing. */
+export function validOffers(offers: unknown): boolean {
+  return (
+    Array.isArray(offers) &&
+    offers.every((o) => typeof o === 'object' && o !== null && typeof o.offer_id === 'string' && typeof o.offer === 'object')
+  );
+}
 
 export interface SignallingStats {
   swarms: number;

@@ -28,6 +28,6 @@ export async function compileWat(text: string, features: Features = {}, filename
 /** Compiles test/fixtures/wasm/<name>.wat. */
 export async function compileFixture(name: string): Promise<Uint8Array> {
   if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError(`expected a fixture name like "echo", got ${JSON.stringify(name)}`);
-  const url = new URL(`../fixtures/wasm/${name}.wat`, import.meta.url);
+  const url = new URL(`../test/fixtures/wasm/${name}.wat`, import.meta.url);
   return compileWat(await readFile(url, 'utf8'), {}, `${name}.wat`);
 }

@@ -1,0 +1,87 @@
+// The mint's HTTP API as a wire table: routes, refusal statuses and bodies,
+// shared by the server (mint/) and every client (net/mint-client.ts). JSON over
+// HTTP. Requests that move value carry the protocol message as base64 of its
+// canonical bencoding, so a signature covers exactly one byte string;
+// everything else is plain JSON. docs/mint-api.md describes it for other clients.
+//
+//   GET  /v1/keys                 → { keysets: [{ id, active, keys: { "1": hex, … } }] }
+//   POST /v1/deposit  { message } → { account, amount }             (signed deposit)
+//   POST /v1/pay      { message } → { message }                     (payment → payment-ok)
+//   POST /v1/redeem   { message } → { message }                     (redeem → redeem-ok)
+//   POST /v1/state    { Ys: [hex] } → { states: [{ Y, state }] }    (state: "spent" | "unspent")
+//   GET  /v1/accounts/<name>      → { account, balance }
+//   GET  /health, GET /metrics
+//
+// A refusal is `{ error: { code, message, field? } }` with a status from
+// STATUS_OF; `code` is one of constants.ts ERROR_CODES.
+
+import { fromBase64, fromHex, toBase64 } from './bytes.ts';
+import { CREDIT_LIMITS, type ErrorCode } from './constants.ts';
+import type { KeysetJson } from './credits/keyset.ts';
+import { SchemaError } from './errors.ts';
+import { encodeMessage, type Message } from './messages/index.ts';
+
+export const ROUTES = {
+  keys: '/v1/keys',
+  deposit: '/v1/deposit',
+  pay: '/v1/pay',
+  redeem: '/v1/redeem',
+  state: '/v1/state',
+  accounts: '/v1/accounts/',
+} as const;
+
+/** Largest request body the mint reads. */
+export const MAX_BODY_BYTES = 128 * 1024;
+
+export const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  SIGNATURE: 403,
+  UNAUTHORIZED: 403,
+  ALREADY_SPENT: 409,
+  REQUEST_REUSED: 409,
+  INSUFFICIENT_FUNDS: 402,
+  UNKNOWN_ACCOUNT: 404,
+  UNKNOWN_KEYSET: 404,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  NOT_FOUND: 404,
+  INTERNAL: 500,
+};
+
+export interface PublishedKeyset extends KeysetJson {
+  active: boolean;
+}
+
+export type SpendState = 'spent' | 'unspent';
+
+/** The JSON form of a request or answer that carries a protocol message. */
+export function messageJson(msg: Message): { message: string } {
+  return { message: toBase64(encodeMessage(msg)) };
+}
+
+export function messageBody(msg: Message): string {
+  return JSON.stringify(messageJson(msg));
+}
+
+/** The message bytes inside a `{ message }` body; SchemaError if there are none. */
+export function messageBytesOf(json: unknown): Uint8Array {
+  const m = (json as { message?: unknown } | null)?.message;
+  if (typeof m !== 'string') throw new SchemaError('message: expected base64 of a bencoded message', { field: 'message' });
+  try {
+    return fromBase64(m);
+  } catch (cause) {
+    throw new SchemaError('message: expected base64', { field: 'message', cause });
+  }
+}
+
+/** The Ys of a state query; SchemaError for anything else. */
+export function stateQueryOf(json: unknown): Uint8Array[] {
+  const Ys = (json as { Ys?: unknown } | null)?.Ys;
+  if (!Array.isArray(Ys) || Ys.length === 0 || Ys.length > CREDIT_LIMITS.stateQuery) {
+    throw new SchemaError(`Ys: expected 1 to ${CREDIT_LIMITS.stateQuery} hex points`, { field: 'Ys' });
+  }
+  return Ys.map((y, i) => {
+    if (typeof y !== 'string' || !/^[0-9a-f]{64}$/.test(y)) throw new SchemaError(`Ys[${i}]: expected 64 hex digits`, { field: `Ys[${i}]` });
+    return fromHex(y);
+  });
+}
+
