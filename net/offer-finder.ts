@@ -206,11 +206,12 @@ function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Pr
         OFFER_EXTENSION,
         {
           open: () => {},
-          message: (_channel, message) => {
-            resolve(message);
+          message: (_channel, sealed) => {
+            resolve(sealed.message);
             socket.destroy();
           },
           invalid: (_channel, error) => fail(new OfferRejected('invalid', error.message)),
+          closed: () => {},
         },
         MESSAGE_LIMITS.offerBytes,
       ),

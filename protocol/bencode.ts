@@ -135,6 +135,12 @@ class Writer {
 export interface DecodeOptions {
   /** Refuse input longer than this before looking at it. */
   maxBytes?: number;
+  /**
+   * Byte strings as views into the input instead of copies. For a caller that
+   * copies what it keeps (the message schemas do), so a large output is
+   * copied once on its way in, not twice.
+   */
+  views?: boolean;
 }
 
 export function decode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
@@ -142,7 +148,7 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('expected bytes');
   if (bytes.length > maxBytes) throw new DecodeError(`expected at most ${maxBytes} bytes, got ${bytes.length}`);
   if (bytes.length === 0) throw new DecodeError('expected a value, got no bytes');
-  const reader = new Reader(bytes);
+  const reader = new Reader(bytes, options.views ?? false);
   const value = reader.value(0);
   if (reader.pos !== bytes.length) {
     throw new DecodeError(`expected end of input at byte ${reader.pos}, got ${bytes.length - reader.pos} more bytes`);
@@ -152,7 +158,10 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): BValue {
 
 class Reader {
   pos = 0;
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly views: boolean,
+  ) {}
 
   value(depth: number): BValue {
     if (depth > LIMITS.depth) throw new DecodeError(`nesting deeper than ${LIMITS.depth}`);
@@ -200,7 +209,7 @@ class Reader {
 
   private string(): Uint8Array {
     const end = this.stringEnd();
-    const out = this.bytes.slice(this.pos, end);
+    const out = this.views ? this.bytes.subarray(this.pos, end) : this.bytes.slice(this.pos, end);
     this.pos = end;
     return out;
   }
@@ -282,4 +291,61 @@ class Reader {
 
 export function isDict(value: BValue): value is BDict {
   return typeof value === 'object' && !(value instanceof Uint8Array) && !Array.isArray(value);
+}
+
+/** One entry of a dictionary as it lies in the bytes: its key (a view), from its key's length prefix to the end of its value. */
+export interface EntrySpan {
+  key: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/**
+ * The entries of the top-level dictionary of canonical bencode `bytes`, in
+ * order. Walks the top level only, so a key's text inside a value is never
+ * taken for the key. For bytes that `decode` accepted or `encode` made;
+ * anything else is a DecodeError.
+ */
+export function dictEntries(bytes: Uint8Array): EntrySpan[] {
+  if (bytes[0] !== D) throw new DecodeError('expected a dictionary');
+  const out: EntrySpan[] = [];
+  let pos = 1;
+  while (pos < bytes.length && bytes[pos] !== E) {
+    const start = pos;
+    const keyEnd = skipValue(bytes, pos);
+    const key = bytes.subarray(bytes.indexOf(COLON, pos) + 1, keyEnd);
+    pos = skipValue(bytes, keyEnd);
+    out.push({ key, start, end: pos });
+  }
+  if (pos >= bytes.length) throw new DecodeError('unexpected end of input');
+  return out;
+}
+
+/** The offset just past the value that starts at `pos`. */
+function skipValue(bytes: Uint8Array, pos: number): number {
+  const tag = bytes[pos];
+  if (tag === I) {
+    const end = bytes.indexOf(E, pos);
+    if (end < 0) throw new DecodeError(`unexpected end of input at ${pos}`);
+    return end + 1;
+  }
+  if (tag === L || tag === D) {
+    pos++;
+    while (pos < bytes.length && bytes[pos] !== E) pos = skipValue(bytes, pos);
+    if (pos >= bytes.length) throw new DecodeError(`unexpected end of input at ${pos}`);
+    return pos + 1;
+  }
+  if (tag !== undefined && tag >= ZERO && tag <= ZERO + 9) {
+    let length = 0;
+    while (bytes[pos] !== COLON) {
+      const c = bytes[pos];
+      if (c === undefined || c < ZERO || c > ZERO + 9) throw new DecodeError(`expected a string length at ${pos}`);
+      length = length * 10 + (c - ZERO);
+      pos++;
+    }
+    const end = pos + 1 + length;
+    if (end > bytes.length) throw new DecodeError(`string at ${pos} runs past the end`);
+    return end;
+  }
+  throw new DecodeError(`unexpected byte at ${pos}`);
 }

@@ -54,6 +54,8 @@ export const ERROR_CODES = [
   'UNIT_TRAP',
   'UNIT_ABI',
   'UNIT_CRASH',
+  // A peer broke the conversation: a message out of turn, for another task, or from a key its channel did not greet with.
+  'PROTOCOL',
   // The mint's refusals.
   'ALREADY_SPENT',
   'INVALID_CREDIT',

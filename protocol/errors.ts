@@ -65,6 +65,13 @@ export class HashMismatchError extends SpareCyclesError {
   }
 }
 
+/** A well-formed, well-signed message that breaks the conversation: out of turn, for another task, or from a key its channel did not greet with. */
+export class ProtocolError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('PROTOCOL', message, details);
+  }
+}
+
 /** Errors from running one unit. The runner survives each of them. */
 export class UnitError extends SpareCyclesError {}
 
@@ -167,6 +174,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   KEY: KeyError,
   SIGNATURE: SignatureError,
   HASH_MISMATCH: HashMismatchError,
+  PROTOCOL: ProtocolError,
   UNIT_TIMEOUT: UnitTimeoutError,
   UNIT_MEMORY: UnitMemoryError,
   UNIT_TRAP: UnitTrapError,
@@ -190,4 +198,11 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
 export function fromErrorRecord(record: ErrorRecord): SpareCyclesError {
   const make = Object.hasOwn(BY_CODE, record.code) ? BY_CODE[record.code] : UnitCrashError;
   return new make(String(record.message), record.field === undefined ? {} : { field: record.field });
+}
+
+const PEER_FAULTS: ReadonlySet<string> = new Set(['DECODE', 'SCHEMA', 'VERSION', 'KEY', 'SIGNATURE', 'HASH_MISMATCH', 'PROTOCOL']);
+
+/** Whether an error says the peer sent something wrong, as opposed to a fault of ours or of the network. */
+export function blamesPeer(error: unknown): boolean {
+  return error instanceof SpareCyclesError && PEER_FAULTS.has(error.code);
 }

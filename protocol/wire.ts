@@ -1,45 +1,65 @@
-// SpareCycles messages on a BitTorrent wire, as a BEP 10 extension. Works with
-// any wire that has bittorrent-protocol's `use`/`extended` shape, so the same
-// code runs on Node's WebTorrent and on webtorrent.min.js in the extension.
-// Every payload is one encoded message; decoding errors are reported to the
-// owner, who decides whether the peer is worth keeping.
+// The first transport under the channel seam (channel.ts): SpareCycles
+// messages on a BitTorrent wire, as a BEP 10 extension. Works with any wire
+// that has bittorrent-protocol's `use`/`extended` shape, so the same code runs
+// on Node's WebTorrent and on webtorrent.min.js in the extension. Every
+// payload is one encoded message, sent as sealed and decoded once here.
 
-import type { SpareCyclesError } from './errors.ts';
-import { decodeMessage, encodeMessage } from './messages/index.ts';
-import type { Message } from './messages/index.ts';
+import type { ChannelListener, MessageChannel } from './channel.ts';
+import { ProtocolError, type SpareCyclesError } from './errors.ts';
+import { openMessage, type Sealed } from './messages/index.ts';
 
 /** What this module needs of a bittorrent-protocol Wire. */
 export interface ExtensibleWire {
   extended(ext: string, payload: Uint8Array): void;
   destroy(): void;
+  once(event: 'close', listener: () => void): unknown;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
 }
 
-export interface ChannelHandlers<W extends ExtensibleWire> {
-  /** The peer speaks the extension too: the channel can carry messages from now on. */
-  open(channel: WireChannel<W>): void;
-  message(channel: WireChannel<W>, message: Message): void;
-  /** A payload that did not decode; the message is dropped, the wire kept unless the owner says otherwise. */
-  invalid(channel: WireChannel<W>, error: SpareCyclesError): void;
+/** A wire that takes BEP 10 extensions. */
+export interface TaskWire extends ExtensibleWire {
+  use(extension: unknown): void;
 }
 
-export class WireChannel<W extends ExtensibleWire> {
+class Bep10Channel implements MessageChannel {
   open = false;
-  /** Bad payloads received so far: owners drop peers that keep sending them. */
-  invalidCount = 0;
+  readonly peer: string;
+  private ended = false;
 
   constructor(
-    readonly wire: W,
+    readonly wire: ExtensibleWire,
     readonly name: string,
-  ) {}
+    private readonly listener: ChannelListener,
+  ) {
+    this.peer = wire.remoteAddress === undefined ? 'unknown' : `${wire.remoteAddress}:${wire.remotePort ?? 0}`;
+    wire.once('close', () => this.end());
+  }
 
-  send(message: Message): void {
-    if (!this.open) throw new Error(`the ${this.name} channel is not open`);
-    this.wire.extended(this.name, encodeMessage(message));
+  /** The peer's extended handshake named this channel. */
+  start(): void {
+    if (this.open || this.ended) return;
+    this.open = true;
+    this.listener.open(this);
+  }
+
+  send(sealed: Sealed): void {
+    if (!this.open) throw new ProtocolError(`expected an open ${this.name} channel, got a closed one`);
+    this.wire.extended(this.name, sealed.bytes);
   }
 
   close(): void {
-    this.open = false;
     this.wire.destroy();
+    this.end();
+  }
+
+  /** Whichever end closed it, the listener hears of it once, and only if it had opened. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const wasOpen = this.open;
+    this.open = false;
+    if (wasOpen) this.listener.closed(this);
   }
 }
 
@@ -47,35 +67,40 @@ type ExtensionConstructor<W> = { new (wire: W): object; prototype: { name: strin
 
 /**
  * A BEP 10 extension class for `wire.use(...)`. bittorrent-protocol wants a
- * constructor whose prototype carries the name, built once per wire.
+ * constructor whose prototype carries the name, built once per wire; each
+ * wire gets one channel, opened when the peer's extended handshake lists the
+ * name, and closed with the wire.
  */
 export function messageExtension<W extends ExtensibleWire>(
   name: string,
-  handlers: ChannelHandlers<W>,
+  listener: ChannelListener,
   maxBytes?: number,
 ): ExtensionConstructor<W> {
+  const options = maxBytes === undefined ? {} : { maxBytes };
   class Extension {
-    readonly channel: WireChannel<W>;
+    readonly channel: Bep10Channel;
     constructor(wire: W) {
-      this.channel = new WireChannel(wire, name);
+      this.channel = new Bep10Channel(wire, name, listener);
     }
     onExtendedHandshake(): void {
-      if (this.channel.open) return;
-      this.channel.open = true;
-      handlers.open(this.channel);
+      this.channel.start();
     }
     onMessage(payload: Uint8Array): void {
-      let message: Message;
+      let sealed: Sealed;
       try {
-        message = decodeMessage(payload, maxBytes === undefined ? {} : { maxBytes });
+        sealed = openMessage(payload, options);
       } catch (error) {
-        this.channel.invalidCount++;
-        handlers.invalid(this.channel, error as SpareCyclesError);
+        listener.invalid(this.channel, error as SpareCyclesError);
         return;
       }
-      handlers.message(this.channel, message);
+      listener.message(this.channel, sealed);
     }
   }
   (Extension.prototype as unknown as { name: string }).name = name;
   return Extension as unknown as ExtensionConstructor<W>;
+}
+
+/** Puts the channel `name` on a wire, before its handshake: the listener hears of it from then on. */
+export function attachChannel(wire: TaskWire, name: string, listener: ChannelListener, maxBytes?: number): void {
+  wire.use(messageExtension(name, listener, maxBytes));
 }

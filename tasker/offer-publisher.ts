@@ -20,7 +20,7 @@ import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { MESSAGE_TYPES, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { signMessage } from '../protocol/messages/index.ts';
+import { sealSigned, signMessage } from '../protocol/messages/index.ts';
 import type { Offer, Unsigned } from '../protocol/messages/index.ts';
 import { messageExtension } from '../protocol/wire.ts';
 
@@ -209,7 +209,7 @@ export class OfferPublisher {
         open: (channel) => {
           // bittorrent-protocol runs our handlers inside its stream parser, where a throw would be uncaught.
           try {
-            channel.send(this.current);
+            channel.send(sealSigned(this.current));
             served = true;
             this.#log('debug', 'offer-served', { peer, seq: this.current.seq });
             wire.end();
@@ -217,8 +217,9 @@ export class OfferPublisher {
             drop(`could not send the offer: ${(error as Error).message}`);
           }
         },
-        message: (_channel, message) => drop(`expected nothing on ${OFFER_EXTENSION}, got ${message.t}`),
+        message: (_channel, sealed) => drop(`expected nothing on ${OFFER_EXTENSION}, got ${sealed.message.t}`),
         invalid: (_channel, error) => drop(`malformed ${OFFER_EXTENSION} message: ${error.message}`),
+        closed: () => {},
       }),
     );
     wire.on('handshake', (infoHash, _peerId, extensions) => {

@@ -1,25 +1,26 @@
 // One published task, from seeding to merged output. The session talks to
-// workers over the task torrent's wires (BEP 10, protocol/wire.ts), hands out
+// workers through the channel seam (protocol/channel.ts): today the task
+// torrent's wires carry the channels (BEP 10, protocol/wire.ts). It hands out
 // units through the Coordinator, fetches and checks results, runs the
 // tasker's own checks (canaries, tiebreaks, samples) in its unit pool, and
 // when every unit is verified merges the outputs.
 
 import { EventEmitter } from 'node:events';
 import type WebTorrent from 'webtorrent';
-import type { Torrent, Wire } from 'webtorrent';
+import type { Torrent } from 'webtorrent';
 import type { Logger } from '../serve/log.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { SpareCyclesError } from '../protocol/errors.ts';
+import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
+import { blamesPeer, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import { signMessage, verifyMessage } from '../protocol/messages/index.ts';
-import type { Claim, Hello, Message, Result, UnsignedMessage } from '../protocol/messages/index.ts';
+import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
+import type { Claim, Hello, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
-import { messageExtension } from '../protocol/wire.ts';
-import type { WireChannel } from '../protocol/wire.ts';
+import { attachChannel, type TaskWire } from '../protocol/wire.ts';
 import type { UnitPool } from '../units/pool.ts';
 import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
@@ -50,10 +51,17 @@ export interface TaskerOptions {
   now?: () => number;
 }
 
-type Channel = WireChannel<Wire> & { worker?: string; workerKey?: Uint8Array };
+/** What the session knows of one channel. */
+interface Peer {
+  /** The worker key the channel greeted with (hex, and as bytes for messages). */
+  worker?: string;
+  workerKey?: Uint8Array;
+  /** Payloads and messages refused so far. */
+  invalid: number;
+}
 
 interface LeaseRecord {
-  channel: Channel;
+  channel: MessageChannel;
   worker: string;
   unit: number;
   hash?: string;
@@ -84,15 +92,15 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   /** Lease ids by unit, so settling a unit does not walk every lease of the task. */
   private readonly leasesByUnit = new Map<number, string[]>();
   private readonly outputs = new Map<number, Map<string, Uint8Array>>();
-  private readonly channels = new Set<Channel>();
+  private readonly channels = new Map<MessageChannel, Peer>();
   /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
-  private readonly waiting = new Map<Channel, number>();
+  private readonly waiting = new Map<MessageChannel, number>();
   private readonly fetcher: ResultFetcher;
   /** Payments in flight: their accepted receipts wait for the mint. */
   private readonly payments = new Set<Promise<void>>();
   private readonly unitPayments: UnitPayments | undefined;
   /** Final receipts due while their worker had no open wire, sent when it greets again. */
-  private readonly outbox: ReceiptOutbox<{ unit: number; message: Message }>;
+  private readonly outbox: ReceiptOutbox<{ unit: number; sealed: Sealed }>;
   private module!: PreparedModule;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
@@ -156,18 +164,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const session = new TaskerSession(options, task, manifest, canaries);
     session.module = module;
     for (const [unit, output] of canaryOutputs) session.keepOutput(unit, output, canaries.get(unit)!);
-    const extension = messageExtension<Wire>(TASK_EXTENSION, {
-      open: (channel) => session.onOpen(channel as Channel),
-      message: (channel, message) => session.onMessage(channel as Channel, message),
-      invalid: (channel, error) => session.onInvalid(channel as Channel, error),
-    });
     session.torrent = await seedTask(options.client, manifest, task.files, {
       trackers: options.trackers,
       path: options.storage,
-      onWire: (wire) => {
-        wire.use(extension);
-        wire.once('close', () => session.onWireClose(wire));
-      },
+      onWire: (wire) => attachChannel(wire as unknown as TaskWire, TASK_EXTENSION, session.listener),
     });
     session.timer = setInterval(() => session.tick(), 1000);
     session.timer.unref?.();
@@ -184,10 +184,18 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     if (!this.finished) this.rejectDone(new Error('the tasker stopped before the task was done'));
   }
 
-  // ---- wire events --------------------------------------------------------------------
+  // ---- channel events -----------------------------------------------------------------
 
-  private onOpen(channel: Channel): void {
-    this.channels.add(channel);
+  /** Hears every channel to this task's workers, whatever transport opened it. */
+  readonly listener: ChannelListener = {
+    open: (channel) => this.onOpen(channel),
+    message: (channel, sealed) => this.onMessage(channel, sealed),
+    invalid: (channel, error) => this.onInvalid(channel, error),
+    closed: (channel) => this.onClosed(channel),
+  };
+
+  private onOpen(channel: MessageChannel): void {
+    this.channels.set(channel, { invalid: 0 });
     const hello: UnsignedMessage = {
       t: 'hello',
       v: 1,
@@ -201,49 +209,60 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     channel.send(this.sign(hello));
   }
 
-  private onWireClose(wire: Wire): void {
-    for (const channel of this.channels) {
-      if (channel.wire !== wire) continue;
-      this.channels.delete(channel);
-      const worker = channel.worker;
-      this.waiting.delete(channel);
-      if (worker && ![...this.channels].some((c) => c.worker === worker)) {
-        const lost = this.coordinator.workerLost(worker);
-        if (lost.length) this.options.log({ level: 'info', event: 'worker-lost', worker, units: lost.map((l) => l.unit) });
-        this.afterProgress();
-      }
+  private onClosed(channel: MessageChannel): void {
+    const worker = this.channels.get(channel)?.worker;
+    this.channels.delete(channel);
+    this.waiting.delete(channel);
+    if (worker && this.channelOf(worker) === undefined) {
+      const lost = this.coordinator.workerLost(worker);
+      if (lost.length) this.options.log({ level: 'info', event: 'worker-lost', worker, units: lost.map((l) => l.unit) });
+      this.afterProgress();
     }
   }
 
-  private onInvalid(channel: Channel, error: SpareCyclesError): void {
-    this.options.log({ level: 'warn', event: 'bad-message', worker: channel.worker, code: error.code, message: error.message });
-    if (channel.invalidCount >= MAX_INVALID) channel.close();
+  /** An open channel that greeted as `worker`. */
+  private channelOf(worker: string): MessageChannel | undefined {
+    for (const [channel, peer] of this.channels) if (channel.open && peer.worker === worker) return channel;
+    return undefined;
   }
 
-  private onMessage(channel: Channel, message: Message): void {
+  /** A payload that did not decode, or a message refused: logged, and a channel whose peer keeps sending bad ones is closed. */
+  private onInvalid(channel: MessageChannel, error: SpareCyclesError): void {
+    const peer = this.channels.get(channel);
+    this.options.log({ level: 'warn', event: 'bad-message', worker: peer?.worker, peer: channel.peer, code: error.code, message: error.message });
+    if (peer && blamesPeer(error) && ++peer.invalid >= MAX_INVALID) channel.close();
+  }
+
+  private onMessage(channel: MessageChannel, sealed: Sealed): void {
     if (this.stopped) return;
+    const message = sealed.message;
     try {
-      if (message.t === 'hello') this.onHello(channel, message);
-      else if (message.t === 'claim') this.onClaim(channel, message);
-      else if (message.t === 'result') void this.onResult(channel, message);
-      else throw new Error(`a worker does not send ${message.t}`);
+      if (message.t === 'hello') this.onHello(channel, sealed as Sealed<Hello>);
+      else if (message.t === 'claim') this.onClaim(channel, sealed as Sealed<Claim>);
+      else if (message.t === 'result') void this.onResult(channel, sealed as Sealed<Result>);
+      else throw new ProtocolError(`expected hello, claim or result from a worker, got ${message.t}`, { field: 't' });
     } catch (error) {
-      channel.invalidCount++;
-      this.onInvalid(channel, error instanceof SpareCyclesError ? error : new SpareCyclesError('SCHEMA', (error as Error).message));
+      this.onInvalid(channel, typed(error));
     }
   }
 
-  private onHello(channel: Channel, hello: Hello): void {
-    verifyMessage(this.options.backend, hello);
+  private onHello(channel: MessageChannel, sealed: Sealed<Hello>): void {
+    verifySealed(this.options.backend, sealed);
+    const hello = sealed.message;
     if (hello.role !== 'worker') return; // another seeder of the task; nothing to say
-    if (channel.worker && channel.worker !== toHex(hello.key)) throw new Error('a wire may speak for one worker key only');
-    channel.worker = toHex(hello.key);
-    channel.workerKey = hello.key;
-    this.options.log({ level: 'debug', event: 'worker-hello', worker: channel.worker, agent: hello.agent });
-    const held = this.outbox.take(channel.worker);
+    const peer = this.channels.get(channel);
+    if (!peer) return;
+    const worker = toHex(hello.key);
+    if (peer.worker && peer.worker !== worker) {
+      throw new ProtocolError(`expected the worker key this channel greeted with, got another`, { field: 'key' });
+    }
+    peer.worker = worker;
+    peer.workerKey = hello.key;
+    this.options.log({ level: 'debug', event: 'worker-hello', worker, agent: hello.agent });
+    const held = this.outbox.take(worker);
     if (held.length === 0) return;
-    for (const { message } of held) channel.send(message);
-    this.options.log({ level: 'info', event: 'receipts-redelivered', worker: channel.worker, units: held.map((h) => h.unit) });
+    for (const { sealed: receipt } of held) channel.send(receipt);
+    this.options.log({ level: 'info', event: 'receipts-redelivered', worker, units: held.map((h) => h.unit) });
     if (this.outbox.size === 0) this.emit('delivered');
   }
 
@@ -271,26 +290,31 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     });
   }
 
-  private onClaim(channel: Channel, claim: Claim): void {
-    verifyMessage(this.options.backend, claim);
-    if (!channel.workerKey || toHex(claim.worker) !== channel.worker) throw new Error('claim from a key this wire did not greet with');
-    if (toHex(claim.task) !== this.infoHash) throw new Error('claim for another task');
+  private onClaim(channel: MessageChannel, sealed: Sealed<Claim>): void {
+    verifySealed(this.options.backend, sealed);
+    const claim = sealed.message;
+    const peer = this.channels.get(channel);
+    if (!peer?.workerKey || toHex(claim.worker) !== peer.worker) {
+      throw new ProtocolError('expected a claim from the key this channel greeted with, got another', { field: 'worker' });
+    }
+    if (toHex(claim.task) !== this.infoHash) throw new ProtocolError('expected a claim for this task, got one for another', { field: 'task' });
     this.waiting.set(channel, claim.want);
-    this.options.log({ level: 'debug', event: 'claim', worker: channel.worker, want: claim.want });
+    this.options.log({ level: 'debug', event: 'claim', worker: peer.worker, want: claim.want });
     this.serve(channel);
   }
 
   /** Hands out what the coordinator allows against a channel's standing claim. */
-  private serve(channel: Channel): void {
+  private serve(channel: MessageChannel): void {
     const want = this.waiting.get(channel);
-    if (want === undefined || this.finished || !channel.open || !channel.worker || !channel.workerKey) return;
-    const units = this.coordinator.assign(channel.worker, want);
+    const peer = this.channels.get(channel);
+    if (want === undefined || this.finished || !channel.open || !peer?.worker || !peer.workerKey) return;
+    const units = this.coordinator.assign(peer.worker, want);
     if (units.length === 0) return;
     if (units.length >= want) this.waiting.delete(channel);
     else this.waiting.set(channel, want - units.length);
     for (const a of units) {
       const id = toHex(a.lease);
-      this.leases.set(id, { channel, worker: channel.worker, unit: a.unit });
+      this.leases.set(id, { channel, worker: peer.worker, unit: a.unit });
       const ids = this.leasesByUnit.get(a.unit);
       if (ids) ids.push(id);
       else this.leasesByUnit.set(a.unit, [id]);
@@ -302,11 +326,11 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         task: fromHex(this.infoHash),
         units: units.map((a) => ({ unit: a.unit, lease: a.lease })),
         deadline: Math.max(...units.map((a) => a.deadline)),
-        worker: channel.workerKey,
+        worker: peer.workerKey,
         tasker: this.options.identity.publicKey,
       }),
     );
-    this.options.log({ level: 'debug', event: 'assigned', worker: channel.worker, units: units.map((a) => a.unit) });
+    this.options.log({ level: 'debug', event: 'assigned', worker: peer.worker, units: units.map((a) => a.unit) });
   }
 
   private serveWaiting(): void {
@@ -316,14 +340,18 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     }
   }
 
-  private async onResult(channel: Channel, result: Result): Promise<void> {
+  private async onResult(channel: MessageChannel, sealed: Sealed<Result>): Promise<void> {
     try {
-      verifyMessage(this.options.backend, result);
-      if (!channel.worker || toHex(result.worker) !== channel.worker) throw new Error('result from a key this wire did not greet with');
-      if (toHex(result.task) !== this.infoHash) throw new Error('result for another task');
+      verifySealed(this.options.backend, sealed);
+      const result = sealed.message;
+      const worker = this.channels.get(channel)?.worker;
+      if (!worker || toHex(result.worker) !== worker) {
+        throw new ProtocolError('expected a result from the key this channel greeted with, got another', { field: 'worker' });
+      }
+      if (toHex(result.task) !== this.infoHash) throw new ProtocolError('expected a result for this task, got one for another', { field: 'task' });
       const leaseHex = toHex(result.lease);
       const lease = this.leases.get(leaseHex);
-      if (!lease || lease.worker !== channel.worker || lease.unit !== result.unit || lease.hash !== undefined) {
+      if (!lease || lease.worker !== worker || lease.unit !== result.unit || lease.hash !== undefined) {
         this.receipt(channel, result.unit, result.lease, 'rejected', 'unknown, foreign or used lease');
         return;
       }
@@ -338,8 +366,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       lease.hash = toHex(hash);
       if (result.blinded) lease.blinded = result.blinded;
       this.keepOutput(result.unit, output, hash);
-      const outcome = this.coordinator.submit(channel.worker, result.lease, result.unit, hash, result.runMs);
-      this.emit('result', { worker: channel.worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
+      const outcome = this.coordinator.submit(worker, result.lease, result.unit, hash, result.runMs);
+      this.emit('result', { worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
       if (outcome.status === 'pending') this.receipt(channel, result.unit, result.lease, 'pending');
       else if (outcome.status !== 'accepted') {
         lease.settled = true;
@@ -351,8 +379,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       await this.runLocalChecks();
       this.afterProgress();
     } catch (error) {
-      const typed = error instanceof SpareCyclesError ? error : new SpareCyclesError('SCHEMA', (error as Error).message);
-      this.onInvalid(channel, typed);
+      this.onInvalid(channel, typed(error));
     }
   }
 
@@ -465,21 +492,19 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   }
 
   private receipt(
-    channel: Channel,
+    channel: MessageChannel,
     unit: number,
     lease: Uint8Array,
     status: 'accepted' | 'rejected' | 'pending',
     reason?: string,
     paid?: Paid,
   ): void {
-    const worker = channel.worker;
-    // A closed wire leaves its channel `open` (only our own close() clears it): the set of channels is what tells.
-    const live = (c: Channel) => c.open && this.channels.has(c);
-    // The wire a result came on may be gone while the worker holds another (TCP and WebRTC).
-    if (!live(channel) && worker) channel = [...this.channels].find((c) => c.open && c.worker === worker) ?? channel;
+    const worker = this.channels.get(channel)?.worker ?? this.leases.get(toHex(lease))?.worker;
+    // The channel a result came on may be gone while the worker holds another (TCP and WebRTC).
+    if (!channel.open && worker) channel = this.channelOf(worker) ?? channel;
     // A pending receipt is only news; a final one may carry the worker's pay, so it waits for the worker to come back.
-    if (!live(channel) && (status === 'pending' || !worker)) return;
-    const message = this.sign({
+    if (!channel.open && (status === 'pending' || !worker)) return;
+    const sealed = this.sign({
       t: 'receipt',
       v: 1,
       task: fromHex(this.infoHash),
@@ -490,16 +515,22 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       ...(paid ? { paid } : {}),
       tasker: this.options.identity.publicKey,
     });
-    if (live(channel)) channel.send(message);
+    if (channel.open) channel.send(sealed);
     else {
-      this.outbox.put(worker!, { unit, message });
+      this.outbox.put(worker!, { unit, sealed });
       this.options.log({ level: 'info', event: 'receipt-held', worker, unit, status, paid: paid !== undefined });
     }
   }
 
-  private sign(message: UnsignedMessage): Message {
-    return signMessage(this.options.backend, this.options.identity.exportSeed(), message);
+  private sign(message: UnsignedMessage): Sealed {
+    return sealMessage(this.options.backend, this.options.identity.exportSeed(), message);
   }
+}
+
+/** Anything a handler threw, as a typed error for the log: a bug of ours shows as INTERNAL, not as the peer's fault. */
+function typed(error: unknown): SpareCyclesError {
+  if (error instanceof SpareCyclesError) return error;
+  return new SpareCyclesError('INTERNAL', (error as Error).message, { cause: error });
 }
 
 function pickCanaries(units: number, ppm: number, random: () => number): number[] {

@@ -25,11 +25,12 @@ import type { WorkerEngineOptions } from '../worker/engine.ts';
 import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
 import type { UnitPool } from '../units/pool.ts';
+import type { UnitRunner } from '../worker/ports.ts';
 
 export interface MeshWorker {
   identity: Identity;
   engine: WorkerEngine;
-  pool: UnitPool;
+  pool: UnitRunner;
   torrents: TorrentClient;
 }
 

@@ -1,31 +1,36 @@
 // The volunteer's engine for one task: fetch the task torrent, check the
-// signed manifest and the module, greet the tasker on the task wire, claim
-// units, run them in the pool under the CPU budget, and return signed results
+// signed manifest and the module, greet the tasker on every channel that
+// opens, claim units, run them under the CPU budget, and return signed results
 // (inline when small, a result torrent per batch when not). Platform-neutral:
-// the extension and `cycles worker` both run it through worker/ports.ts.
+// the extension and `cycles worker` both run it through worker/ports.ts, and
+// it speaks only through the channel seam (protocol/channel.ts), whichever
+// transport carries the channels.
 
 import { EventEmitter } from 'eventemitter3';
 import { equalBytes, fromHex, toHex } from '../protocol/bytes.ts';
-import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
+import { LIMITS } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { SignatureError, SpareCyclesError } from '../protocol/errors.ts';
+import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
+import { blamesPeer, ProtocolError, SignatureError, SpareCyclesError } from '../protocol/errors.ts';
 import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import { signMessage, verifyMessage } from '../protocol/messages/index.ts';
-import type { Assign, Hello, Message, Receipt, UnsignedMessage } from '../protocol/messages/index.ts';
+import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
+import type { Assign, Hello, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
 import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-files.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
-import { messageExtension } from '../protocol/wire.ts';
-import type { WireChannel } from '../protocol/wire.ts';
-import type { UnitPool } from '../units/pool.ts';
-import type { Earnings, TaskHandle, TaskWire, TorrentPort } from './ports.ts';
+import type { Earnings, TaskHandle, TorrentPort, UnitRunner } from './ports.ts';
 
 export interface WorkerEngineOptions {
   backend: CryptoBackend;
   identity: Identity;
-  pool: UnitPool;
+  /**
+   * Runs units: the unit pool, or anything with its shape. The seam where a
+   * test plays a worker that lies, idles, copies or colludes, with no hook in
+   * the engine itself.
+   */
+  pool: UnitRunner;
   torrents: TorrentPort;
   /** The tasker key an offer named: the manifest must be signed by it. */
   expectTasker?: Uint8Array;
@@ -35,11 +40,6 @@ export interface WorkerEngineOptions {
   claimIntervalMs?: number;
   /** Where pay goes; without it this worker asks for none. */
   earnings?: Earnings;
-  /**
-   * Test hook: rewrites an output before it is hashed and sent. Only tests
-   * that play a cheating worker set it.
-   */
-  tamper?: (unit: number, output: Uint8Array) => Uint8Array;
 }
 
 export interface WorkerStats {
@@ -63,7 +63,15 @@ export interface WorkerEvents {
   warning: [Error];
 }
 
-type Channel = WireChannel<TaskWire> & { peerKey?: string };
+/** What the engine knows of one channel. */
+interface Peer {
+  /** The key the peer's hello named, once it greeted as the tasker. */
+  taskerKey?: string;
+  /** Payloads and messages refused so far: a peer that keeps sending them is dropped. */
+  invalid: number;
+}
+
+const MAX_INVALID = 8;
 
 interface Computed {
   unit: number;
@@ -93,8 +101,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   manifest: Manifest | undefined;
   private readonly options: WorkerEngineOptions;
   private readonly handle: TaskHandle;
-  private readonly channels = new Set<Channel>();
-  private tasker: Channel | undefined;
+  private readonly channels = new Map<MessageChannel, Peer>();
+  private tasker: MessageChannel | undefined;
   private module: PreparedModule | undefined;
   private readonly inputs = new Map<string, Uint8Array>();
   private outstanding = 0;
@@ -112,19 +120,18 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   /** settled() callers, told whenever something settles. */
   private readonly settleWaiters = new Set<() => void>();
   readonly ready: Promise<Manifest>;
+  /** Hears every channel to this task's peers, whatever transport opened it. */
+  readonly listener: ChannelListener = {
+    open: (channel) => this.onOpen(channel),
+    message: (channel, sealed) => this.onMessage(channel, sealed),
+    invalid: (channel, error) => this.refuse(channel, error),
+    closed: (channel) => this.onClosed(channel),
+  };
 
   constructor(options: WorkerEngineOptions, magnet: string) {
     super();
     this.options = options;
-    const extension = messageExtension<TaskWire>(TASK_EXTENSION, {
-      open: (channel) => this.onOpen(channel),
-      message: (channel, message) => this.onMessage(channel, message),
-      invalid: (channel, error) => this.warn(error, channel),
-    });
-    this.handle = options.torrents.openTask(magnet, (wire) => {
-      wire.use(extension);
-      wire.once('close', () => this.onWireClose(wire));
-    });
+    this.handle = options.torrents.openTask(magnet, this.listener);
     this.ready = this.load();
     this.ready.catch(() => {});
   }
@@ -206,8 +213,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
 
   // ---- wire ---------------------------------------------------------------------------
 
-  private onOpen(channel: Channel): void {
-    this.channels.add(channel);
+  private onOpen(channel: MessageChannel): void {
+    this.channels.set(channel, { invalid: 0 });
     channel.send(
       this.sign({
         t: 'hello',
@@ -222,12 +229,9 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     );
   }
 
-  private onWireClose(wire: TaskWire): void {
-    for (const channel of this.channels) {
-      if (channel.wire !== wire) continue;
-      this.channels.delete(channel);
-      if (this.tasker === channel) this.tasker = undefined;
-    }
+  private onClosed(channel: MessageChannel): void {
+    this.channels.delete(channel);
+    if (this.tasker === channel) this.tasker = undefined;
     this.maybeClaim();
   }
 
@@ -236,42 +240,51 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
    * (TCP and WebRTC) and WebTorrent may close either, so it is looked up
    * again whenever the one in use is gone.
    */
-  private taskerChannel(): Channel | undefined {
+  private taskerChannel(): MessageChannel | undefined {
     if (this.tasker?.open) return this.tasker;
     const key = this.manifest && toHex(this.manifest.tasker);
-    this.tasker = [...this.channels].find((c) => c.open && c.peerKey !== undefined && c.peerKey === key);
+    this.tasker = undefined;
+    for (const [channel, peer] of this.channels) {
+      if (channel.open && peer.taskerKey !== undefined && peer.taskerKey === key) this.tasker = channel;
+    }
     return this.tasker;
   }
 
-  private onMessage(channel: Channel, message: Message): void {
+  private onMessage(channel: MessageChannel, sealed: Sealed): void {
+    const message = sealed.message;
     try {
-      if (message.t === 'hello') this.onHello(channel, message);
-      else if (message.t === 'assign') this.onAssign(channel, message);
-      else if (message.t === 'receipt') this.onReceipt(channel, message);
+      if (message.t === 'hello') this.onHello(channel, sealed as Sealed<Hello>);
+      else if (message.t === 'assign') this.onAssign(channel, sealed as Sealed<Assign>);
+      else if (message.t === 'receipt') this.onReceipt(channel, sealed as Sealed<Receipt>);
+      else throw new ProtocolError(`expected hello, assign or receipt from a peer, got ${message.t}`, { field: 't' });
     } catch (error) {
-      this.warn(error as Error, channel);
+      this.refuse(channel, error as Error);
     }
   }
 
-  private onHello(channel: Channel, hello: Hello): void {
-    verifyMessage(this.options.backend, hello);
+  private onHello(channel: MessageChannel, sealed: Sealed<Hello>): void {
+    verifySealed(this.options.backend, sealed);
+    const hello = sealed.message;
     if (hello.role !== 'tasker') return;
-    channel.peerKey = toHex(hello.key);
+    const peer = this.channels.get(channel);
+    if (peer) peer.taskerKey = toHex(hello.key);
     this.maybeClaim();
   }
 
-  private fromTasker(channel: Channel, message: { tasker: Uint8Array }): void {
-    const fromKey = channel.peerKey !== undefined && this.manifest && channel.peerKey === toHex(this.manifest.tasker);
+  private fromTasker(channel: MessageChannel, message: { tasker: Uint8Array }): void {
+    const key = this.channels.get(channel)?.taskerKey;
+    const fromKey = key !== undefined && this.manifest && key === toHex(this.manifest.tasker);
     if (!fromKey || !equalBytes(message.tasker, this.manifest!.tasker)) {
       throw new SignatureError('message claims to be from the tasker but is not', { field: 'tasker' });
     }
   }
 
-  private onAssign(channel: Channel, assign: Assign): void {
-    verifyMessage(this.options.backend, assign);
+  private onAssign(channel: MessageChannel, sealed: Sealed<Assign>): void {
+    verifySealed(this.options.backend, sealed);
+    const assign = sealed.message;
     this.fromTasker(channel, assign);
     if (!equalBytes(assign.worker, this.options.identity.publicKey) || toHex(assign.task) !== this.infoHash) {
-      throw new SpareCyclesError('SCHEMA', 'an assign for another worker or task', { field: 'worker' });
+      throw new ProtocolError('expected an assign for this worker and task, got one for another', { field: 'worker' });
     }
     this.claimInFlight = false;
     const batch: Batch = { remaining: assign.units.length, large: [] };
@@ -282,8 +295,9 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.maybeClaim();
   }
 
-  private onReceipt(channel: Channel, receipt: Receipt): void {
-    verifyMessage(this.options.backend, receipt);
+  private onReceipt(channel: MessageChannel, sealed: Sealed<Receipt>): void {
+    verifySealed(this.options.backend, sealed);
+    const receipt = sealed.message;
     this.fromTasker(channel, receipt);
     if (receipt.status !== 'pending') {
       const lease = toHex(receipt.lease);
@@ -373,7 +387,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         },
         manifest.limits.unitTimeMs,
       );
-      const output = this.options.tamper ? this.options.tamper(unit, outcome.output) : outcome.output;
+      const output = outcome.output;
       // A unit that ran took some time: clocks that tick in whole milliseconds
       // (Firefox's performance.now) would otherwise report 0 and look too fast to be real.
       const runMs = Math.min(LIMITS.unitTimeMs, Math.max(1, Math.ceil(outcome.busyMs)));
@@ -440,13 +454,19 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.stats.pending = this.awaiting.size;
   }
 
-  private sign(message: UnsignedMessage): Message {
-    return signMessage(this.options.backend, this.options.identity.exportSeed(), message);
+  private sign(message: UnsignedMessage): Sealed {
+    return sealMessage(this.options.backend, this.options.identity.exportSeed(), message);
   }
 
-  private warn(error: Error, channel?: Channel): void {
+  private warn(error: Error): void {
     this.emit('warning', error);
-    if (channel && channel.invalidCount > 8) channel.close();
+  }
+
+  /** A payload or message refused: warned about, and a channel that keeps sending them is closed. */
+  private refuse(channel: MessageChannel, error: Error): void {
+    this.warn(error);
+    const peer = this.channels.get(channel);
+    if (peer && blamesPeer(error) && ++peer.invalid > MAX_INVALID) channel.close();
   }
 }
 

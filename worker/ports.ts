@@ -2,12 +2,11 @@
 // WebTorrent and worker threads (worker/node/), the extension with
 // webtorrent.min.js and Web Workers; the engine itself is the same code.
 
-import type { ExtensibleWire } from '../protocol/wire.ts';
+import type { ChannelListener } from '../protocol/channel.ts';
+import type { UnitPool } from '../units/pool.ts';
 
-export interface TaskWire extends ExtensibleWire {
-  use(extension: unknown): void;
-  once(event: 'close', listener: () => void): unknown;
-}
+/** What the engine needs of a unit pool: its size, to know how much to claim, and a way to run one unit. */
+export type UnitRunner = Pick<UnitPool, 'size' | 'run'>;
 
 export interface TaskHandle {
   readonly infoHash: string;
@@ -18,8 +17,11 @@ export interface TaskHandle {
 }
 
 export interface TorrentPort {
-  /** Joins a task's swarm; `onWire` sees every wire, so extensions attach before the handshake. */
-  openTask(magnet: string, onWire: (wire: TaskWire) => void): TaskHandle;
+  /**
+   * Joins a task's swarm and carries the task channel (TASK_EXTENSION, BEP 10)
+   * on every wire of it: `channels` hears each one that opens.
+   */
+  openTask(magnet: string, channels: ChannelListener): TaskHandle;
   /** Seeds result files and returns the torrent's 20-byte info-hash. */
   seedResults(name: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<Uint8Array>;
 }

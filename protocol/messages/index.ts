@@ -7,8 +7,8 @@
 // verifyMessage checks the signature, under the key the message itself names
 // and the domain its type signs with.
 
-import { decode, encode, isDict, type BInput, type BValue } from '../bencode.ts';
-import { concatBytes, equalBytes, fromUtf8, utf8 } from '../bytes.ts';
+import { decode, dictEntries, encode, isDict, type BInput, type BValue } from '../bencode.ts';
+import { compareBytes, concatBytes, equalBytes, fromUtf8, utf8 } from '../bytes.ts';
 import { DOMAINS, LIMITS, type Domain, type MessageType } from '../constants.ts';
 import type { CryptoBackend } from '../crypto/backend.ts';
 import { ed25519PublicKeyOf, signDomain, verifyDomain } from '../crypto/sign.ts';
@@ -109,7 +109,29 @@ export function readMessage(value: BValue): Message {
 }
 
 export function decodeMessage(bytes: Uint8Array, options: DecodeMessageOptions = {}): Message {
-  return readMessage(decode(bytes, { maxBytes: options.maxBytes ?? LIMITS.messageBytes }));
+  // The schemas copy every byte string they keep, so the decoder need not.
+  return readMessage(decode(bytes, { maxBytes: options.maxBytes ?? LIMITS.messageBytes, views: true }));
+}
+
+/**
+ * A message with the exact bytes that carry it. Made only by sealMessage (to
+ * send: encoded once) and openMessage (received: decoded once), so the two
+ * always agree, and verifySealed checks the signature against the bytes that
+ * arrived instead of encoding the message again.
+ */
+export interface Sealed<M extends Message = Message> {
+  readonly message: M;
+  readonly bytes: Uint8Array;
+}
+
+/** An already-made message with its bytes, to send it again as it is (a stored offer, a forwarded item). */
+export function sealSigned<M extends Message>(message: M): Sealed<M> {
+  return { message, bytes: encodeMessage(message) };
+}
+
+/** Decodes received bytes once; the message keeps them for verifySealed. */
+export function openMessage(bytes: Uint8Array, options: DecodeMessageOptions = {}): Sealed {
+  return { message: decodeMessage(bytes, options), bytes };
 }
 
 /**
@@ -185,6 +207,46 @@ export function messageSigner(msg: SignedMessage | UnsignedMessage): Uint8Array 
 
 /**
  * Signs a message with `seed`, whose public key must be the one in the
+ * message's signer field (KeyError otherwise), and returns it with the bytes
+ * to send. The fields are encoded once: the signature covers that encoding,
+ * and the bytes sent are the same encoding with `sig` put in its place. The
+ * bytes are then read back as a peer would, so nothing leaves that a peer
+ * would refuse.
+ */
+export function sealMessage<M extends UnsignedMessage>(backend: CryptoBackend, seed: Uint8Array, msg: M): Sealed<MessageOf<M['t']>> {
+  const spec = specOf(msg.t);
+  if (spec.domain === undefined || spec.signer === undefined) {
+    throw new SchemaError(`t: ${msg.t} messages are not signed`, { field: 't' });
+  }
+  const key = (msg as unknown as Record<string, Uint8Array>)[spec.signer]!;
+  if (!(key instanceof Uint8Array) || !equalBytes(ed25519PublicKeyOf(backend, seed), key)) {
+    throw new KeyError(`${spec.signer}: expected the public key of the signing seed`, { field: spec.signer });
+  }
+  const form = spec.schema.write({ ...msg, sig: undefined } as unknown as Message);
+  checkText(form, '');
+  const body = encode(form);
+  const sig = signDomain(backend, seed, spec.domain, body);
+  const bytes = withSig(body, sig);
+  return { message: decodeMessage(bytes) as MessageOf<M['t']>, bytes };
+}
+
+const SIG = utf8('sig');
+const SIG_KEY = utf8('3:sig64:');
+
+/** `body` (a message encoded without `sig`) with the `sig` entry put where sorted keys place it. */
+function withSig(body: Uint8Array, sig: Uint8Array): Uint8Array {
+  const after = dictEntries(body).find((entry) => compareBytes(entry.key, SIG) > 0);
+  const at = after ? after.start : body.length - 1;
+  const out = new Uint8Array(body.length + SIG_KEY.length + sig.length);
+  out.set(body.subarray(0, at));
+  out.set(SIG_KEY, at);
+  out.set(sig, at + SIG_KEY.length);
+  out.set(body.subarray(at), at + SIG_KEY.length + sig.length);
+  return out;
+}
+
+/**
+ * Signs a message with `seed`, whose public key must be the one in the
  * message's signer field (KeyError otherwise). Returns a fresh, validated
  * message with `sig`.
  */
@@ -193,13 +255,38 @@ export function signMessage<M extends UnsignedMessage>(
   seed: Uint8Array,
   msg: M,
 ): MessageOf<M['t']> {
-  // The signed message is checked whole below, so the unsigned one need not be checked first.
-  const { domain, signer, key, body } = signing(msg, false);
-  if (!equalBytes(ed25519PublicKeyOf(backend, seed), key)) {
-    throw new KeyError(`${signer}: expected the public key of the signing seed`, { field: signer });
+  return sealMessage(backend, seed, msg).message;
+}
+
+/**
+ * verifyMessage for a message as it arrived: the signature is checked over
+ * the received bytes with the `sig` entry cut out, which for canonical bytes
+ * is exactly the encoding the signer signed, so nothing is encoded again.
+ */
+export function verifySealed(backend: CryptoBackend, sealed: Sealed): void {
+  const msg = sealed.message;
+  const spec = specOf(msg.t);
+  if (spec.domain === undefined || spec.signer === undefined) {
+    throw new SchemaError(`t: ${msg.t} messages are not signed`, { field: 't' });
   }
-  const signed = { ...msg, sig: signDomain(backend, seed, domain, body) } as unknown as Message;
-  return encodeChecked(specOf(signed.t).schema.write(signed)).message as MessageOf<M['t']>;
+  const range = dictEntries(sealed.bytes).find((entry) => equalBytes(entry.key, SIG));
+  if (!range) throw new SchemaError('missing field sig', { field: 'sig' });
+  const body = new Uint8Array(sealed.bytes.length - (range.end - range.start));
+  body.set(sealed.bytes.subarray(0, range.start));
+  body.set(sealed.bytes.subarray(range.end), range.start);
+  const key = (msg as unknown as Record<string, Uint8Array>)[spec.signer]!;
+  checkSignature(backend, spec.domain, spec.signer, key, body, (msg as { sig?: unknown }).sig);
+}
+
+function checkSignature(backend: CryptoBackend, domain: Domain, signer: string, key: Uint8Array, body: Uint8Array, sig: unknown): void {
+  if (!(sig instanceof Uint8Array)) throw new SchemaError('missing field sig', { field: 'sig' });
+  try {
+    verifyDomain(backend, key, domain, body, sig);
+  } catch (error) {
+    if (error instanceof KeyError) throw new KeyError(`${signer}: ${error.message}`, { field: signer, cause: error });
+    if (error instanceof SignatureError) throw new SignatureError(`sig: ${error.message}`, { field: 'sig', cause: error });
+    throw error;
+  }
 }
 
 /**
@@ -209,13 +296,5 @@ export function signMessage<M extends UnsignedMessage>(
  */
 export function verifyMessage(backend: CryptoBackend, msg: SignedMessage): void {
   const { domain, signer, key, body } = signing(msg);
-  const sig: unknown = (msg as { sig?: unknown }).sig;
-  if (!(sig instanceof Uint8Array)) throw new SchemaError('missing field sig', { field: 'sig' });
-  try {
-    verifyDomain(backend, key, domain, body, sig);
-  } catch (error) {
-    if (error instanceof KeyError) throw new KeyError(`${signer}: ${error.message}`, { field: signer, cause: error });
-    if (error instanceof SignatureError) throw new SignatureError(`sig: ${error.message}`, { field: 'sig', cause: error });
-    throw error;
-  }
+  checkSignature(backend, domain, signer, key, body, (msg as { sig?: unknown }).sig);
 }

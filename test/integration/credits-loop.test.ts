@@ -13,6 +13,7 @@ import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
+import { corrupting } from '../../testnet/adversaries.ts';
 import { Mesh, type MeshWorker } from '../../testnet/mesh.ts';
 import { waitFor } from '../../testnet/wait.ts';
 
@@ -95,9 +96,8 @@ describe('paying for verified units', () => {
     const liarWallet = await Wallet.open(new WalletFile(join(await mkdtemp(join(mesh.dir, 'liar-')), 'wallet.json')));
     const honestWallet = await Wallet.open(new WalletFile(join(await mkdtemp(join(mesh.dir, 'honest-')), 'wallet.json')));
     const liar = await mesh.worker(session.magnet, {
-      pool: mesh.pool(0.25),
+      pool: corrupting(mesh.pool(0.25), (unit, out) => out.map((b) => (b + unit + 1) & 255)),
       earnings: walletEarnings(liarWallet),
-      tamper: (unit, out) => out.map((b) => (b + unit + 1) & 255),
     });
     const honest = [
       await mesh.worker(session.magnet, { pool: mesh.pool(0.25), earnings: walletEarnings(honestWallet) }),

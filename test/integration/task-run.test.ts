@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
 import { makeLargeOutputTask } from '../support/large-output-task.ts';
+import { corrupting } from '../../testnet/adversaries.ts';
 import { Mesh } from '../../testnet/mesh.ts';
 import { runLocally } from '../support/local-run.ts';
 
@@ -68,8 +69,11 @@ describe('a task over the network', () => {
 
     const flip = (_unit: number, output: Uint8Array) => output.map((b, i) => (i === 7 ? b ^ 0xff : b));
     // Off by one more than the unit, so that no unit (not even unit 0, which may be its canary) comes back right.
-    const liar = await mesh.worker(session.magnet, { tamper: (unit, out) => out.map((b) => (b + unit + 1) & 255) });
-    const colluders = [await mesh.worker(session.magnet, { tamper: flip }), await mesh.worker(session.magnet, { tamper: flip })];
+    const liar = await mesh.worker(session.magnet, { pool: corrupting(mesh.pool(0.5), (unit, out) => out.map((b) => (b + unit + 1) & 255)) });
+    const colluders = [
+      await mesh.worker(session.magnet, { pool: corrupting(mesh.pool(0.5), flip) }),
+      await mesh.worker(session.magnet, { pool: corrupting(mesh.pool(0.5), flip) }),
+    ];
     const honest = [await mesh.worker(session.magnet), await mesh.worker(session.magnet)];
 
     const merged = await session.done;

@@ -1,8 +1,9 @@
 // The worker engine's side of receipts, with the test playing the tasker on
-// one wire. The engine, the task (the mandelbrot example, signed), the
-// messages and the unit pool are real; the wire is a stand-in that carries
-// the engine's BEP 10 payloads to and from the test (a real tasker cannot be
-// told to send a receipt twice), and Earnings only counts its calls (the
+// one channel. The engine, the task (the mandelbrot example, signed), the
+// messages and the unit pool are real; the channel is a stand-in on the
+// engine's own seam (protocol/channel.ts) that carries sealed messages to and
+// from the test (a real tasker cannot be told to send a receipt twice), and
+// Earnings only counts its calls (the
 // wallet's side of pay delivered twice is tested in wallet.test.ts).
 // Checked: a final receipt sent again after a reconnection changes neither
 // the stats nor the wallet a second time, and settled() waits for every
@@ -13,15 +14,16 @@ import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { encodeManifest, signManifest } from '../../protocol/manifest.ts';
-import { decodeMessage, encodeMessage, signMessage } from '../../protocol/messages/index.ts';
-import type { Message, MessageOf, UnsignedMessage } from '../../protocol/messages/index.ts';
+import type { ChannelListener, MessageChannel } from '../../protocol/channel.ts';
+import { sealMessage } from '../../protocol/messages/index.ts';
+import type { MessageOf, Sealed, UnsignedMessage } from '../../protocol/messages/index.ts';
 import { MANIFEST_FILE } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
 import { nodeUnitPool } from '../../units/node/node-thread.ts';
 import type { UnitPool } from '../../units/pool.ts';
-import type { Earnings, ReceivedPay, TaskWire, TorrentPort } from '../../worker/ports.ts';
+import type { Earnings, ReceivedPay, TorrentPort } from '../../worker/ports.ts';
 import { waitFor } from '../../testnet/wait.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
@@ -36,34 +38,24 @@ beforeAll(async () => {
   task.body.price = PRICE;
 });
 
-type Extension = { onExtendedHandshake(): void; onMessage(payload: Uint8Array): void };
-
-/** One wire as the engine sees it: what it sends is decoded into `sent`; the test delivers the tasker's messages. */
-class TestWire implements TaskWire {
-  readonly sent: Message[] = [];
-  private extension: Extension | undefined;
-  private readonly closeListeners: Array<() => void> = [];
-  use(extension: unknown): void {
-    this.extension = new (extension as new (wire: TestWire) => Extension)(this);
+/** One channel as the engine sees it: what it sends is kept in `sent`; the test plays the tasker through the engine's listener. */
+class TestChannel implements MessageChannel {
+  open = true;
+  readonly peer = 'test';
+  readonly sent: Sealed[] = [];
+  constructor(private readonly listener: ChannelListener) {}
+  send(sealed: Sealed): void {
+    this.sent.push(sealed);
   }
-  extended(_name: string, payload: Uint8Array): void {
-    this.sent.push(decodeMessage(payload));
-  }
-  destroy(): void {
-    for (const listener of this.closeListeners.splice(0)) listener();
-  }
-  once(_event: 'close', listener: () => void): this {
-    this.closeListeners.push(listener);
-    return this;
-  }
-  handshake(): void {
-    this.extension!.onExtendedHandshake();
+  close(): void {
+    this.open = false;
+    this.listener.closed(this);
   }
   deliver(message: UnsignedMessage): void {
-    this.extension!.onMessage(encodeMessage(signMessage(nodeCrypto, tasker.exportSeed(), message)));
+    this.listener.message(this, sealMessage(nodeCrypto, tasker.exportSeed(), message));
   }
   results(): MessageOf<'result'>[] {
-    return this.sent.filter((m): m is MessageOf<'result'> => m.t === 'result');
+    return this.sent.map((s) => s.message).filter((m): m is MessageOf<'result'> => m.t === 'result');
   }
 }
 
@@ -97,10 +89,10 @@ afterEach(async () => {
 async function engineWithResults(units: number[]) {
   const manifest = signManifest(nodeCrypto, tasker.exportSeed(), task.body);
   const files = new Map([[MANIFEST_FILE, encodeManifest(manifest)], ...task.files]);
-  let onWire: (wire: TaskWire) => void = () => {};
+  let listener: ChannelListener | undefined;
   const torrents: TorrentPort = {
-    openTask(_magnet, wired) {
-      onWire = wired;
+    openTask(_magnet, channels) {
+      listener = channels;
       return { infoHash: INFO_HASH, complete: async () => {}, read: async (path) => files.get(path), close: () => {} };
     },
     seedResults: async () => nodeCrypto.randomBytes(20),
@@ -110,9 +102,8 @@ async function engineWithResults(units: number[]) {
   pool = nodeUnitPool(0.25);
   engine = new WorkerEngine({ backend: nodeCrypto, identity: worker, pool, torrents, earnings, claimIntervalMs: 60_000 }, `magnet:?xt=urn:btih:${INFO_HASH}`);
   await engine.ready;
-  const wire = new TestWire();
-  onWire(wire);
-  wire.handshake();
+  const wire = new TestChannel(listener!);
+  listener!.open(wire);
   wire.deliver({ t: 'hello', v: 1, key: tasker.publicKey, role: 'tasker', caps: ['wasm'], agent: 'test-tasker', nonce: nodeCrypto.randomBytes(16), ts: Date.now() });
   const leases = units.map(() => nodeCrypto.randomBytes(16));
   wire.deliver({

@@ -5,7 +5,9 @@
 // torrent, and results are seeded from memory.
 
 import { fromHex } from '../../protocol/bytes.ts';
-import type { TaskHandle, TaskWire, TorrentPort } from '../ports.ts';
+import { TASK_EXTENSION } from '../../protocol/constants.ts';
+import { attachChannel, type TaskWire } from '../../protocol/wire.ts';
+import type { TaskHandle, TorrentPort } from '../ports.ts';
 
 /** The parts of a browser WebTorrent client this port uses (the bundle ships no types). */
 export interface BrowserTorrentFile {
@@ -80,10 +82,10 @@ export async function readFile(torrent: BrowserTorrent, path: string): Promise<U
 
 export function webTorrentPort(client: BrowserTorrentClient, trackers: string[]): TorrentPort {
   return {
-    openTask(magnet, onWire): TaskHandle {
+    openTask(magnet, channels): TaskHandle {
       const torrent = client.add(magnet, { announce: trackers });
       // At once, not in 'ready': extensions must be on the wire before its handshake.
-      torrent.on('wire', (wire) => onWire(wire));
+      torrent.on('wire', (wire) => attachChannel(wire, TASK_EXTENSION, channels));
       return {
         get infoHash() {
           return torrent.infoHash;

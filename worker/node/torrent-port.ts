@@ -5,16 +5,18 @@ import { addTorrent, whenDone } from '../../net/fetch-torrent.ts';
 import { TaskChunkStore } from '../../net/task-store.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { fromHex } from '../../protocol/bytes.ts';
-import type { TaskHandle, TaskWire, TorrentPort } from '../ports.ts';
+import { TASK_EXTENSION } from '../../protocol/constants.ts';
+import { attachChannel, type TaskWire } from '../../protocol/wire.ts';
+import type { TaskHandle, TorrentPort } from '../ports.ts';
 
 export function nodeTorrentPort(client: WebTorrent, trackers: string[], storage: string): TorrentPort {
   return {
-    openTask(magnet, onWire): TaskHandle {
+    openTask(magnet, channels): TaskHandle {
       const torrent = addTorrent(client, magnet, {
         path: storage,
         store: TaskChunkStore,
         announce: trackers,
-        onWire: (wire) => onWire(wire as unknown as TaskWire),
+        onWire: (wire) => attachChannel(wire as unknown as TaskWire, TASK_EXTENSION, channels),
       });
       return {
         get infoHash() {
