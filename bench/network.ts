@@ -3,6 +3,7 @@
 // the tasker uploads while workers fetch the task from each other.
 
 import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Torrent } from 'webtorrent';
 import { whenDone } from '../net/fetch-torrent.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
@@ -54,6 +55,7 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
   const mesh = await Mesh.start();
   let networkMs: number;
   let firstUnitMs: number | undefined;
+  let mainThreadMs = 0;
   try {
     const pools = Array.from({ length: workers }, () => mesh.pool(1 / cores));
     await Promise.all(pools.map((p) => warm(p, dir)));
@@ -71,12 +73,16 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const session = await mesh.publish(dir);
     const started = performance.now();
+    // The event loop's busy time is the main thread's CPU: the tasker, both
+    // engines and their torrent clients all run on it, and the units do not.
+    const loop = performance.eventLoopUtilization();
     for (const pool of pools) {
       const { engine } = await mesh.worker(session.magnet, { pool });
       engine.once('assigned', () => (firstUnitMs ??= performance.now() - started));
     }
     await session.done;
     networkMs = performance.now() - started;
+    mainThreadMs = performance.eventLoopUtilization(loop).active;
   } finally {
     await mesh.stop();
   }
@@ -89,8 +95,8 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
     pipeline_efficiency: {
       value: efficiency,
       unit: 'fraction of ideal',
-      target: '>= 0.9 for units of 50 ms or more',
-      pass: efficiency >= 0.9,
+      target: '>= 0.93 for units of 50 ms or more',
+      pass: efficiency >= 0.93,
       workers,
       cores,
       units,
@@ -100,10 +106,11 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
       run_local_all_cores_ms: Math.round(allCoresMs),
       network_ms: Math.round(networkMs),
       first_unit_ms: firstUnitMs === undefined ? null : Math.round(firstUnitMs),
+      main_thread_ms_per_unit: Math.round((mainThreadMs / units) * 100) / 100,
       machine_ceiling: Math.round((localMs / allCoresMs / ideal) * 1000) / 1000,
       vs_run_local_all_cores: Math.round((allCoresMs / networkMs) * 1000) / 1000,
       notes:
-        'run-local on one thread (the mean of one run before and one after) vs W one-thread workers on loopback, from the workers joining (task fetch included) to the merged output (first_unit_ms: from the workers joining to the first unit handed out), after an untimed warm-up task through the same mesh and threads; replication 1, no canaries or samples, so it measures the pipeline and not the verification policy',
+        'run-local on one thread (the mean of one run before and one after) vs W one-thread workers on loopback, from the workers joining (task fetch included) to the merged output (first_unit_ms: from the workers joining to the first unit handed out; main_thread_ms_per_unit: the event loop busy time over that run, per unit, for the tasker and both workers together), after an untimed warm-up task through the same mesh and threads; replication 1, no canaries or samples, so it measures the pipeline and not the verification policy',
     },
   };
 }

@@ -2,6 +2,7 @@
 // `npm run bench -- verify pipeline` runs only the named ones.
 
 import { benchExtensionWasm } from './extension.ts';
+import { benchMessagePath } from './messages.ts';
 import { benchMint } from './mint.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
@@ -10,6 +11,7 @@ import { benchVerify } from './verify.ts';
 
 const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   verify: benchVerify,
+  messages: benchMessagePath,
   pipeline: () => benchPipeline(),
   'first-result': benchFirstResult,
   'upload-ratio': () => benchUploadRatio(),
