@@ -1,5 +1,5 @@
 // Worker threads start without the parent's TypeScript loader, so register it
-// here before loading the thread body (as worker/node/thread-entry.mjs does).
+// here before loading the thread body (as units/node/thread-entry.mjs does).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -17,7 +17,7 @@ export interface TorrentClientConfig {
   dht: false | DhtConfig;
   /** Keep to the machine: no local discovery, PEX, port mapping or public STUN. */
   loopback: boolean;
-  /** Where this client stores torrents; each client needs its own (NOTES.md). */
+  /** Where this client stores torrents. Each client needs its own: a second client on the same folder "finishes" at once from the first one's files. */
   path?: string;
 }
 

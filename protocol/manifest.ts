@@ -38,10 +38,14 @@ const bodyFields = {
   input: optional(fileRef),
   /** One input file per unit, in unit order. */
   inputs: optional(list(fileRef, { min: 1, max: 2048 })),
-  /** Credits paid per verified unit. */
+  /** Credits per unit, paid to each worker whose result matches the verified one: replication pays more than once. */
   price: int(0, 2 ** 40),
   mode: oneOf(['immediate', 'batch']),
-  /** Unix seconds after which the tasker stops accepting results. */
+  /**
+   * Unix seconds. Copied into the offer, where relays and workers skip an
+   * offer past it; not yet enforced otherwise (the tasker still accepts
+   * results after it).
+   */
   deadline: int(0, MAX_SECONDS),
   limits: struct({
     memoryPages: int(1, LIMITS.memoryPages),

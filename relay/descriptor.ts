@@ -1,9 +1,10 @@
-// The relay's own signed descriptor, and where others find it: a BEP 44
+// The relay's own signed descriptor, and where others will find it: a BEP 44
 // mutable item under the relay's key (seq = the descriptor's ts, so each
 // re-signing replaces the last), an announce of the relay's port on
-// RELAY_TOPIC_HEX, and GET /descriptor on that port. A browser's helper or
-// another relay looks up the topic, fetches /descriptor from each ip:port,
-// and checks the signature under the key the descriptor names.
+// RELAY_TOPIC_HEX, and GET /descriptor on that port. Nothing reads them yet:
+// the reader to come (a browser's helper or another relay) looks up the
+// topic, fetches /descriptor from each ip:port, and checks the signature
+// under the key the descriptor names.
 //
 // Publishing never holds the relay up: it runs in the background and retries
 // with a growing delay; a relay nobody can find still serves whoever knows

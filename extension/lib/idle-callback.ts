@@ -2,7 +2,8 @@
 // when the page has one, which in an offscreen document (or a background
 // page) means one step every 250 ms. A setTimeout-based stand-in, installed
 // before the bundle loads (it reads window.requestIdleCallback once, as it
-// starts), runs them at once (NOTES.md: 0.8 → 3–5 MB/s).
+// starts), runs them at once: a 2 MB torrent came in at about 0.8 MB/s
+// before and 3.3 MB/s after (5.2 MB/s for 8 MB).
 
 export function replaceRequestIdleCallback(): void {
   const w = window as unknown as Record<string, unknown>;

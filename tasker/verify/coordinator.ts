@@ -1,7 +1,8 @@
-// The tasker's unit scheduler and verifier (DESIGN.md step 6). It decides who
-// computes what, and which results to believe, without trusting any single
-// worker: replication with a local tiebreak, canaries, sampled recomputation,
-// timing checks and a trust ramp, all fed by a ReputationBook.
+// The tasker's unit scheduler and verifier (docs/protocol.md, "Verification").
+// It decides who computes what, and which results to believe, without
+// trusting any single worker: replication with a local tiebreak, canaries,
+// sampled recomputation, timing checks and a trust ramp, all fed by a
+// ReputationBook.
 //
 // Pure logic: no I/O and no timers. Randomness and the clock are injected, so
 // a test drives it step by step and gets the same run every time.
