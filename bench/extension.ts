@@ -72,9 +72,7 @@ export async function benchExtensionWasm(units = 64, unitMs = 60): Promise<Recor
     const nodeWorker = await mesh.worker(session.magnet, { pool: nodePool });
     const nodeKey = toHex(nodeWorker.identity.publicKey);
     await waitFor(`all ${units} units accepted from the browser`, () => accepted.size === units || undefined, 30_000 + units * unitMs * 20);
-    const threads = await (await ext.offscreenPage()).evaluate(
-      () => (globalThis as unknown as { sparecycles?: { status(): { threads: number; dutyCycle: number } } }).sparecycles?.status() ?? null,
-    );
+    const threads = await ext.engineStatus();
 
     // ---- figures -----------------------------------------------------------
     const timed = runs.filter((r) => r.worker !== nodeKey).slice(WARM_UP);

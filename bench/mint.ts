@@ -22,6 +22,7 @@ import { toBase64, toHex } from '../protocol/bytes.ts';
 import { blind, scalarFromRandom, unblind } from '../protocol/credits/bdhke.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { NetworkError, TimeoutError } from '../protocol/errors.ts';
 import { encodeMessage, signMessage, type Proof } from '../protocol/messages/index.ts';
 import type { Figure } from './results-file.ts';
 
@@ -43,7 +44,7 @@ async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildP
   });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('cycles mint did not start within 30 s')), 30_000);
+    const timer = setTimeout(() => reject(new TimeoutError('expected cycles mint to print its URL within 30 s, got nothing')), 30_000);
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve(line.trim());
@@ -113,7 +114,7 @@ async function load(
           if (end < 0) return;
           const header = buffered.subarray(0, end).toString('latin1');
           const length = Number(/\r\ncontent-length: *(\d+)/i.exec(header)?.[1] ?? NaN);
-          if (!Number.isFinite(length)) return reject(new Error(`mint bench: a response without content-length: ${header}`));
+          if (!Number.isFinite(length)) return reject(new NetworkError(`mint bench: expected a content-length, got a response without one: ${header}`));
           if (buffered.length < end + 4 + length) return;
           buffered = buffered.subarray(end + 4 + length);
           if (header.slice(9, 12) !== '200') failed++;

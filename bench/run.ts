@@ -1,6 +1,7 @@
 // `npm run bench`: prints each figure and writes them all to bench/results.json.
 // `npm run bench -- verify pipeline` runs only the named ones.
 
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { benchExtensionWasm } from './extension.ts';
 import { benchMessagePath } from './messages.ts';
 import { benchMint } from './mint.ts';
@@ -20,7 +21,9 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
 };
 
 const chosen = process.argv.slice(2);
-for (const name of chosen) if (!(name in BENCHES)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
+for (const name of chosen) {
+  if (!(name in BENCHES)) throw new SpareCyclesError('USAGE', `expected a benchmark (${Object.keys(BENCHES).join(', ')}), got ${name}`);
+}
 for (const [name, bench] of Object.entries(BENCHES)) {
   if (chosen.length && !chosen.includes(name)) continue;
   const figures = await bench();

@@ -44,10 +44,11 @@ export async function main(argv: string[]): Promise<number> {
 
   const mint = await Mint.open({ db: values.db, admins });
   const signal = waitForSignal();
-  let server: MintServer;
+  const server = new MintServer({ mint, port, host, log, ...(rate ? { perIpPerMinute: rate } : {}) });
   try {
-    server = await MintServer.start({ mint, port, host, log, ...(rate ? { perIpPerMinute: rate } : {}) });
+    await server.start();
   } catch (error) {
+    await server.stop();
     await mint.close();
     throw error;
   }
@@ -55,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(`${server.url}\n`);
 
   log({ level: 'info', event: 'signal', signal: await signal });
-  await server.close();
+  await server.stop();
   await mint.close();
+  log({ level: 'info', event: 'mint.stopped', url: server.url });
   return 0;
 }

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
 import { jsonLogger } from '../serve/log.ts';
 import { namedFile, seedBuffers } from '../net/torrent-files.ts';
-import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
+import { TorrentClient } from '../net/torrent-client.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
@@ -20,7 +20,7 @@ import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { networkArgs, networkOptions } from './network-args.ts';
 import { progress } from './progress.ts';
 import { UsageError, parseCpu } from './usage.ts';
-import { waitForSignal } from './signals.ts';
+import { stopSignal } from './signals.ts';
 
 /** How long `--exit` waits for cut-off workers to come back for pay held for them. */
 const HELD_RECEIPTS_WAIT_MS = 30_000;
@@ -61,13 +61,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   const manifest = signManifest(backend, identity.exportSeed(), task.body);
   const payer = await connectPayer(backend, identity, manifest.mint, manifest.price, manifest.units);
+  const cpu = parseCpu(values.cpu ?? String(1 / cpus().length));
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-publish-'));
-  const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
+  const stop = stopSignal();
+  const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   // The tasker's own threads run canaries, tiebreaks and samples, not the bulk.
-  const pool = nodeUnitPool(parseCpu(values.cpu ?? String(1 / cpus().length)));
+  const pool = nodeUnitPool(cpu);
   let session: TaskerSession | undefined;
   let offers: OfferPublisher | undefined;
   try {
+    await torrents.start();
+    const client = torrents.client;
     session = await TaskerSession.start(
       { backend, identity, client, pool, trackers: net.trackers, storage, log, ...(payer ? { payer } : {}) },
       task,
@@ -75,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (values.json) emit({ event: 'magnet', magnet: session.magnet, infoHash: session.infoHash });
     else process.stdout.write(`${session.magnet}\n`);
-    offers = await announceOffer(backend, session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log);
+    offers = await announceOffer(backend, session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log, stop.signal);
     if (offers) emit({ event: 'offer', port: offers.port });
 
     const bar = progress(manifest.name);
@@ -96,7 +100,9 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
     });
-    const merged = await session.done;
+    // A signal before the end stops the task where it is: the magnet stays valid for a later run.
+    const merged = await Promise.race([session.done, stop.received.then(() => undefined)]);
+    if (merged === undefined) return 0;
     // Workers whose last units were just accepted get their pay before anything stops.
     await session.paymentsSettled();
     bar.finish();
@@ -119,12 +125,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!values.exit) {
       process.stderr.write('seeding the task and its output; Ctrl-C to stop\n');
-      await waitForSignal();
+      await stop.received;
     } else if (session.heldReceipts > 0) {
       // Pay held for workers whose wire was gone when it fell due: give them a while to come back for it.
       emit({ event: 'waiting-for-workers', receipts: session.heldReceipts });
       if (!values.json) process.stderr.write(`waiting up to ${HELD_RECEIPTS_WAIT_MS / 1000} s for workers to collect ${session.heldReceipts} receipt(s)\n`);
-      await session.receiptsDelivered(HELD_RECEIPTS_WAIT_MS);
+      await Promise.race([session.receiptsDelivered(HELD_RECEIPTS_WAIT_MS), stop.received]);
     }
     return 0;
   } finally {
@@ -133,7 +139,11 @@ export async function main(argv: string[]): Promise<number> {
     await publisher?.stop();
     await session?.stop();
     await pool.stop();
-    await destroyTorrentClient(client);
+    await torrents.stop();
+    if (stop.signal.aborted) {
+      if (values.json) emit({ event: 'stopped' });
+      else process.stderr.write('stopped\n');
+    }
   }
 }
 

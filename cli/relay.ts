@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { startDht, stopDht } from '../net/dht.ts';
+import { DhtNode } from '../net/dht.ts';
 import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
 import { jsonLogger } from '../serve/log.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
@@ -42,18 +42,21 @@ export async function main(argv: string[]): Promise<number> {
   const backend = nodeCrypto;
 
   const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('relay'));
-  const dht = await startDht(backend, {
+  const node = new DhtNode(backend, {
     ...net.dht,
     // A private loopback network stays on loopback; otherwise the node joins the DHT on every interface.
     host: net.loopback ? '127.0.0.1' : '0.0.0.0',
     log: (level, event, message) => log({ level, event, message }),
   });
-  const relay = new RelayServer({ backend, identity, dht, port, host, log, ...(publicUrl ? { publicUrl } : {}) });
   const signal = waitForSignal();
+  let relay: RelayServer | undefined;
   try {
+    await node.start();
+    relay = new RelayServer({ backend, identity, dht: node.dht, port, host, log, ...(publicUrl ? { publicUrl } : {}) });
     await relay.start();
   } catch (error) {
-    await stopDht(dht);
+    await relay?.stop();
+    await node.stop();
     throw error;
   }
   if (!publicUrl && (host === '0.0.0.0' || host === '::')) {
@@ -63,6 +66,6 @@ export async function main(argv: string[]): Promise<number> {
 
   log({ level: 'info', event: 'signal', signal: await signal });
   await relay.stop();
-  await stopDht(dht);
+  await node.stop();
   return 0;
 }

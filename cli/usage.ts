@@ -1,6 +1,10 @@
+import { SpareCyclesError, type ErrorDetails } from '../protocol/errors.ts';
+
 /** A mistake in how a command was called: printed with its usage, exit status 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
+export class UsageError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('USAGE', message, details);
+  }
 }
 
 export function parseCpu(text: string): number {

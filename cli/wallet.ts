@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { MintHttpError } from '../net/mint-client.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { hashToCurve } from '../protocol/credits/bdhke.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { decodeToken, isTokenText } from '../protocol/credits/token.ts';
 import { WalletFile } from '../worker/node/wallet-file.ts';
-import { Wallet, WalletError } from '../worker/wallet.ts';
+import { Wallet } from '../worker/wallet.ts';
 import { UsageError } from './usage.ts';
 
 export const summary = 'show, export and import credits';
@@ -13,14 +13,15 @@ export const usage =
   'cycles wallet [--wallet FILE] (balance [--mint URL] | list | export [--amount N] [--mint URL] [--out FILE] | import TOKEN-OR-FILE)';
 
 /**
- * Runs `f`, printing a wallet's or a mint's refusal as `cycles: CODE: message`
- * (exit status 1) rather than as a stack trace.
+ * Runs `f`, printing a wallet's or a mint's refusal, or a mint out of reach,
+ * as `cycles: CODE: message` (exit status 1) rather than as a stack trace.
+ * A usage error goes on to be printed with its usage.
  */
 export async function reportingRefusals(f: () => Promise<number>): Promise<number> {
   try {
     return await f();
   } catch (error) {
-    if (error instanceof WalletError || (error instanceof MintHttpError && error.code !== undefined)) {
+    if (error instanceof SpareCyclesError && !(error instanceof UsageError)) {
       process.stderr.write(`cycles: ${error.code}: ${error.message}\n`);
       return 1;
     }

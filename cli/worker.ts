@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type DHT from 'bittorrent-dht';
 import { dhtReady } from '../net/dht.ts';
 import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
-import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
+import { TorrentClient } from '../net/torrent-client.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { WorkerEngine } from '../worker/engine.ts';
@@ -16,7 +16,7 @@ import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { findOffers, magnetForOffer } from '../net/offer-finder.ts';
 import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
 import { networkArgs, networkOptions } from './network-args.ts';
-import { waitForSignal } from './signals.ts';
+import { pause, stopSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
 export const summary = 'volunteer this machine: find offers (or take a magnet), compute units, return results';
@@ -46,17 +46,34 @@ export async function main(argv: string[]): Promise<number> {
   // Pay from tasks that pay lands here; `cycles wallet` shows it and `cycles redeem` spends it.
   const walletPath = values.wallet ?? defaultWalletFile();
   const wallet = await Wallet.open(new WalletFile(walletPath));
+  const cpu = parseCpu(values.cpu ?? '0.5');
+  if (!values.magnet && net.dht === false) throw new UsageError('cycles worker: without --magnet the worker needs the DHT to find offers');
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-worker-'));
-  const { client } = await createTorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
-  const pool = nodeUnitPool(parseCpu(values.cpu ?? '0.5'));
-  const stop = waitForSignal();
-  const task = values.magnet ? { magnet: values.magnet } : await discover(client.dht, net.trackers, stop, print);
-  if (!task) {
+  const stop = stopSignal();
+  const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
+  const pool = nodeUnitPool(cpu);
+  let engine: WorkerEngine | undefined;
+  const shutDown = async () => {
+    engine?.stop();
     await pool.stop();
-    await destroyTorrentClient(client);
+    await torrents.stop();
+    if (stop.signal.aborted) print({ event: 'stopped' }, 'stopped');
+  };
+  let task: { magnet: string; tasker?: Uint8Array } | undefined;
+  try {
+    await torrents.start();
+    print({ event: 'started', key: toHex(identity.publicKey), threads: pool.size }, `worker ${toHex(identity.publicKey).slice(0, 16)}… started`);
+    task = values.magnet ? { magnet: values.magnet } : await discover(torrents.client.dht, net.trackers, stop.signal, print);
+  } catch (error) {
+    await shutDown();
+    throw error;
+  }
+  if (!task) {
+    await shutDown();
     return 0;
   }
-  const engine = new WorkerEngine(
+  const client = torrents.client;
+  engine = new WorkerEngine(
     {
       backend,
       identity,
@@ -80,14 +97,12 @@ export async function main(argv: string[]): Promise<number> {
   // Only a failure to load the task ends the worker early; success keeps it serving.
   const failed = new Promise<Error>((resolve) => engine.ready.catch(resolve));
   try {
-    const outcome = await Promise.race([failed, stop]);
+    const outcome = await Promise.race([failed, stop.received]);
     if (outcome instanceof Error) throw outcome;
     await settleBeforeExit(engine, print);
     return 0;
   } finally {
-    engine.stop();
-    await pool.stop();
-    await destroyTorrentClient(client);
+    await shutDown();
   }
 }
 
@@ -123,15 +138,13 @@ async function settleBeforeExit(engine: WorkerEngine, print: Print): Promise<voi
 async function discover(
   dht: DHT | false | null,
   trackers: string[],
-  stop: Promise<unknown>,
+  stop: AbortSignal,
   print: Print,
 ): Promise<{ magnet: string; tasker?: Uint8Array } | undefined> {
   if (!dht) throw new UsageError('cycles worker: without --magnet the worker needs the DHT to find offers');
-  let stopped = false;
-  void stop.then(() => (stopped = true));
-  await dhtReady(dht);
-  while (!stopped) {
-    const offers = await findOffers({ backend: nodeCrypto, dht, lookupMs: 5_000 });
+  await dhtReady(dht, 10_000, stop);
+  while (!stop.aborted) {
+    const offers = await findOffers({ backend: nodeCrypto, dht, lookupMs: 5_000, signal: stop });
     const now = Date.now() / 1000;
     const found = offers.find((f) => f.offer.left > 0 && f.offer.deadline > now);
     if (found) {
@@ -142,7 +155,7 @@ async function discover(
       );
       return { magnet: magnetForOffer(offer, trackers), tasker: offer.tasker };
     }
-    await Promise.race([stop, new Promise((r) => setTimeout(r, 3_000))]);
+    await pause(3_000, stop);
   }
   return undefined;
 }

@@ -25,7 +25,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { MintError, type MintErrorCode } from '../protocol/errors.ts';
+import { MintError, VersionError, type MintErrorCode } from '../protocol/errors.ts';
 
 export type Statements = ReturnType<typeof prepare>;
 
@@ -135,7 +135,7 @@ export class Ledger {
     const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
     else if (Number(version.value) !== SCHEMA_VERSION) {
-      throw new Error(`ledger ${path}: schema version ${version.value}, this mint speaks ${SCHEMA_VERSION}`);
+      throw new VersionError(`ledger ${path}: expected schema version ${SCHEMA_VERSION}, got ${version.value}`, version.value);
     }
     this.#s = prepare(this.db);
     this.#inSavepoint = this.db.transaction((p: Pending<unknown>) => p.apply(this.#s));

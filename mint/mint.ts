@@ -85,7 +85,7 @@ export class Mint {
     }
     for (const row of rows) {
       const keyset = deriveKeyset(curve, new Uint8Array(row.seed));
-      if (toHex(keyset.id) !== toHex(row.id)) throw new Error(`ledger keyset ${toHex(row.id)} does not derive from its seed`);
+      if (toHex(keyset.id) !== toHex(row.id)) throw new SpareCyclesError('FORMAT', `ledger keyset ${toHex(row.id)}: expected its seed to derive it, got ${toHex(keyset.id)}`, { field: 'keysets' });
       mint.#keysets.set(toHex(keyset.id), keyset);
       if (row.active) mint.#active = keyset;
     }

@@ -1,4 +1,4 @@
-// `cycles mint`'s HTTP server: the routes of mint/api.ts over a Mint. It
+// `cycles mint`'s HTTP server: the routes of protocol/mint-api.ts over a Mint. It
 // reads bounded bodies, answers every refusal with a typed JSON error, rate
 // limits per client IP, and allows any origin (CORS), since the extension's
 // pages call it from their own origin and a mint's API is public anyway.
@@ -26,17 +26,22 @@ export interface MintServerOptions {
 
 export class MintServer {
   readonly mint: Mint;
+  readonly #options: MintServerOptions;
   readonly #log: Logger;
   readonly #http: HttpServer;
   readonly #buckets: BucketMap;
   readonly #metrics = new MintMetrics();
   readonly #sockets = new Set<Socket>();
-  readonly #started = Date.now();
+  #started = 0;
   #sweep: NodeJS.Timeout | undefined;
   #url = '';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
-  private constructor(options: MintServerOptions) {
+  /** Binds nothing until start(). The mint is the caller's: stop() leaves it open. */
+  constructor(options: MintServerOptions) {
     this.mint = options.mint;
+    this.#options = options;
     this.#log = options.log ?? jsonLogger();
     this.#buckets = new BucketMap(options.perIpPerMinute ?? 600_000);
     this.#http = createServer((req, res) => void this.#handle(req, res));
@@ -47,20 +52,44 @@ export class MintServer {
     });
   }
 
-  static async start(options: MintServerOptions): Promise<MintServer> {
-    const server = new MintServer(options);
-    const host = options.host ?? '127.0.0.1';
+  /** Listens on the options' host and port (0 picks a free one). */
+  start(): Promise<void> {
+    if (this.#starting || this.#stopping) return Promise.reject(new Error('mint server: start() after start() or stop()'));
+    this.#starting = this.#listen();
+    return this.#starting;
+  }
+
+  async #listen(): Promise<void> {
+    const host = this.#options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
-      server.#http.once('error', reject);
+      this.#http.once('error', reject);
       // A deep backlog: a burst of clients is queued by the kernel instead of dropped and retried seconds later.
-      server.#http.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => resolve());
+      this.#http.listen({ port: this.#options.port ?? 0, host, backlog: 4096 }, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
     });
-    const address = server.#http.address();
-    const port = typeof address === 'object' && address ? address.port : options.port;
-    server.#url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    server.#sweep = setInterval(() => server.#buckets.sweep(), 60_000);
-    server.#sweep.unref();
-    return server;
+    this.#http.on('error', (error: Error) => this.#log({ level: 'error', event: 'mint.server-error', message: error.message }));
+    const address = this.#http.address();
+    const port = typeof address === 'object' && address ? address.port : this.#options.port;
+    this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.#started = Date.now();
+    this.#sweep = setInterval(() => this.#buckets.sweep(), 60_000);
+    this.#sweep.unref();
+  }
+
+  /** Closes the listening socket and every connection. Leaves the mint to its owner. Safe to call more than once, and before start(). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => {});
+      clearInterval(this.#sweep);
+      if (!this.#http.listening) return;
+      const closed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+      this.#http.closeIdleConnections();
+      for (const socket of this.#sockets) socket.destroy();
+      await closed;
+    })();
+    return this.#stopping;
   }
 
   get url(): string {
@@ -71,7 +100,7 @@ export class MintServer {
     const totals = this.mint.ledger.totals();
     return {
       ok: true,
-      uptimeS: Math.round((Date.now() - this.#started) / 1000),
+      uptimeS: this.#started ? Math.round((Date.now() - this.#started) / 1000) : 0,
       keyset: toHex(this.mint.activeKeyset.id),
       // Which ristretto255 backend checks credits: an operator can see the fast one is in use.
       curve: this.mint.curve.name,
@@ -84,7 +113,7 @@ export class MintServer {
   metrics(): string {
     const t = this.mint.ledger.totals();
     return this.#metrics.render({
-      uptimeS: (Date.now() - this.#started) / 1000,
+      uptimeS: this.#started ? (Date.now() - this.#started) / 1000 : 0,
       deposited: t.deposited,
       issued: t.issued,
       spent: t.spent,
@@ -177,14 +206,6 @@ export class MintServer {
     }
     this.#log({ level: 'error', event: 'mint.fault', route, message: String((error as Error)?.message ?? error) });
     return new MintError('INTERNAL', 'the mint failed to answer; retry with the same request');
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.#sweep);
-    const closed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
-    this.#http.closeIdleConnections();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
   }
 }
 

@@ -7,6 +7,7 @@ import type { DhtOptions } from 'bittorrent-dht';
 import { decode } from '../protocol/bencode.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { encodeMessage } from '../protocol/messages/index.ts';
 import type { Message } from '../protocol/messages/index.ts';
 
@@ -38,29 +39,76 @@ export function dhtOptions(backend: CryptoBackend, config: DhtConfig): DhtOption
 export function parseBootstrap(list: string): string[] {
   const nodes = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const node of nodes) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(node)) throw new RangeError(`expected host:port in the bootstrap list, got ${node}`);
+    if (!/^[^\s:]+:\d{1,5}$/.test(node)) throw new SpareCyclesError('USAGE', `expected host:port in the bootstrap list, got ${node}`);
   }
   return nodes;
 }
 
-export async function startDht(backend: CryptoBackend, config: DhtConfig): Promise<DHT> {
-  const dht = new DHT(dhtOptions(backend, config));
-  await new Promise<void>((resolve, reject) => {
-    dht.once('error', reject);
-    dht.listen(config.port ?? 0, config.host ?? '0.0.0.0', () => {
-      dht.off('error', reject);
-      resolve();
-    });
-  });
-  // A malformed packet from a peer is a warning, never a crash.
-  const log = config.log ?? (() => {});
-  dht.on('error', (error: Error) => log('error', 'dht-error', error.message));
-  dht.on('warning', (error: Error) => log('warn', 'dht-warning', error.message));
-  return dht;
-}
+/**
+ * One DHT node: built with its rules and its bootstrap list, bound by start(),
+ * destroyed by stop(). What runs on it (lookups, puts, a relay) is handed
+ * `node.dht` and never destroys it.
+ */
+export class DhtNode {
+  readonly #backend: CryptoBackend;
+  readonly #config: DhtConfig;
+  #dht: DHT | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
-export function stopDht(dht: DHT): Promise<void> {
-  return new Promise((resolve) => dht.destroy(() => resolve()));
+  constructor(backend: CryptoBackend, config: DhtConfig) {
+    this.#backend = backend;
+    this.#config = config;
+  }
+
+  /** The running node. */
+  get dht(): DHT {
+    if (!this.#dht) throw new Error('DhtNode: no node before start()');
+    return this.#dht;
+  }
+
+  /** host:port the node is bound to: what others bootstrap from. */
+  get address(): string {
+    return dhtAddress(this.dht);
+  }
+
+  start(): Promise<void> {
+    if (this.#starting || this.#stopping) return Promise.reject(new Error('DhtNode: start() after start() or stop()'));
+    this.#starting = this.#listen();
+    return this.#starting;
+  }
+
+  async #listen(): Promise<void> {
+    const { port, host, log = () => {} } = this.#config;
+    const dht = new DHT(dhtOptions(this.#backend, this.#config));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        dht.once('error', reject);
+        dht.listen(port ?? 0, host ?? '0.0.0.0', () => {
+          dht.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      // It began bootstrapping when it was made: leave nothing behind.
+      await new Promise<void>((resolve) => dht.destroy(() => resolve()));
+      throw error;
+    }
+    this.#dht = dht;
+    // A malformed packet from a peer is a warning, never a crash.
+    dht.on('error', (error: Error) => log('error', 'dht-error', error.message));
+    dht.on('warning', (error: Error) => log('warn', 'dht-warning', error.message));
+  }
+
+  /** Destroys the node: its socket, its timers, and with them every lookup still running on it. Safe to call more than once, and before start(). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => {});
+      const dht = this.#dht;
+      if (dht) await new Promise<void>((resolve) => dht.destroy(() => resolve()));
+    })();
+    return this.#stopping;
+  }
 }
 
 export function dhtAddress(dht: DHT): string {
@@ -68,15 +116,28 @@ export function dhtAddress(dht: DHT): string {
   return `${address}:${port}`;
 }
 
-/** Resolves once the node has joined (bootstrapped), or after `timeoutMs` on a quiet network. */
-export function dhtReady(dht: DHT, timeoutMs = 10_000): Promise<boolean> {
+/**
+ * Resolves true once the node has joined (bootstrapped), false after
+ * `timeoutMs` on a quiet network, at once when `signal` aborts, and when the
+ * node is destroyed (a destroyed node never becomes ready).
+ */
+export function dhtReady(dht: DHT, timeoutMs = 10_000, signal?: AbortSignal): Promise<boolean> {
   if ((dht as DHT & { ready?: boolean }).ready) return Promise.resolve(true);
+  if (signal?.aborted || dht.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    dht.once('ready', () => {
+    const settle = (ready: boolean) => {
       clearTimeout(timer);
-      resolve(true);
-    });
+      dht.off('ready', onReady);
+      dht.off('close', onEnd);
+      signal?.removeEventListener('abort', onEnd);
+      resolve(ready);
+    };
+    const onReady = () => settle(true);
+    const onEnd = () => settle(false);
+    const timer = setTimeout(onEnd, timeoutMs);
+    dht.once('ready', onReady);
+    dht.once('close', onEnd);
+    signal?.addEventListener('abort', onEnd, { once: true });
   });
 }
 

@@ -3,12 +3,12 @@
 
 import type WebTorrent from 'webtorrent';
 import type { Torrent, TorrentOptions, Wire } from 'webtorrent';
+import { NetworkError, TimeoutError } from '../protocol/errors.ts';
 import { sendWithoutDelay } from './torrent-files.ts';
 import { sparingOffers } from './webrtc-offers.ts';
 
-export class FetchTimeoutError extends Error {
-  override name = 'FetchTimeoutError';
-}
+/** A torrent that was not complete within its deadline. */
+export class FetchTimeoutError extends TimeoutError {}
 
 export function addTorrent(
   client: WebTorrent,
@@ -39,7 +39,7 @@ export function whenDone(torrent: Torrent, timeoutMs: number): Promise<Torrent> 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new FetchTimeoutError(`torrent ${torrent.infoHash} not complete after ${timeoutMs} ms`));
+      reject(new FetchTimeoutError(`torrent ${torrent.infoHash} not complete after ${timeoutMs} ms (${Math.round(torrent.progress * 100)}%)`));
     }, timeoutMs);
     const onDone = () => {
       cleanup();
@@ -49,13 +49,20 @@ export function whenDone(torrent: Torrent, timeoutMs: number): Promise<Torrent> 
       cleanup();
       reject(error);
     };
+    // A torrent destroyed before it completes (its client stopping, say) never says done: end the wait, and its timer, now.
+    const onClose = () => {
+      cleanup();
+      reject(new NetworkError(`torrent ${torrent.infoHash} was closed before it was complete`));
+    };
     const cleanup = () => {
       clearTimeout(timer);
       torrent.off('done', onDone);
       torrent.off('error', onError);
+      torrent.off('close', onClose);
     };
     torrent.once('done', onDone);
     torrent.once('error', onError);
+    torrent.once('close', onClose);
   });
 }
 

@@ -5,24 +5,9 @@ import { toHex } from '../protocol/bytes.ts';
 import type { MessageType } from '../protocol/constants.ts';
 import { keysetFromJson, type PublicKeyset } from '../protocol/credits/keyset.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
-import { fromErrorRecord, type ErrorRecord, type SpareCyclesError } from '../protocol/errors.ts';
+import { fromErrorRecord, isErrorCode, MintError, NetworkError, TimeoutError, type ErrorRecord } from '../protocol/errors.ts';
 import { decodeMessage, type Message, type MessageOf } from '../protocol/messages/index.ts';
 import { messageBody, messageBytesOf, ROUTES, type PublishedKeyset, type SpendState } from '../protocol/mint-api.ts';
-
-/** A typed refusal from the mint, or a transport failure. */
-export class MintHttpError extends Error {
-  readonly status: number;
-  readonly error: SpareCyclesError | undefined;
-  constructor(status: number, message: string, error?: SpareCyclesError) {
-    super(message, error ? { cause: error } : undefined);
-    this.name = 'MintHttpError';
-    this.status = status;
-    this.error = error;
-  }
-  get code(): string | undefined {
-    return this.error?.code;
-  }
-}
 
 export interface MintClientOptions {
   fetch?: typeof fetch;
@@ -42,50 +27,73 @@ export class MintClient {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
+  /**
+   * One request. A refusal throws the mint's own typed error (MintError, or
+   * the SchemaError, SignatureError, … it names); a mint that cannot be
+   * reached, or answers outside its API, throws NetworkError (with the HTTP
+   * status, if any) or TimeoutError.
+   */
   async #call(path: string, body?: string): Promise<unknown> {
-    const res = await this.#fetch(this.url + path, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body,
-      signal: AbortSignal.timeout(this.#timeoutMs),
-    });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.#fetch(this.url + path, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      text = await res.text();
+    } catch (cause) {
+      if ((cause as Error)?.name === 'TimeoutError') throw new TimeoutError(`${path}: expected an answer from ${this.url} within ${this.#timeoutMs} ms, got none`, { cause });
+      throw new NetworkError(`${path}: cannot reach the mint at ${this.url}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new MintHttpError(res.status, `${path}: the mint answered ${res.status} with something other than JSON`);
+      throw new NetworkError(`${path}: expected JSON from the mint, got HTTP ${res.status} with something else`, { status: res.status });
     }
     if (!res.ok) {
-      const record = (json as { error?: ErrorRecord }).error;
-      const error = record && typeof record.code === 'string' ? fromErrorRecord(record) : undefined;
-      throw new MintHttpError(res.status, `${path}: ${error ? `${error.code}: ${error.message}` : `HTTP ${res.status}`}`, error);
+      const record = (json as { error?: Partial<ErrorRecord> } | null)?.error;
+      if (record && isErrorCode(record.code)) {
+        const message = `${path}: ${typeof record.message === 'string' ? record.message : `HTTP ${res.status}`}`;
+        throw fromErrorRecord({ code: record.code, message, ...(typeof record.field === 'string' ? { field: record.field } : {}) });
+      }
+      throw new NetworkError(`${path}: expected a typed refusal from the mint, got HTTP ${res.status}`, { status: res.status });
     }
     return json;
   }
 
   async #message<T extends MessageType>(path: string, msg: Message, type: T): Promise<MessageOf<T>> {
-    const answer = decodeMessage(messageBytesOf(await this.#call(path, messageBody(msg))));
-    if (answer.t !== type) throw new MintHttpError(200, `${path}: expected a ${type} answer, got ${answer.t}`);
+    const json = await this.#call(path, messageBody(msg));
+    let answer: Message;
+    try {
+      answer = decodeMessage(messageBytesOf(json));
+    } catch (cause) {
+      // The mint's bytes, not ours: an answer outside its API, as a transport fault would be.
+      throw new NetworkError(`${path}: expected a ${type} message from the mint, got one that does not read: ${(cause as Error).message}`, { status: 200, cause });
+    }
+    if (answer.t !== type) throw new NetworkError(`${path}: expected a ${type} answer, got ${answer.t}`, { status: 200 });
     return answer as MessageOf<T>;
   }
 
   async keysets(): Promise<PublishedKeyset[]> {
     const json = (await this.#call(ROUTES.keys)) as { keysets?: PublishedKeyset[] };
-    if (!Array.isArray(json.keysets)) throw new MintHttpError(200, `${ROUTES.keys}: expected { keysets: [...] }`);
+    if (!Array.isArray(json.keysets)) throw new NetworkError(`${ROUTES.keys}: expected { keysets: [...] }, got ${typeof json.keysets}`, { status: 200 });
     return json.keysets;
   }
 
   /** The active keyset, its id checked against its keys. */
   async activeKeyset(curve: CreditCurve): Promise<PublicKeyset> {
     const active = (await this.keysets()).find((k) => k.active);
-    if (!active) throw new MintHttpError(200, `${ROUTES.keys}: the mint names no active keyset`);
+    if (!active) throw new NetworkError(`${ROUTES.keys}: expected an active keyset, got none`, { status: 200 });
     return keysetFromJson(curve, active);
   }
 
   async keyset(curve: CreditCurve, id: Uint8Array): Promise<PublicKeyset> {
     const found = (await this.keysets()).find((k) => k.id === toHex(id));
-    if (!found) throw new MintHttpError(404, `${ROUTES.keys}: the mint has no keyset ${toHex(id)}`);
+    if (!found) throw new MintError('UNKNOWN_KEYSET', `${ROUTES.keys}: the mint has no keyset ${toHex(id)}`, { field: 'keyset' });
     return keysetFromJson(curve, found);
   }
 
@@ -103,7 +111,9 @@ export class MintClient {
 
   async state(Ys: readonly Uint8Array[]): Promise<SpendState[]> {
     const json = (await this.#call(ROUTES.state, JSON.stringify({ Ys: Ys.map(toHex) }))) as { states?: { state: SpendState }[] };
-    if (!Array.isArray(json.states) || json.states.length !== Ys.length) throw new MintHttpError(200, `${ROUTES.state}: expected one state per Y`);
+    if (!Array.isArray(json.states) || json.states.length !== Ys.length) {
+      throw new NetworkError(`${ROUTES.state}: expected ${Ys.length} states, got ${Array.isArray(json.states) ? json.states.length : typeof json.states}`, { status: 200 });
+    }
     return json.states.map((s) => s.state);
   }
 
@@ -112,7 +122,7 @@ export class MintClient {
     try {
       return ((await this.#call(ROUTES.accounts + encodeURIComponent(account))) as { balance: number }).balance;
     } catch (error) {
-      if (error instanceof MintHttpError && error.code === 'UNKNOWN_ACCOUNT') return undefined;
+      if (error instanceof MintError && error.code === 'UNKNOWN_ACCOUNT') return undefined;
       throw error;
     }
   }

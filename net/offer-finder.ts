@@ -13,9 +13,9 @@ import Wire from 'bittorrent-protocol';
 import { bep44Verify } from './dht.ts';
 import type { BValue } from '../protocol/bencode.ts';
 import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
-import { MESSAGE_LIMITS, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
+import { MESSAGE_LIMITS, OFFER_EXTENSION, OFFER_TOPIC_HEX, type ErrorCode } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
-import { KeyError, SignatureError } from '../protocol/errors.ts';
+import { KeyError, NetworkError, ProtocolError, SignatureError, SpareCyclesError, TimeoutError, type ErrorDetails } from '../protocol/errors.ts';
 import { decodeMessage, encodeMessage, readMessage, verifyMessage } from '../protocol/messages/index.ts';
 import type { Message, Offer } from '../protocol/messages/index.ts';
 import { messageExtension } from '../protocol/wire.ts';
@@ -57,6 +57,8 @@ export interface FindOffersOptions {
   concurrency?: number;
   /** Bound on the topic lookup itself. */
   lookupMs?: number;
+  /** Ends the search at once (the lookup, the endpoints and items being asked), returning what was found so far. */
+  signal?: AbortSignal;
   onRejected?: (rejection: Rejection) => void;
 }
 
@@ -71,13 +73,16 @@ export async function findOffers(options: FindOffersOptions): Promise<FoundOffer
   const reject = (rejection: Rejection) => options.onRejected?.(rejection);
   const peerId = concatBytes(utf8('-SC0001-'), backend.randomBytes(12));
 
-  const endpoints = (await lookupTopic(dht, lookupMs)).slice(0, maxEndpoints);
+  const { signal } = options;
+  const endpoints = (await lookupTopic(dht, lookupMs, signal)).slice(0, maxEndpoints);
   const best = new Map<string, FoundOffer>();
-  await eachLimited(endpoints, concurrency, async (endpoint) => {
+  await eachLimited(endpoints, concurrency, signal, async (endpoint) => {
     let message: Message;
     try {
-      message = await fetchOffer(endpoint, peerId, timeoutMs);
+      message = await fetchOffer(endpoint, peerId, timeoutMs, signal);
     } catch (error) {
+      // Cut short by the caller, not refused by the endpoint.
+      if (signal?.aborted) return;
       const reason = error instanceof OfferRejected ? error.reason : 'unreachable';
       return reject({ reason, source: 'endpoint', endpoint, detail: (error as Error).message });
     }
@@ -86,10 +91,10 @@ export async function findOffers(options: FindOffersOptions): Promise<FoundOffer
     keepFreshest(best, { offer: checked, source: 'endpoint', endpoint });
   });
 
-  await eachLimited([...best.values()], concurrency, async (found) => {
+  await eachLimited([...best.values()], concurrency, signal, async (found) => {
     const { endpoint } = found;
     const key = found.offer.tasker;
-    const item = await getItem(dht, backend, key);
+    const item = await getItem(dht, backend, key, signal);
     if (!item) return;
     const checked = checkItem(backend, key, item);
     if (Array.isArray(checked)) return reject({ reason: checked[0], source: 'dht', endpoint, detail: checked[1] });
@@ -149,7 +154,31 @@ function keepFreshest(best: Map<string, FoundOffer>, found: FoundOffer): void {
   if (!held || found.offer.seq > held.offer.seq) best.set(id, found);
 }
 
-async function lookupTopic(dht: DHT, lookupMs: number): Promise<string[]> {
+/**
+ * Calls `end` once, when `signal` aborts or the node closes: a destroyed node
+ * drops the callbacks of its queries in flight, so without this a lookup on
+ * it would wait for its own deadline, or forever. Returns the unsubscribe.
+ */
+function onEnd(dht: DHT, signal: AbortSignal | undefined, end: () => void): () => void {
+  if (signal?.aborted || dht.destroyed) {
+    end();
+    return () => {};
+  }
+  const off = () => {
+    dht.off('close', run);
+    signal?.removeEventListener('abort', run);
+  };
+  const run = () => {
+    off();
+    end();
+  };
+  dht.once('close', run);
+  signal?.addEventListener('abort', run, { once: true });
+  return off;
+}
+
+async function lookupTopic(dht: DHT, lookupMs: number, signal: AbortSignal | undefined): Promise<string[]> {
+  if (signal?.aborted || dht.destroyed) return [];
   const found = new Set<string>();
   const onPeer = (peer: { host: string; port: number }, infoHash: Uint8Array) => {
     if (toHex(infoHash) === OFFER_TOPIC_HEX) found.add(`${peer.host}:${peer.port}`);
@@ -158,12 +187,15 @@ async function lookupTopic(dht: DHT, lookupMs: number): Promise<string[]> {
   let abort = () => {};
   try {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, lookupMs);
-      // A failed lookup still leaves whatever peers it met on the way.
-      abort = dht.lookup(OFFER_TOPIC_HEX, () => {
+      const done = () => {
         clearTimeout(timer);
+        unsubscribe();
         resolve();
-      });
+      };
+      const timer = setTimeout(done, lookupMs);
+      const unsubscribe = onEnd(dht, signal, done);
+      // A failed lookup still leaves whatever peers it met on the way.
+      abort = dht.lookup(OFFER_TOPIC_HEX, done);
     });
   } finally {
     abort();
@@ -172,17 +204,22 @@ async function lookupTopic(dht: DHT, lookupMs: number): Promise<string[]> {
   return [...found];
 }
 
-class OfferRejected extends Error {
+/** An endpoint that answered with something other than a well-formed offer. */
+class OfferRejected extends SpareCyclesError {
   constructor(
     readonly reason: RejectReason,
+    code: ErrorCode,
     message: string,
+    details?: ErrorDetails,
   ) {
-    super(message);
+    super(code, message, details);
   }
 }
 
 /** One exchange with an endpoint: handshake on the topic, BEP 10 handshake, one offer message. */
-function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Promise<Message> {
+function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<Message> {
+  const stopped = () => new NetworkError('the search was stopped');
+  if (signal?.aborted) return Promise.reject(stopped());
   const colon = endpoint.lastIndexOf(':');
   const socket = net.connect({ host: endpoint.slice(0, colon), port: Number(endpoint.slice(colon + 1)) });
   const wire = new Wire();
@@ -191,15 +228,18 @@ function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Pr
       reject(error);
       socket.destroy();
     };
-    const timer = setTimeout(() => fail(new Error(`no offer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => fail(new TimeoutError(`expected an offer within ${timeoutMs} ms, got none`)), timeoutMs);
+    const onAbort = () => fail(stopped());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('close', () => signal?.removeEventListener('abort', onAbort));
     socket.on('error', fail);
     // Our side of the exchange is a few hundred bytes; an endpoint streaming more is stalling us.
     let received = 0;
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
-      if (received > MAX_ENDPOINT_BYTES) fail(new OfferRejected('invalid', `the endpoint sent more than ${MAX_ENDPOINT_BYTES} bytes`));
+      if (received > MAX_ENDPOINT_BYTES) fail(new OfferRejected('invalid', 'PROTOCOL', `expected at most ${MAX_ENDPOINT_BYTES} bytes from the endpoint, got ${received}`));
     });
-    socket.on('close', () => fail(new Error('the endpoint closed the connection before sending an offer')));
+    socket.on('close', () => fail(new NetworkError('the endpoint closed the connection before sending an offer')));
     wire.on('error', fail);
     wire.use(
       messageExtension<Wire>(
@@ -210,7 +250,7 @@ function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Pr
             resolve(sealed.message);
             socket.destroy();
           },
-          invalid: (_channel, error) => fail(new OfferRejected('invalid', error.message)),
+          invalid: (_channel, error) => fail(new OfferRejected('invalid', error.code, error.message, { cause: error })),
           closed: () => {},
         },
         MESSAGE_LIMITS.offerBytes,
@@ -218,11 +258,11 @@ function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Pr
     );
     wire.on('extended', (ext) => {
       if (ext === 'handshake' && !wire.peerExtendedMapping[OFFER_EXTENSION]) {
-        fail(new Error(`the endpoint does not list ${OFFER_EXTENSION}`));
+        fail(new ProtocolError(`expected the endpoint to list ${OFFER_EXTENSION}, got ${Object.keys(wire.peerExtendedMapping).join(', ') || 'no extensions'}`));
       }
     });
     wire.on('handshake', (infoHash) => {
-      if (infoHash !== OFFER_TOPIC_HEX) fail(new Error(`the endpoint answered on ${infoHash}, not the offer topic`));
+      if (infoHash !== OFFER_TOPIC_HEX) fail(new ProtocolError(`expected the endpoint to answer on the offer topic ${OFFER_TOPIC_HEX}, got ${infoHash}`));
     });
     socket.once('close', () => clearTimeout(timer));
     socket.pipe(wire).pipe(socket);
@@ -230,20 +270,25 @@ function fetchOffer(endpoint: string, peerId: Uint8Array, timeoutMs: number): Pr
   }).finally(() => wire.destroy());
 }
 
-function getItem(dht: DHT, backend: CryptoBackend, key: Uint8Array): Promise<DhtItem | null> {
+function getItem(dht: DHT, backend: CryptoBackend, key: Uint8Array, signal: AbortSignal | undefined): Promise<DhtItem | null> {
   // BEP 44 target of a mutable item without salt: sha1(k).
   const target = createHash('sha1').update(key).digest();
   return new Promise((resolve) => {
     // A DHT that cannot answer leaves us with the endpoint's copy, which is still a verified offer.
-    dht.get(target, { verify: bep44Verify(backend), cache: false }, (error, item) => resolve(error ? null : item));
+    const unsubscribe = onEnd(dht, signal, () => resolve(null));
+    if (signal?.aborted || dht.destroyed) return;
+    dht.get(target, { verify: bep44Verify(backend), cache: false }, (error, item) => {
+      unsubscribe();
+      resolve(error ? null : item);
+    });
   });
 }
 
-/** Runs `task` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+/** Runs `task` over `items`, at most `limit` at a time; none starts once `signal` has aborted. */
+async function eachLimited<T>(items: T[], limit: number, signal: AbortSignal | undefined, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const runner = async () => {
-    while (next < items.length) await task(items[next++]!);
+    while (next < items.length && !signal?.aborted) await task(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }

@@ -3,8 +3,9 @@
 // withhold an offer, never forge one. Platform-neutral: the browser passes
 // its WebSocket, Node tests pass the `ws` package's.
 
-import { LIMITS } from '../protocol/constants.ts';
+import { LIMITS, type ErrorCode, type RelayErrorCode } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import { SpareCyclesError, type ErrorDetails } from '../protocol/errors.ts';
 import { decodeMessage, encodeMessage, verifyMessage } from '../protocol/messages/index.ts';
 import type { Message, Offer } from '../protocol/messages/index.ts';
 
@@ -20,9 +21,20 @@ interface SocketLike {
 
 export type SocketConstructor = new (url: string) => SocketLike;
 
-export class RelayError extends Error {
-  override name = 'RelayError';
+/** The relay could not be reached (NETWORK), gave no answer in time (TIMEOUT), sent one that does not read (DECODE, …), or refused. */
+export class RelayError extends SpareCyclesError {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, details);
+  }
 }
+
+/** A relay-error's code as ours; a code this implementation does not know is the relay's own business. */
+const REFUSALS: Record<RelayErrorCode, ErrorCode> = {
+  BAD_REQUEST: 'PROTOCOL',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'NETWORK',
+  INTERNAL: 'INTERNAL',
+};
 
 export interface RelayOffers {
   offers: Offer[];
@@ -41,7 +53,8 @@ export function fetchOffersFromRelay(options: {
   return new Promise((resolve, reject) => {
     const socket = new Socket(options.url);
     socket.binaryType = 'arraybuffer';
-    const timer = setTimeout(() => finish(new RelayError(`no answer from ${options.url}`)), options.timeoutMs ?? 15_000);
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const timer = setTimeout(() => finish(new RelayError('TIMEOUT', `expected an answer from ${options.url} within ${timeoutMs} ms, got none`)), timeoutMs);
     let settled = false;
     const finish = (result: RelayOffers | Error) => {
       if (settled) return;
@@ -52,19 +65,22 @@ export function fetchOffersFromRelay(options: {
       else resolve(result);
     };
     socket.onopen = () => socket.send(encodeMessage({ t: 'relay-find', v: 1, id } as Message));
-    socket.onerror = () => finish(new RelayError(`cannot reach the relay at ${options.url}`));
-    socket.onclose = () => finish(new RelayError(`the relay at ${options.url} closed the connection`));
+    socket.onerror = () => finish(new RelayError('NETWORK', `cannot reach the relay at ${options.url}`));
+    socket.onclose = () => finish(new RelayError('NETWORK', `the relay at ${options.url} closed the connection before answering`));
     socket.onmessage = (event) => {
       let answer: Message;
       try {
         const data = event.data instanceof ArrayBuffer ? new Uint8Array(event.data) : (event.data as Uint8Array);
         answer = decodeMessage(new Uint8Array(data), { maxBytes: LIMITS.messageBytes });
       } catch (error) {
-        finish(new RelayError(`the relay sent a malformed answer: ${(error as Error).message}`));
+        const code = error instanceof SpareCyclesError ? error.code : 'DECODE';
+        finish(new RelayError(code, `the relay sent a malformed answer: ${(error as Error).message}`, { cause: error }));
         return;
       }
-      if (answer.t === 'relay-error') finish(new RelayError(`the relay refused: ${answer.code} ${answer.message}`));
-      else if (answer.t === 'relay-offers') finish(verifiedOffers(options.backend, answer.offers));
+      if (answer.t === 'relay-error') {
+        const code = Object.hasOwn(REFUSALS, answer.code) ? REFUSALS[answer.code as RelayErrorCode] : 'NETWORK';
+        finish(new RelayError(code, `the relay refused: ${answer.code} ${answer.message}`));
+      } else if (answer.t === 'relay-offers') finish(verifiedOffers(options.backend, answer.offers));
     };
   });
 }
@@ -75,9 +91,10 @@ function verifiedOffers(backend: CryptoBackend, encoded: Uint8Array[]): RelayOff
   for (const bytes of encoded) {
     try {
       const message = decodeMessage(bytes);
-      if (message.t !== 'offer') throw new Error('not an offer');
-      verifyMessage(backend, message);
-      offers.push(message);
+      if (message.t === 'offer') {
+        verifyMessage(backend, message);
+        offers.push(message);
+      } else refused++;
     } catch {
       refused++;
     }

@@ -21,31 +21,69 @@ export interface TorrentClientConfig {
   path?: string;
 }
 
-export interface TorrentClient {
-  client: WebTorrent;
-  path: string;
-}
+/**
+ * A WebTorrent client: configured by its constructor, started (and given its
+ * storage folder) by start(), destroyed with its torrents, trackers and DHT
+ * node by stop().
+ */
+export class TorrentClient {
+  readonly #backend: CryptoBackend;
+  readonly #config: TorrentClientConfig;
+  #client: WebTorrent | undefined;
+  #path: string | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
-export async function createTorrentClient(backend: CryptoBackend, config: TorrentClientConfig): Promise<TorrentClient> {
-  applyWebTorrentPatches();
-  installOfferPolicy();
-  const path = config.path ?? (await mkdtemp(join(tmpdir(), 'sparecycles-torrents-')));
-  const client = new WebTorrent({
-    dht: config.dht === false ? false : dhtOptions(backend, config.dht),
-    lsd: !config.loopback,
-    utPex: !config.loopback,
-    natUpnp: !config.loopback,
-    natPmp: !config.loopback,
-    // uTP's native module is optional; TCP and WebRTC are what we test.
-    utp: false,
-    tracker: config.loopback ? { rtcConfig: { iceServers: [] } } : {},
-  });
-  // A client error is ours to log, not a reason to crash the process.
-  client.on('error', () => {});
-  await new Promise<void>((resolve) => (client.ready ? resolve() : client.once('ready', () => resolve())));
-  return { client, path };
-}
+  constructor(backend: CryptoBackend, config: TorrentClientConfig) {
+    this.#backend = backend;
+    this.#config = config;
+  }
 
-export function destroyTorrentClient(client: WebTorrent): Promise<void> {
-  return new Promise((resolve) => client.destroy(() => resolve()));
+  get client(): WebTorrent {
+    if (!this.#client) throw new Error('TorrentClient: no client before start()');
+    return this.#client;
+  }
+
+  /** Where this client stores torrents: the configured folder, or a fresh temporary one. */
+  get path(): string {
+    if (this.#path === undefined) throw new Error('TorrentClient: no storage before start()');
+    return this.#path;
+  }
+
+  start(): Promise<void> {
+    if (this.#starting || this.#stopping) return Promise.reject(new Error('TorrentClient: start() after start() or stop()'));
+    this.#starting = this.#create();
+    return this.#starting;
+  }
+
+  async #create(): Promise<void> {
+    applyWebTorrentPatches();
+    installOfferPolicy();
+    const config = this.#config;
+    this.#path = config.path ?? (await mkdtemp(join(tmpdir(), 'sparecycles-torrents-')));
+    const client = new WebTorrent({
+      dht: config.dht === false ? false : dhtOptions(this.#backend, config.dht),
+      lsd: !config.loopback,
+      utPex: !config.loopback,
+      natUpnp: !config.loopback,
+      natPmp: !config.loopback,
+      // uTP's native module is optional; TCP and WebRTC are what we test.
+      utp: false,
+      tracker: config.loopback ? { rtcConfig: { iceServers: [] } } : {},
+    });
+    this.#client = client;
+    // A client error is ours to log, not a reason to crash the process.
+    client.on('error', () => {});
+    await new Promise<void>((resolve) => (client.ready ? resolve() : client.once('ready', () => resolve())));
+  }
+
+  /** Destroys the client and everything it runs. Safe to call more than once, and before start(). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => {});
+      const client = this.#client;
+      if (client) await new Promise<void>((resolve) => client.destroy(() => resolve()));
+    })();
+    return this.#stopping;
+  }
 }

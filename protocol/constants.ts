@@ -1,8 +1,6 @@
 // The protocol's one table: versions, signing domains, error codes and limits.
 // Anything that crosses the wire or is signed is named here and nowhere else.
 
-export const PROTOCOL_VERSION = 1;
-
 /**
  * Every signature covers `domain ‖ canonical bytes`, so a signature made for
  * one kind of object can never be replayed as another. The trailing NUL ends
@@ -17,7 +15,6 @@ export const DOMAINS = {
   result: 'sparecycles/v1/result\0',
   receipt: 'sparecycles/v1/receipt\0',
   payment: 'sparecycles/v1/payment\0',
-  redeem: 'sparecycles/v1/redeem\0',
   vector: 'sparecycles/v1/test-vector\0',
   relay: 'sparecycles/v1/relay\0',
   deposit: 'sparecycles/v1/deposit\0',
@@ -69,6 +66,32 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'NOT_FOUND',
   'INTERNAL',
+  // Reaching the other end: a server, a peer, another thread or page.
+  /** It could not be reached, dropped the connection, or answered outside its protocol. Trying again may help. */
+  'NETWORK',
+  /** No answer within a deadline. */
+  'TIMEOUT',
+  /** Too much in flight already, or another holder; try again later. */
+  'BUSY',
+  /** A person asked for something that does not fit: a command line, a setting. */
+  'USAGE',
+  // A wallet's own refusals (worker/wallet-data.ts); FORMAT also for a mint's ledger.
+  /** Stored data that does not read: a wallet, a ledger. */
+  'FORMAT',
+  /** An answer that does not fit its request: signatures for other outputs or amounts, another request's answer. */
+  'MISMATCH',
+  /** A signature for an output the wallet did not hand out, or already received. */
+  'UNKNOWN_OUTPUT',
+  /** A DLEQ proof that does not verify, or a signature that does not unblind. */
+  'PROOF',
+  /** Not enough credits. */
+  'FUNDS',
+  /** Credits that cover an amount but cannot make it exactly. */
+  'CHANGE',
+  /** Credits of several mints where one must be named. */
+  'MINT',
+  /** No account is set to redeem to. */
+  'NO_ACCOUNT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -163,15 +186,16 @@ export const OFFER_EXTENSION = 'sc_offer';
 
 /**
  * The well-known info-hash taskers announce on so that workers and relays can
- * find them: sha1("sparecycles offers v1"). test/unit/wire.test.ts recomputes it.
+ * find them: sha1("sparecycles offers v1"). test/unit/topics.test.ts recomputes it.
  */
 export const OFFER_TOPIC_HEX = '1d9e57d4e3453eb6476d316d0fb60fe0f4c3d65b';
 
 /**
- * The well-known info-hash edge relays announce their port on, so that relays
- * and browsers' helpers can find them: sha1("sparecycles relays v1"). Each
- * relay also puts its signed relay-descriptor as a BEP 44 item under its key
- * and serves it at GET /descriptor on the announced port.
+ * The well-known info-hash edge relays announce their port on:
+ * sha1("sparecycles relays v1"). Each relay also puts its signed
+ * relay-descriptor as a BEP 44 item under its key and serves it at
+ * GET /descriptor on the announced port. Nothing looks relays up here yet;
+ * the topic is where relays and browsers will find them.
  */
 export const RELAY_TOPIC_HEX = '9fe4b784badeac81c2a07afcb4b33d671c95247e';
 

@@ -72,6 +72,26 @@ export class ProtocolError extends SpareCyclesError {
   }
 }
 
+/**
+ * The other end could not be reached, dropped the connection, or answered
+ * outside its protocol (an HTTP status without a typed error, a body that does
+ * not read). `status` is the HTTP status when there was an answer.
+ */
+export class NetworkError extends SpareCyclesError {
+  readonly status: number | undefined;
+  constructor(message: string, details: ErrorDetails & { status?: number } = {}) {
+    super('NETWORK', message, details);
+    this.status = details.status;
+  }
+}
+
+/** No answer within a deadline. */
+export class TimeoutError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('TIMEOUT', message, details);
+  }
+}
+
 /** Errors from running one unit. The runner survives each of them. */
 export class UnitError extends SpareCyclesError {}
 
@@ -139,6 +159,16 @@ export class MintError extends SpareCyclesError {
   }
 }
 
+/** A rebuilt error whose own class lives outside protocol/ (a usage error, a wallet's refusal): its code, message and field survive. */
+function codedError(code: ErrorCode) {
+  return class extends SpareCyclesError {
+    constructor(message: string, details?: ErrorDetails) {
+      super(code, message, details);
+      this.name = 'SpareCyclesError';
+    }
+  };
+}
+
 function mintErrorOf(code: MintErrorCode) {
   return class extends MintError {
     constructor(message: string, details?: ErrorDetails) {
@@ -192,7 +222,24 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   RATE_LIMITED: mintErrorOf('RATE_LIMITED'),
   NOT_FOUND: mintErrorOf('NOT_FOUND'),
   INTERNAL: mintErrorOf('INTERNAL'),
+  NETWORK: NetworkError,
+  TIMEOUT: TimeoutError,
+  BUSY: codedError('BUSY'),
+  USAGE: codedError('USAGE'),
+  FORMAT: codedError('FORMAT'),
+  MISMATCH: codedError('MISMATCH'),
+  UNKNOWN_OUTPUT: codedError('UNKNOWN_OUTPUT'),
+  PROOF: codedError('PROOF'),
+  FUNDS: codedError('FUNDS'),
+  CHANGE: codedError('CHANGE'),
+  MINT: codedError('MINT'),
+  NO_ACCOUNT: codedError('NO_ACCOUNT'),
 };
+
+/** Whether a string from the wire or another thread is one of our codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(BY_CODE, code);
+}
 
 /** Rebuilds the typed error a record names; an unknown code becomes a crash, never a silent success. */
 export function fromErrorRecord(record: ErrorRecord): SpareCyclesError {

@@ -9,7 +9,7 @@ import type { Logger, LogLevel } from '../serve/log.ts';
 import { decode, isDict } from '../protocol/bencode.ts';
 import { toHex, utf8 } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS, MESSAGE_TYPES, type RelayErrorCode } from '../protocol/constants.ts';
-import { SpareCyclesError } from '../protocol/errors.ts';
+import { NetworkError, SpareCyclesError } from '../protocol/errors.ts';
 import { decodeMessage, encodeMessage, type Message, type RelayFind, type RelayGet } from '../protocol/messages/index.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { OfferCache } from './offer-cache.ts';
@@ -171,7 +171,7 @@ export class RelayConnection {
         this.#error(msg.id, 'UNAVAILABLE', `the relay is busy: ${error.message}; try again shortly`);
       } else if (error instanceof LookupTimeoutError) {
         this.#error(msg.id, 'UNAVAILABLE', error.message);
-      } else if (error instanceof Error && !(error instanceof SpareCyclesError)) {
+      } else if (error instanceof NetworkError || (error instanceof Error && !(error instanceof SpareCyclesError))) {
         // bittorrent-dht failing a lookup: the network's trouble more than ours.
         this.#emit('warn', 'relay-dht-get-failed', { key: toHex(msg.key), message: error.message });
         this.#error(msg.id, 'UNAVAILABLE', `the DHT lookup failed: ${error.message}`);

@@ -41,6 +41,8 @@ export class OfferCache {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #unwait: (() => void) | undefined;
+  /** Ends a refresh in flight when the cache stops: its lookup would otherwise hold the process until its own deadline. */
+  readonly #abort = new AbortController();
 
   constructor(options: OfferCacheOptions) {
     this.#options = options;
@@ -54,6 +56,7 @@ export class OfferCache {
 
   stop(): void {
     this.#stopped = true;
+    this.#abort.abort();
     this.#unwait?.();
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -106,6 +109,7 @@ export class OfferCache {
       const found = await findOffers({
         backend,
         dht,
+        signal: this.#abort.signal,
         onRejected: (r) => {
           // Another peer's fault, not ours: worth a debug line and a metric, no more.
           log({ level: 'debug', event: 'relay-offer-rejected', reason: r.reason, source: r.source, endpoint: r.endpoint, detail: r.detail });

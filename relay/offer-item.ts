@@ -12,6 +12,7 @@ import type { Logger } from '../serve/log.ts';
 import type { BValue } from '../protocol/bencode.ts';
 import { equalBytes, toHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import { NetworkError, SpareCyclesError, TimeoutError, type ErrorDetails } from '../protocol/errors.ts';
 import { encodeMessage, readMessage, verifyMessage } from '../protocol/messages/index.ts';
 
 export interface OfferItem {
@@ -32,18 +33,20 @@ export interface OfferItemsOptions {
 }
 
 /** Too many lookups in flight already. */
-export class LookupBusyError extends Error {
-  override readonly name = 'LookupBusyError';
+export class LookupBusyError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('BUSY', message, details);
+  }
 }
 
 /** The DHT gave no answer within the deadline. */
-export class LookupTimeoutError extends Error {
-  override readonly name = 'LookupTimeoutError';
-}
+export class LookupTimeoutError extends TimeoutError {}
 
 export class OfferItems {
   readonly #options: OfferItemsOptions;
   readonly #inflight = new Map<string, Promise<OfferItem | null>>();
+  /** Ends the lookups in flight at stop(), with their deadlines' timers. */
+  readonly #abort = new AbortController();
 
   constructor(options: OfferItemsOptions) {
     this.#options = options;
@@ -53,8 +56,14 @@ export class OfferItems {
     return this.#inflight.size;
   }
 
-  /** The offer under `key`, null if the DHT holds none (or none valid); rejects on busy, timeout or a DHT error. */
+  /** Ends every lookup in flight (each rejects) and refuses new ones. */
+  stop(): void {
+    this.#abort.abort();
+  }
+
+  /** The offer under `key`, null if the DHT holds none (or none valid); rejects on busy, timeout, stop or a DHT error. */
   get(key: Uint8Array): Promise<OfferItem | null> {
+    if (this.#abort.signal.aborted) return Promise.reject(new NetworkError('the relay is stopping'));
     const id = toHex(key);
     const running = this.#inflight.get(id);
     if (running) return running;
@@ -70,17 +79,32 @@ export class OfferItems {
     const { backend, dht, timeoutMs } = this.#options;
     // BEP 44 target of a mutable item without salt: sha1(k).
     const target = createHash('sha1').update(key).digest();
+    const signal = this.#abort.signal;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LookupTimeoutError(`no answer from the DHT within ${timeoutMs} ms`)), timeoutMs);
+      // A destroyed node drops its queries' callbacks: its close ends the lookup too.
+      const end = (error: Error) => {
+        settle();
+        reject(error);
+      };
+      const onTimeout = () => end(new LookupTimeoutError(`expected an answer from the DHT within ${timeoutMs} ms, got none`));
+      const onStop = () => end(new NetworkError('the relay is stopping'));
+      const onClose = () => end(new NetworkError('the DHT node was destroyed'));
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onStop);
+        dht.off('close', onClose);
+      };
+      const timer = setTimeout(onTimeout, timeoutMs);
+      signal.addEventListener('abort', onStop, { once: true });
+      dht.once('close', onClose);
       try {
         dht.get(target, { verify: bep44Verify(backend), cache: false }, (error, item) => {
-          clearTimeout(timer);
+          settle();
           if (error) return reject(error);
           resolve(item ? this.#check(key, item) : null);
         });
       } catch (error) {
-        clearTimeout(timer);
-        reject(error as Error);
+        end(error as Error);
       }
     });
   }

@@ -16,7 +16,7 @@
 // relay's signed relay-descriptor, bencoded) and /descriptor.json.
 //
 // WebRTC signalling on the same port: a WebSocket tracker at /announce
-// (tracker/signalling.ts), so a browser that knows only its relay can still
+// (serve/signalling.ts), so a browser that knows only its relay can still
 // meet taskers over WebRTC. Its connections count against the same caps.
 // Onion forwarding for stealth mode is still to come.
 
@@ -217,7 +217,7 @@ export class RelayServer {
       this.#http = undefined;
       this.#wss = undefined;
       wss.close();
-      await this.#signalling?.close();
+      await this.#signalling?.stop();
       throw error;
     });
     http.on('error', (err: Error) => this.#emit('error', 'relay-server-error', { message: err.message }));
@@ -249,6 +249,7 @@ export class RelayServer {
       for (const timer of this.#timers) clearInterval(timer);
       this.#timers = [];
       this.#cache.stop();
+      this.#items.stop();
       this.#descriptor?.stop();
       const http = this.#http;
       const wss = this.#wss;
@@ -257,7 +258,7 @@ export class RelayServer {
       if (!http) return;
       for (const conn of this.#connections) conn.terminate();
       wss?.close();
-      await this.#signalling?.close();
+      await this.#signalling?.stop();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

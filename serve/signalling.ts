@@ -55,7 +55,8 @@ export class Signalling {
     return { swarms: swarms.length, peers };
   }
 
-  close(): Promise<void> {
+  /** Ends every signalling connection; upgrades after this are refused. Attached to a server of its caller's, it has nothing to start. */
+  stop(): Promise<void> {
     this.#closed = true;
     for (const client of this.#server.ws?.clients ?? []) client.terminate();
     return new Promise((resolve) => this.#server.close(() => resolve()));

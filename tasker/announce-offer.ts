@@ -6,22 +6,28 @@ import { dhtReady } from '../net/dht.ts';
 import type { Logger } from '../serve/log.ts';
 import { fromHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import { SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { OfferPublisher } from './offer-publisher.ts';
 import type { TaskerSession } from './session.ts';
 
+/** Starts an offer publisher for the session; undefined if it could not, or if `signal` aborted first. */
 export async function announceOffer(
   backend: CryptoBackend,
   session: TaskerSession,
   dht: DHT | false | null,
   host: string,
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<OfferPublisher | undefined> {
   if (!dht) return undefined;
   const { manifest } = session;
   const publisher = new OfferPublisher({ backend, identity: session.identity, dht, host, log });
   try {
-    if (!(await dhtReady(dht))) throw new Error('the DHT did not bootstrap');
-    await publisher.start({
+    if (!(await dhtReady(dht, 10_000, signal))) {
+      if (signal?.aborted) throw new SpareCyclesError('NETWORK', 'stopped before the offer was published');
+      throw new TimeoutError('expected the DHT to bootstrap, got no node to join through');
+    }
+    const started = publisher.start({
       task: fromHex(session.infoHash),
       name: manifest.name,
       price: manifest.price,
@@ -31,10 +37,22 @@ export async function announceOffer(
       mode: manifest.mode,
       ...(manifest.mint ? { mint: manifest.mint } : {}),
     });
+    // A put or an announce on a node that is destroyed under it never calls back: a stop must not wait for it.
+    started.catch(() => {});
+    await (signal ? Promise.race([started, abortion(signal)]) : started);
     return publisher;
   } catch (error) {
-    log({ level: 'warn', event: 'offer-failed', message: (error as Error).message });
+    if (!signal?.aborted) log({ level: 'warn', event: 'offer-failed', message: (error as Error).message });
     await publisher.stop();
     return undefined;
   }
+}
+
+/** Rejects when `signal` aborts; never settles otherwise. */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const stopped = () => reject(new SpareCyclesError('NETWORK', 'stopped before the offer was published'));
+    if (signal.aborted) stopped();
+    else signal.addEventListener('abort', stopped, { once: true });
+  });
 }

@@ -3,7 +3,7 @@
 // and it is the baseline every benchmark compares against.
 
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
-import type { SpareCyclesError } from '../protocol/errors.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { unitInputRef } from '../protocol/manifest.ts';
 import type { ManifestBody } from '../protocol/manifest.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
@@ -26,11 +26,11 @@ export interface LocalRunResult {
   wallMs: number;
 }
 
-export class LocalRunError extends Error {
+/** Units that failed. The code, and the cause, are those of the first failure. */
+export class LocalRunError extends SpareCyclesError {
   constructor(readonly failures: Map<number, SpareCyclesError>) {
     const [unit, first] = failures.entries().next().value as [number, SpareCyclesError];
-    super(`${failures.size} unit(s) failed; unit ${unit}: ${first.code} ${first.message}`);
-    this.name = 'LocalRunError';
+    super(first.code, `${failures.size} unit(s) failed; unit ${unit}: ${first.code} ${first.message}`, { cause: first });
   }
 }
 

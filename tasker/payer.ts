@@ -11,9 +11,9 @@ import { nobleCurve } from '../protocol/credits/curve.ts';
 import { splitAmount, type PublicKeyset } from '../protocol/credits/keyset.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { SchemaError } from '../protocol/errors.ts';
+import { NetworkError, SchemaError, SpareCyclesError } from '../protocol/errors.ts';
 import { signMessage, type BlindSignature } from '../protocol/messages/index.ts';
-import { MintClient, MintHttpError } from '../net/mint-client.ts';
+import { MintClient } from '../net/mint-client.ts';
 
 export interface Paid {
   keyset: Uint8Array;
@@ -100,9 +100,7 @@ export class Payer {
         this.stats.credits += this.price;
         return { keyset: ok.keyset, signatures: ok.signatures };
       } catch (error) {
-        // A refusal is final; a transport failure or the mint's own fault is retried with the same id.
-        const retriable = !(error instanceof MintHttpError) || error.status >= 500 || error.code === 'RATE_LIMITED';
-        if (!retriable || attempt >= attempts) {
+        if (!retriable(error) || attempt >= attempts) {
           this.stats.failures++;
           throw error;
         }
@@ -110,4 +108,15 @@ export class Payer {
       }
     }
   }
+}
+
+/**
+ * A refusal is final; a transport failure, a timeout or the mint's own fault is
+ * retried with the same id. An HTTP 4xx without a typed refusal (a proxy in the
+ * way, say) will not change on a retry either.
+ */
+function retriable(error: unknown): boolean {
+  if (error instanceof NetworkError) return error.status === undefined || error.status < 400 || error.status >= 500;
+  if (!(error instanceof SpareCyclesError)) return true;
+  return error.code === 'TIMEOUT' || error.code === 'INTERNAL' || error.code === 'RATE_LIMITED';
 }

@@ -8,7 +8,7 @@ import type { Torrent } from 'webtorrent';
 import { addTorrent, magnetFor, whenDone } from '../net/fetch-torrent.ts';
 import { readTorrentFile } from '../net/torrent-files.ts';
 import { toHex } from '../protocol/bytes.ts';
-import { HashMismatchError } from '../protocol/errors.ts';
+import { HashMismatchError, SchemaError } from '../protocol/errors.ts';
 import { resultFileName } from '../protocol/task-files.ts';
 
 const FETCH_TIMEOUT_MS = 60_000;
@@ -48,7 +48,7 @@ export class ResultFetcher {
     torrent.once('metadata', () => {
       if (torrent.length > this.maxBytes) {
         torrent.destroy();
-        torrent.emit('error', new Error(`result torrent ${hex} holds ${torrent.length} bytes, more than ${this.maxBytes}`));
+        torrent.emit('error', new SchemaError(`result torrent ${hex}: expected at most ${this.maxBytes} bytes, got ${torrent.length}`, { field: 'torrent' }));
       }
     });
     return whenDone(torrent, FETCH_TIMEOUT_MS);

@@ -5,6 +5,7 @@ import type WebTorrent from 'webtorrent';
 import type { Torrent } from 'webtorrent';
 import { namedFile, seedBuffers } from '../net/torrent-files.ts';
 import type { SeedOptions } from '../net/torrent-files.ts';
+import { SchemaError } from '../protocol/errors.ts';
 import { encodeManifest } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { MANIFEST_FILE, taskFilePaths } from '../protocol/task-files.ts';
@@ -28,7 +29,7 @@ export function seedTask(
   const input = [namedFile(MANIFEST_FILE, encodeManifest(manifest))];
   for (const path of taskFilePaths(manifest)) {
     const bytes = files.get(path);
-    if (!bytes) throw new RangeError(`the task folder has no ${path}`);
+    if (!bytes) throw new SchemaError(`task folder: expected ${path}, got no such file`, { field: path });
     input.push(namedFile(path, bytes));
   }
   const { superSeed = true, onWire, ...seed } = options;

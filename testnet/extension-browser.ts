@@ -1,14 +1,18 @@
 // The built extension in Debian's Chromium, for e2e tests and benchmarks:
 // launches the browser with the extension loaded, finds its service worker,
-// writes settings through it, and opens the popup and the offscreen document.
-// The pattern of test/e2e/extension.test.ts, made reusable.
+// writes settings through it, opens the popup and the offscreen document,
+// and asks the extension what it knows through its own runtime messages, as
+// the popup does. The pattern of test/e2e/extension.test.ts, made reusable.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
 import type { Browser, Page, WebWorker } from 'puppeteer-core';
+import type { EngineStatus, ExtensionMessage } from '../extension/lib/messages.ts';
 import { defaultSettings } from '../extension/lib/settings.ts';
 import type { Settings } from '../extension/lib/settings.ts';
+import { askWallet } from '../extension/lib/wallet-messages.ts';
+import type { WalletSummary } from '../extension/lib/wallet-messages.ts';
 import { chromiumArgs } from './chromium.ts';
 import { requireTool } from './tools.ts';
 import { waitFor } from './wait.ts';
@@ -29,6 +33,17 @@ export interface ExtensionBrowser {
   openPopup(): Promise<Page>;
   /** The offscreen document's page, once the background has created it. */
   offscreenPage(timeoutMs?: number): Promise<Page>;
+  /**
+   * Sends a runtime message from an extension page the helper keeps open
+   * (options.html), as the popup and the options page do, and returns the
+   * answer. The service worker cannot ask itself: its own messages never
+   * reach its own listeners.
+   */
+  send(message: ExtensionMessage): Promise<unknown>;
+  /** The offscreen document's engine status, asked now ('get-status'); null while there is no engine to answer. */
+  engineStatus(): Promise<EngineStatus | null>;
+  /** What the background's wallet holds, asked as the popup asks. */
+  walletSummary(): Promise<WalletSummary>;
   close(): Promise<void>;
 }
 
@@ -52,6 +67,7 @@ export function ensureExtensionBuilt(): void {
 }
 
 type StorageGlobal = { chrome: { storage: { local: { set(v: unknown): Promise<void> } } } };
+type RuntimeGlobal = { chrome: { runtime: { sendMessage(message: unknown): Promise<unknown> } } };
 
 export async function launchWithExtension(options: { extraArgs?: string[] } = {}): Promise<ExtensionBrowser> {
   ensureExtensionBuilt();
@@ -69,6 +85,17 @@ export async function launchWithExtension(options: { extraArgs?: string[] } = {}
     const serviceWorker = await swTarget.worker();
     if (!serviceWorker) throw new Error('the extension service worker has no worker handle');
     let current: Settings = defaultSettings();
+    let messenger: Promise<Page> | undefined;
+    const send = async (message: ExtensionMessage): Promise<unknown> => {
+      messenger ??= (async () => {
+        // A window of its own, opened behind: a new tab would hide the test's
+        // page, and a hidden page stops rendering, so clicks in it never land.
+        const page = await browser.newPage({ type: 'window', background: true });
+        await page.goto(`chrome-extension://${extensionId}/options.html`);
+        return page;
+      })();
+      return (await messenger).evaluate((m) => (globalThis as unknown as RuntimeGlobal).chrome.runtime.sendMessage(m), message);
+    };
 
     return {
       browser,
@@ -89,6 +116,15 @@ export async function launchWithExtension(options: { extraArgs?: string[] } = {}
       async offscreenPage(timeoutMs = 30_000) {
         const target = await browser.waitForTarget((t) => t.url().endsWith('/offscreen.html'), { timeout: timeoutMs });
         return target.asPage();
+      },
+      send,
+      async engineStatus() {
+        // With no offscreen document, nothing answers: Chromium rejects, or resolves with nothing.
+        const status = await send({ target: 'offscreen', kind: 'get-status' }).catch(() => null);
+        return (status ?? null) as EngineStatus | null;
+      },
+      walletSummary() {
+        return askWallet(send, 'summary');
       },
       async close() {
         await browser.close();

@@ -1,16 +1,17 @@
-// A tasker and in-process workers on a private loopback network, for the
-// integration tests: real DHT nodes, a real tracker, real WebTorrent clients
-// and real worker threads. Everything is torn down by stop().
+// A tasker and in-process workers on a private loopback network (testnet.ts),
+// for the integration tests and the benchmarks: real DHT nodes, a real
+// tracker (relays and a mint when asked), real WebTorrent clients and real
+// worker threads. Everything is torn down by stop().
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../serve/log.ts';
 import type { Logger } from '../serve/log.ts';
-import { createTorrentClient, destroyTorrentClient } from '../net/torrent-client.ts';
-import type { TorrentClient } from '../net/torrent-client.ts';
+import { TorrentClient } from '../net/torrent-client.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
+import { NetworkError, SpareCyclesError } from '../protocol/errors.ts';
 import { signManifest } from '../protocol/manifest.ts';
 import { announceOffer } from '../tasker/announce-offer.ts';
 import { Payer } from '../tasker/payer.ts';
@@ -19,7 +20,7 @@ import type { PayerPort } from '../tasker/unit-payments.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import type { TaskDir } from '../tasker/task-dir.ts';
 import { startTestnet } from './testnet.ts';
-import type { Testnet } from './testnet.ts';
+import type { Testnet, TestnetOptions } from './testnet.ts';
 import { WorkerEngine } from '../worker/engine.ts';
 import type { WorkerEngineOptions } from '../worker/engine.ts';
 import { nodeUnitPool } from '../units/node/node-thread.ts';
@@ -44,11 +45,21 @@ export class Mesh {
     private readonly transports: 'all' | 'tcp',
   ) {}
 
-  /** `tcp` keeps to the HTTP tracker, so peers meet over TCP only and no WebRTC runs; `mint` adds a mint to pay at. */
-  static async start(options: { transports?: 'all' | 'tcp'; mint?: boolean } = {}): Promise<Mesh> {
-    const net = await startTestnet({ dhtNodes: 4, mint: options.mint ?? false });
-    const mesh = new Mesh(net, await mkdtemp(join(tmpdir(), 'sc-mesh-')), options.transports ?? 'all');
-    mesh.cleanups.push(() => net.stop(), () => rm(mesh.dir, { recursive: true, force: true }));
+  /**
+   * `tcp` keeps to the HTTP tracker, so peers meet over TCP only and no WebRTC
+   * runs; `mint` adds a mint to pay at; `relays` adds edge relays (net.relays).
+   */
+  static async start(options: { transports?: 'all' | 'tcp'; mint?: boolean; relays?: TestnetOptions['relays'] } = {}): Promise<Mesh> {
+    const dir = await mkdtemp(join(tmpdir(), 'sc-mesh-'));
+    let net: Testnet;
+    try {
+      net = await startTestnet({ dhtNodes: 4, mint: options.mint ?? false, ...(options.relays ? { relays: options.relays } : {}) });
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const mesh = new Mesh(net, dir, options.transports ?? 'all');
+    mesh.cleanups.push(() => net.stop(), () => rm(dir, { recursive: true, force: true }));
     return mesh;
   }
 
@@ -57,12 +68,13 @@ export class Mesh {
   }
 
   async client(): Promise<TorrentClient> {
-    const torrents = await createTorrentClient(nodeCrypto, {
+    const torrents = new TorrentClient(nodeCrypto, {
       dht: { bootstrap: this.net.bootstrap, host: '127.0.0.1' },
       loopback: true,
       path: await mkdtemp(join(this.dir, 'c-')),
     });
-    this.cleanups.push(() => destroyTorrentClient(torrents.client));
+    this.cleanups.push(() => torrents.stop());
+    await torrents.start();
     return torrents;
   }
 
@@ -93,7 +105,7 @@ export class Mesh {
     let payer: PayerPort | undefined;
     if (options.pay) {
       const mint = this.net.mint;
-      if (!mint) throw new Error('Mesh.start({ mint: true }) first');
+      if (!mint) throw new SpareCyclesError('USAGE', 'a paying task needs a mint: Mesh.start({ mint: true })');
       task.body.mint = mint.url;
       task.body.price = options.pay.price;
       await mint.fund(identity.publicKey, options.pay.deposit);
@@ -121,7 +133,7 @@ export class Mesh {
     if (options.offer) {
       const log = options.log ?? silentLogger;
       const publisher = await announceOffer(nodeCrypto, session, torrents.client.dht, '127.0.0.1', log);
-      if (!publisher) throw new Error('the offer could not be put on the test DHT');
+      if (!publisher) throw new NetworkError('the offer could not be put on the test DHT');
       this.cleanups.push(() => publisher.stop());
     }
     return session;

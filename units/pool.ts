@@ -5,6 +5,11 @@
 // interrupted), a fresh thread after any kill or crash, and a rest after each
 // unit so that each thread's busy share honours the duty cycle.
 //
+// The budget can change while units run (the extension's CPU slider): the
+// pool then adds threads, or retires some. A retired thread takes no new job
+// and is terminated only once the jobs it already holds are done, so a
+// smaller budget drops no unit.
+//
 // A thread that never rests is handed its next job while the current one
 // runs. It then starts that job the moment it finishes, instead of waiting
 // for this side's event loop, which on a machine whose cores the units keep
@@ -13,6 +18,7 @@
 import { SpareCyclesError, UnitCrashError, UnitTimeoutError, fromErrorRecord } from '../protocol/errors.ts';
 import type { UnitRequest } from '../protocol/unit.ts';
 import { restAfter } from './cpu-budget.ts';
+import type { CpuBudget } from './cpu-budget.ts';
 import type { ThreadJob, ThreadReply } from './unit-thread.ts';
 
 /** One thread as the host sees it. */
@@ -31,9 +37,7 @@ export interface UnitThread {
 /** How long a thread may take to begin the job at the head of its line before it counts as dead. */
 const START_LIMIT_MS = 30_000;
 
-export interface PoolOptions {
-  threads: number;
-  dutyCycle: number;
+export interface PoolOptions extends CpuBudget {
   spawn: () => UnitThread;
 }
 
@@ -63,28 +67,77 @@ interface Slot {
   /** Jobs handed to the thread, oldest first. */
   sent: Sent[];
   restUntil: number;
+  /** The work the current rest pays for, so that a new duty cycle can measure it again. */
+  rest?: { from: number; busyMs: number };
+  /** Retired by a smaller budget: takes no new job, and is terminated once it holds none. */
+  retiring: boolean;
+}
+
+function checkBudget({ threads, dutyCycle }: CpuBudget): void {
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`expected a thread count ≥ 1, got ${threads}`);
+  if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new RangeError(`expected a duty cycle in (0, 1], got ${dutyCycle}`);
 }
 
 export class UnitPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private dutyCycle: number;
   /** Jobs a thread may hold at once: a second only where no rest comes between them. */
-  private readonly depth: number;
+  private depth: number;
   private stopped = false;
 
   constructor(private readonly options: PoolOptions) {
-    if (!(options.dutyCycle > 0 && options.dutyCycle <= 1)) {
-      throw new RangeError(`expected a duty cycle in (0, 1], got ${options.dutyCycle}`);
-    }
-    this.depth = options.dutyCycle >= 1 ? 2 : 1;
-    for (let i = 0; i < options.threads; i++) {
-      this.slots.push({ thread: options.spawn(), sent: [], restUntil: 0 });
-    }
+    checkBudget(options);
+    this.dutyCycle = options.dutyCycle;
+    this.depth = depthFor(options.dutyCycle);
+    for (let i = 0; i < options.threads; i++) this.slots.push(this.spawnSlot());
   }
 
+  /** Threads taking new units (retiring ones not counted): what a caller should keep fed. */
   get size(): number {
-    return this.slots.length;
+    return this.active().length;
+  }
+
+  get budget(): CpuBudget {
+    return { threads: this.size, dutyCycle: this.dutyCycle };
+  }
+
+  /**
+   * Applies a new budget without dropping a unit. Missing threads come first
+   * from those still retiring (they are already running), then fresh ones.
+   * Surplus threads retire: idle ones are terminated at once, busy ones once
+   * they have finished every job handed to them. A rest under way is measured
+   * again under the new duty cycle, which governs every rest from now on; a
+   * thread already holding a second job keeps it.
+   */
+  setBudget(budget: CpuBudget): void {
+    checkBudget(budget);
+    if (this.stopped) return;
+    this.dutyCycle = budget.dutyCycle;
+    this.depth = depthFor(budget.dutyCycle);
+    for (const slot of this.slots) {
+      if (slot.rest) slot.restUntil = slot.rest.from + restAfter(slot.rest.busyMs, this.dutyCycle);
+    }
+    const active = this.active();
+    for (const slot of this.slots) {
+      if (active.length >= budget.threads) break;
+      if (!slot.retiring) continue;
+      slot.retiring = false;
+      active.push(slot);
+    }
+    while (active.length < budget.threads) {
+      const slot = this.spawnSlot();
+      this.slots.push(slot);
+      active.push(slot);
+    }
+    // The threads holding the fewest jobs retire, the newest first among equals.
+    const surplus = [...active].reverse().sort((a, b) => a.sent.length - b.sent.length).slice(0, active.length - budget.threads);
+    for (const slot of surplus) {
+      slot.retiring = true;
+      if (slot.sent.length === 0) this.remove(slot);
+    }
+    this.dispatch();
   }
 
   run(module: WebAssembly.Module, request: UnitRequest, timeMs: number): Promise<UnitOutcome> {
@@ -108,6 +161,26 @@ export class UnitPool {
     }
   }
 
+  private spawnSlot(): Slot {
+    return { thread: this.options.spawn(), sent: [], restUntil: 0, retiring: false };
+  }
+
+  private active(): Slot[] {
+    return this.slots.filter((slot) => !slot.retiring);
+  }
+
+  private remove(slot: Slot): void {
+    slot.thread.terminate();
+    const at = this.slots.indexOf(slot);
+    if (at >= 0) this.slots.splice(at, 1);
+  }
+
+  private restFor(slot: Slot, busyMs: number): void {
+    const from = Date.now();
+    slot.rest = { from, busyMs };
+    slot.restUntil = from + restAfter(busyMs, this.dutyCycle);
+  }
+
   private later(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -129,7 +202,7 @@ export class UnitPool {
     const now = Date.now();
     let soonest = Infinity;
     const ready: Slot[] = [];
-    for (const slot of this.slots) {
+    for (const slot of this.active()) {
       if (slot.restUntil <= now) ready.push(slot);
       else if (slot.sent.length === 0) soonest = Math.min(soonest, slot.restUntil);
     }
@@ -187,8 +260,9 @@ export class UnitPool {
     slot.sent.splice(slot.sent.indexOf(sent), 1);
     const next = slot.sent[0];
     if (next && !next.started && next.timer === undefined) this.guardStart(slot, next);
+    if (slot.retiring && slot.sent.length === 0) this.remove(slot);
     if ('value' in outcome) {
-      slot.restUntil = Date.now() + restAfter(outcome.value.busyMs, this.options.dutyCycle);
+      this.restFor(slot, outcome.value.busyMs);
       sent.pending.resolve(outcome.value);
     } else {
       sent.pending.reject(outcome.error);
@@ -197,19 +271,27 @@ export class UnitPool {
   }
 
   /**
-   * Kills the slot's thread for `culprit`'s sake and starts a fresh one. The
-   * culprit fails with `error`; jobs that were waiting behind it go back to the
-   * front of the queue.
+   * Kills the slot's thread for `culprit`'s sake and starts a fresh one (none
+   * for a retiring slot, which goes). The culprit fails with `error`; jobs that
+   * were waiting behind it go back to the front of the queue.
    */
   private replace(slot: Slot, culprit: Sent, error: SpareCyclesError, restForMs?: number): void {
-    slot.thread.terminate();
     const sent = slot.sent.splice(0);
     for (const s of sent) this.clear(s);
+    if (slot.retiring) this.remove(slot);
+    else slot.thread.terminate();
     if (this.stopped) return;
-    slot.thread = this.options.spawn();
-    if (restForMs !== undefined) slot.restUntil = Date.now() + restAfter(restForMs, this.options.dutyCycle);
+    if (!slot.retiring) {
+      slot.thread = this.options.spawn();
+      if (restForMs !== undefined) this.restFor(slot, restForMs);
+    }
     this.queue.unshift(...sent.filter((s) => s !== culprit).map((s) => s.pending));
     culprit.pending.reject(error);
     this.dispatch();
   }
+}
+
+/** A thread that never rests holds a second job, to start the moment the first ends. */
+function depthFor(dutyCycle: number): number {
+  return dutyCycle >= 1 ? 2 : 1;
 }

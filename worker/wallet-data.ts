@@ -5,9 +5,10 @@
 // quietly missing. Platform-neutral: no node: imports.
 
 import { fromHex } from '../protocol/bytes.ts';
-import { MESSAGE_LIMITS } from '../protocol/constants.ts';
+import { MESSAGE_LIMITS, type ErrorCode } from '../protocol/constants.ts';
 import { isDenomination } from '../protocol/credits/keyset.ts';
 import { MINT_URL_PATTERN } from '../protocol/credits/token.ts';
+import { SpareCyclesError, type ErrorDetails } from '../protocol/errors.ts';
 import { decodeMessage } from '../protocol/messages/index.ts';
 
 export const WALLET_VERSION = 1;
@@ -73,7 +74,8 @@ export interface WalletStore {
   lock?(): Promise<() => Promise<void>>;
 }
 
-export type WalletErrorCode =
+export type WalletErrorCode = Extract<
+  ErrorCode,
   /** Stored data that does not read as a wallet. */
   | 'FORMAT'
   /** Stored data of a version this wallet does not read. */
@@ -91,17 +93,14 @@ export type WalletErrorCode =
   /** Credits of several mints where one must be named. */
   | 'MINT'
   /** Another process held the wallet for longer than a change may wait. */
-  | 'BUSY';
+  | 'BUSY'
+>;
 
 /** A wallet's own refusal. Nothing changed: the wallet is as it was before the call. */
-export class WalletError extends Error {
-  override name = 'WalletError';
-  readonly code: WalletErrorCode;
-  readonly field: string | undefined;
-  constructor(code: WalletErrorCode, message: string, details: { field?: string; cause?: unknown } = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.field = details.field;
+export class WalletError extends SpareCyclesError {
+  declare readonly code: WalletErrorCode;
+  constructor(code: WalletErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, details);
   }
 }
 
@@ -181,11 +180,13 @@ function readRedeem(value: unknown, field: string): PendingRedeem {
   const r = record(value, field, ['mint', 'message']);
   const message = r.message;
   if (typeof message !== 'string' || message.length % 2 !== 0 || !/^[0-9a-f]+$/.test(message)) fail(`${field}.message`, 'hex', message);
+  let t: string;
   try {
-    if (decodeMessage(fromHex(message)).t !== 'redeem') throw new Error('not a redeem message');
+    t = decodeMessage(fromHex(message)).t;
   } catch (cause) {
-    throw new WalletError('FORMAT', `wallet ${field}.message: expected a redeem message`, { field: `${field}.message`, cause });
+    throw new WalletError('FORMAT', `wallet ${field}.message: expected a redeem message, got bytes that do not decode`, { field: `${field}.message`, cause });
   }
+  if (t !== 'redeem') throw new WalletError('FORMAT', `wallet ${field}.message: expected a redeem message, got ${t}`, { field: `${field}.message` });
   return { mint: mint(r.mint, `${field}.mint`), message };
 }
 

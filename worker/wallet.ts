@@ -8,14 +8,14 @@
 // request) is on disk before anyone else sees it. Credits leave only once
 // the mint confirmed. Platform-neutral: runs in Node and the extension.
 
-import { MintHttpError, type MintClient } from '../net/mint-client.ts';
+import type { MintClient } from '../net/mint-client.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS } from '../protocol/constants.ts';
 import { blind, hashToCurve, scalarFromRandom, unblind, verifyDleq } from '../protocol/credits/bdhke.ts';
 import { nobleCurve, type CreditCurve } from '../protocol/credits/curve.ts';
 import { DENOMINATIONS, splitAmount, type PublicKeyset } from '../protocol/credits/keyset.ts';
 import { TOKEN_MAX_CREDITS, decodeToken, encodeToken } from '../protocol/credits/token.ts';
-import { KeyError } from '../protocol/errors.ts';
+import { KeyError, SpareCyclesError } from '../protocol/errors.ts';
 import { decodeMessage, encodeMessage, type BlindedOutput, type BlindSignature, type Redeem, type RedeemOk } from '../protocol/messages/index.ts';
 import {
   emptyWallet,
@@ -420,7 +420,8 @@ export class Wallet {
     try {
       answer = await client.redeem(msg);
     } catch (error) {
-      const code = error instanceof MintHttpError ? error.code : undefined;
+      // The mint's own refusals; a transport failure or a timeout leaves the request written down for a retry.
+      const code = error instanceof SpareCyclesError && error.code !== 'NETWORK' && error.code !== 'TIMEOUT' ? error.code : undefined;
       if (code === 'ALREADY_SPENT') {
         const states = await client.state(msg.proofs.map((p) => hashToCurve(this.curve, p.x)));
         const spent = new Set(msg.proofs.filter((_, i) => states[i] === 'spent').map((p) => toHex(p.x)));
@@ -428,7 +429,7 @@ export class Wallet {
         if (spent.size === 0) throw new WalletError('MISMATCH', `${mint} refused a redeem as ALREADY_SPENT but reports none of its credits spent`, { cause: error });
         return;
       }
-      const at = code === 'INVALID_CREDIT' ? /^proofs\[(\d+)\]$/.exec((error as MintHttpError).error?.field ?? '') : null;
+      const at = code === 'INVALID_CREDIT' ? /^proofs\[(\d+)\]$/.exec((error as SpareCyclesError).field ?? '') : null;
       if (at && msg.proofs[Number(at[1])]) {
         report.invalid.push(...(await this.#update((d) => settle(d, new Set([toHex(msg.proofs[Number(at[1])]!.x)])))));
         return;

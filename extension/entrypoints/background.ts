@@ -95,8 +95,6 @@ function main(): void {
     controller.handle(message).then(sendResponse, (error: unknown) => sendResponse({ error: String(error) }));
     return true;
   });
-  // For inspection from DevTools and the e2e tests.
-  (globalThis as { sparecyclesWallet?: WalletService }).sparecyclesWallet = wallet;
 
   watchIdle(controller);
   watchBattery(controller);

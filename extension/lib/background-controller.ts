@@ -29,7 +29,7 @@ export interface BackgroundDeps {
  */
 export const SETTLE_MS = 30_000;
 
-/** Settings whose change needs a fresh engine. */
+/** Settings the engine follows: a change sends it the new configuration, and the engine host decides what to rebuild (a CPU change only resizes its pool). */
 const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
 
 export function engineSettingsChanged(a: Settings, b: Settings): boolean {

@@ -19,31 +19,17 @@ export interface BackgroundEngineDeps {
   warn?(error: Error): void;
 }
 
-type Inspectable = { sparecycles?: EngineHost; sparecyclesWarnings?: string[] };
-
-/** Keeps the last warnings where DevTools and the e2e tests can read them, as the offscreen document does. */
-function keepWarning(error: Error): void {
-  const g = globalThis as Inspectable;
-  g.sparecyclesWarnings = [...(g.sparecyclesWarnings ?? []).slice(-20), error.message];
-}
-
 /** A StartEngineHost (lib/in-page-transport.ts) for the background page. */
 export async function startBackgroundEngine(deps: BackgroundEngineDeps, report: (status: EngineStatus) => void): Promise<PageEngineHost> {
   replaceRequestIdleCallback();
   // Only now may the bundle load: it looks for requestIdleCallback as it starts.
   const { default: WebTorrent } = await import('webtorrent/dist/webtorrent.min.js');
-  const host = new EngineHost({
+  return new EngineHost({
     createClient: (options: ClientOptions): BrowserTorrentClient => new WebTorrent(options),
     spawnThread: spawnWebWorkerThread,
     cores: navigator.hardwareConcurrency || 1,
     earnings: deps.earnings,
     report,
-    warn: (error) => {
-      keepWarning(error);
-      deps.warn?.(error);
-    },
+    ...(deps.warn ? { warn: deps.warn } : {}),
   });
-  // For inspection from DevTools and the e2e test: the page's one engine host while sharing.
-  (globalThis as Inspectable).sparecycles = host;
-  return host;
 }

@@ -7,14 +7,20 @@
 // its results goes to `deps.earnings`: in the offscreen document, the
 // background's wallet by runtime messages (lib/remote-earnings.ts); in
 // Firefox's background page, the same wallet called directly.
+//
+// A new configuration that changes only the CPU share resizes the pool under
+// the running engine, so moving the slider drops no unit; any other change
+// to what the engine was built from starts everything afresh.
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { magnetFor } from '../../protocol/magnet.ts';
 import { RELAY_SIGNALLING_PATH } from '../../protocol/constants.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nobleCrypto } from '../../protocol/crypto/noble.ts';
+import type { Manifest } from '../../protocol/manifest.ts';
 import { cpuBudget } from '../../units/cpu-budget.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
+import type { WorkerEngineOptions, WorkerEvents, WorkerStats } from '../../worker/engine.ts';
 import { chooseOffer, fetchOffersFromRelay } from '../../net/relay-client.ts';
 import { UnitPool } from '../../units/pool.ts';
 import type { UnitThread } from '../../units/pool.ts';
@@ -38,7 +44,33 @@ export interface EngineHostDeps {
   earnings?: Earnings;
   report(status: EngineStatus): void;
   warn?(error: Error): void;
+  /** Makes the engine for a task; by default a WorkerEngine. A test hands in one it can watch. */
+  createEngine?(options: WorkerEngineOptions, magnet: string): HostedEngine;
 }
+
+/** What the host uses of its engine (a WorkerEngine). */
+export interface HostedEngine {
+  readonly ready: Promise<Manifest>;
+  readonly stats: WorkerStats;
+  readonly manifest: Manifest | undefined;
+  readonly infoHash: string;
+  readonly unsettled: number;
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): unknown;
+  removeAllListeners(): unknown;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+
+/** Settings the engine, its torrent client and its pool are built from; the CPU share is not one of them (the pool follows it). */
+const FRESH_ENGINE_FIELDS = ['magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
+
+export function needsFreshEngine(a: Settings, b: Settings): boolean {
+  return FRESH_ENGINE_FIELDS.some((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+}
+
+/** How many warnings the status carries, newest last. */
+const WARNINGS_KEPT = 20;
 
 /** How often a volunteer with no task asks its relay again. */
 const OFFER_POLL_MS = 3000;
@@ -79,13 +111,13 @@ export function clientOptions(settings: Settings): ClientOptions {
 
 export class EngineHost {
   private client: BrowserTorrentClient | undefined;
-  /** How many times configure ran, for inspection. */
-  configurations = 0;
-  /** Bumped by configure() and stop(): a relay poll of an older generation ends. */
+  /** Bumped by a fresh configuration and by stop(): a relay poll of an older generation ends. */
   private generation = 0;
   private pool: UnitPool | undefined;
-  private engine: WorkerEngine | undefined;
+  private engine: HostedEngine | undefined;
   private settings: Settings | undefined;
+  private seed: string | undefined;
+  private readonly warnings: string[] = [];
   private held = false;
   private stage: EngineStatus['stage'] = 'waiting-for-task';
   private error: string | undefined;
@@ -94,19 +126,32 @@ export class EngineHost {
 
   constructor(private readonly deps: EngineHostDeps) {}
 
-  /** (Re)starts everything for these settings. Units running under an old configuration are dropped; the tasker reissues them. */
+  /**
+   * Applies a configuration. When only the CPU share (or the held state)
+   * differs from what is running, the pool takes the new budget and the
+   * engine carries on. Otherwise everything restarts, and units running under
+   * the old configuration are dropped; the tasker reissues them.
+   */
   configure(config: OffscreenConfig): void {
+    if (this.keepsEngine(config)) {
+      this.settings = config.settings;
+      this.pool!.setBudget(cpuBudget(config.settings.cpu, this.deps.cores));
+      // release() also has the engine claim at once for a larger pool, instead of when its next unit ends.
+      if (config.held) this.hold();
+      else this.release();
+      return;
+    }
     const { settings } = config;
     this.held = config.held;
     this.stopEngine();
     this.settings = settings;
+    this.seed = config.seed;
     // A fresh client each time: WebTorrent destroys a torrent asynchronously,
     // and adding the same magnet again to the same client before that is done
     // loses both torrents without an error.
     this.client?.destroy();
     this.client = this.deps.createClient(clientOptions(settings));
-    this.client.on('error', (error) => this.deps.warn?.(typeof error === 'string' ? new Error(error) : error));
-    this.configurations++;
+    this.client.on('error', (error) => this.warn(typeof error === 'string' ? new Error(error) : error));
     this.generation++;
     const budget = cpuBudget(settings.cpu, this.deps.cores);
     this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });
@@ -117,6 +162,23 @@ export class EngineHost {
     clearInterval(this.timer);
     this.timer = setInterval(() => this.report(), 1000);
     this.report();
+  }
+
+  /** A running host whose engine (or search for one) was built from the same settings, CPU share aside. A failed engine is retried. */
+  private keepsEngine(config: OffscreenConfig): boolean {
+    return (
+      this.pool !== undefined &&
+      this.settings !== undefined &&
+      this.stage !== 'failed' &&
+      config.seed === this.seed &&
+      !needsFreshEngine(this.settings, config.settings)
+    );
+  }
+
+  private warn(error: Error): void {
+    this.warnings.push(error.message);
+    this.warnings.splice(0, this.warnings.length - WARNINGS_KEPT);
+    this.deps.warn?.(error);
   }
 
   /** Asks the relay for offers until one has units left, then works on it. */
@@ -134,7 +196,7 @@ export class EngineHost {
           return;
         }
       } catch (error) {
-        this.deps.warn?.(error as Error);
+        this.warn(error as Error);
       }
       await new Promise((resolve) => setTimeout(resolve, OFFER_POLL_MS));
     }
@@ -144,17 +206,15 @@ export class EngineHost {
     const { settings } = config;
     this.stage = 'fetching';
     const identity = Identity.fromSeed(nobleCrypto, fromHex(config.seed));
-    const engine = new WorkerEngine(
-      {
-        backend: nobleCrypto,
-        identity,
-        pool: this.pool!,
-        torrents: webTorrentPort(this.client!, browserTrackers(settings)),
-        ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
-        ...(expectTasker ? { expectTasker } : {}),
-      },
-      magnet,
-    );
+    const options: WorkerEngineOptions = {
+      backend: nobleCrypto,
+      identity,
+      pool: this.pool!,
+      torrents: webTorrentPort(this.client!, browserTrackers(settings)),
+      ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
+      ...(expectTasker ? { expectTasker } : {}),
+    };
+    const engine = this.deps.createEngine ? this.deps.createEngine(options, magnet) : new WorkerEngine(options, magnet);
     if (this.held) engine.pause();
     this.engine = engine;
     const changed = () => this.report();
@@ -168,7 +228,7 @@ export class EngineHost {
     engine.on('failed', changed);
     engine.on('receipt', changed);
     engine.on('paid', changed);
-    engine.on('warning', (error) => this.deps.warn?.(error));
+    engine.on('warning', (error) => this.warn(error));
     engine.ready.catch((error: unknown) => {
       if (this.engine !== engine) return;
       this.stage = 'failed';
@@ -199,7 +259,7 @@ export class EngineHost {
     const stats = this.engine?.stats ?? { assigned: 0, computed: 0, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0 };
     const manifest = this.engine?.manifest;
     const torrent = this.engine && this.client?.torrents.find((t) => t.infoHash === this.engine!.infoHash);
-    const budget = this.settings ? cpuBudget(this.settings.cpu, this.deps.cores) : { threads: 0, dutyCycle: 0 };
+    const budget = this.pool?.budget ?? { threads: 0, dutyCycle: 0 };
     return {
       stage: this.stage,
       ...(manifest && this.engine
@@ -212,6 +272,7 @@ export class EngineHost {
       dutyCycle: budget.dutyCycle,
       ...(this.onAc === undefined ? {} : { onAc: this.onAc }),
       ...(this.error ? { error: this.error } : {}),
+      ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
     };
   }
 

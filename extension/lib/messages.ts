@@ -28,6 +28,8 @@ export interface EngineStatus {
   /** From the Battery API where the page has one. */
   onAc?: boolean;
   error?: string;
+  /** The engine's latest warnings (a relay that did not answer, a peer that broke the protocol), newest last. */
+  warnings?: string[];
 }
 
 /** Everything the popup shows. */
@@ -60,7 +62,15 @@ export type ToOffscreen =
   | { target: 'offscreen'; kind: 'hold' }
   | { target: 'offscreen'; kind: 'release' };
 
-export type ExtensionMessage = ToBackground | ToOffscreen | ToWallet;
+/**
+ * Asks the offscreen document for its engine's status now, answered with an
+ * EngineStatus (null while its engine is still loading). The background holds
+ * only the last status reported; this one is live, and answering it shows the
+ * document's event loop is free.
+ */
+export type OffscreenQuery = { target: 'offscreen'; kind: 'get-status' };
+
+export type ExtensionMessage = ToBackground | ToOffscreen | OffscreenQuery | ToWallet;
 
 export function isMessageFor<T extends ExtensionMessage['target']>(
   message: unknown,

@@ -4,6 +4,8 @@
 // never stops the extension from starting. The functions here are pure apart
 // from loadSettings/saveSettings, which take the storage area as an argument.
 
+import { SpareCyclesError } from '../../protocol/errors.ts';
+
 export const SETTINGS_KEY = 'settings';
 export const SETTINGS_VERSION = 3;
 
@@ -11,15 +13,15 @@ export interface Settings {
   version: typeof SETTINGS_VERSION;
   /** The volunteer wants to share. */
   sharing: boolean;
-  /** Share of this machine's CPU, 0.1–1: threads × duty cycle (worker/cpu-budget.ts). */
+  /** Share of this machine's CPU, 0.1–1: threads × duty cycle (units/cpu-budget.ts). */
   cpu: number;
   onlyOnAc: boolean;
   onlyWhenIdle: boolean;
-  /** Edge relay (WebSocket); offer discovery through it comes later. Empty: none. */
+  /** Edge relay (WebSocket): where offers are found when no magnet is set, and WebRTC signalling at its /announce. Empty: none. */
   relayUrl: string;
   /** WebSocket trackers for WebRTC signalling. */
   trackerUrls: string[];
-  /** The mint that pays credits. Empty: none yet. */
+  /** A mint URL, stored but not used yet: each paying task names the mint that pays it. Empty: none. */
   mintUrl: string;
   /** "Compute this magnet": a task chosen by hand. Empty: wait for an offer. */
   magnet: string;
@@ -27,16 +29,6 @@ export interface Settings {
   maxPeerConnections: number;
   /** The account at each mint that "Redeem to account" pays into. Empty: none chosen yet. */
   redeemAccount: string;
-}
-
-/** What version 1 stored: a percentage slider and a single tracker. */
-export interface SettingsV1 {
-  version: 1;
-  sharing: boolean;
-  /** Percent, 10–100. */
-  cpuPercent: number;
-  onlyOnAc: boolean;
-  trackerUrl: string;
 }
 
 export const CPU_MIN = 0.1;
@@ -64,13 +56,11 @@ export function defaultSettings(): Settings {
   };
 }
 
-export class SettingsError extends Error {
-  override name = 'SettingsError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
+/** A setting that does not fit, named by its field. */
+export class SettingsError extends SpareCyclesError {
+  declare readonly field: string;
+  constructor(field: string, message: string) {
+    super('USAGE', `${field}: ${message}`, { field });
   }
 }
 
@@ -185,7 +175,12 @@ export function sanitizeSettings(raw: Record<string, unknown>): Settings {
 
 // ---- migrations ---------------------------------------------------------------
 
-/** v1 → v2: the slider became a fraction, one tracker became a list, new fields got defaults. */
+/**
+ * v1 → v2: the slider became a fraction, one tracker became a list, new
+ * fields got defaults. Version 1 stored `sharing`, `cpuPercent` (10–100),
+ * `onlyOnAc` and one `trackerUrl`; it is read as untrusted fields, since a
+ * stored record may hold anything.
+ */
 export function migrateV1(v1: Record<string, unknown>): Record<string, unknown> {
   const percent = typeof v1.cpuPercent === 'number' ? v1.cpuPercent : 50;
   const tracker = typeof v1.trackerUrl === 'string' ? v1.trackerUrl.trim() : '';

@@ -6,7 +6,8 @@
 // crosses the page boundary as text instead of an exception that would not.
 
 import { fromHex, toHex } from '../../protocol/bytes.ts';
-import { MESSAGE_LIMITS } from '../../protocol/constants.ts';
+import { MESSAGE_LIMITS, type ErrorCode } from '../../protocol/constants.ts';
+import { isErrorCode, SchemaError, SpareCyclesError } from '../../protocol/errors.ts';
 import type { ReceivedPay } from '../../worker/ports.ts';
 import { LABEL_MAX } from '../../worker/wallet-data.ts';
 import type { ExportedToken } from './wallet-store.ts';
@@ -81,13 +82,10 @@ export interface WalletAnswers {
 }
 
 /** A wallet message that does not read. */
-export class WalletMessageError extends Error {
-  override name = 'WalletMessageError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
+export class WalletMessageError extends SchemaError {
+  declare readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`, { field });
   }
 }
 
@@ -205,23 +203,23 @@ export function refusal(error: unknown): { ok: false; error: string; code?: stri
   };
 }
 
-/** A refusal that came back across the boundary, as an exception again. */
-export class WalletRefusedError extends Error {
-  override name = 'WalletRefusedError';
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
+/** A refusal that came back across the boundary, as an exception again, with the code it was sent with. */
+export class WalletRefusedError extends SpareCyclesError {
+  constructor(message: string, code: ErrorCode) {
+    super(code, message);
   }
 }
 
-/** The value of a reply, or WalletRefusedError; anything that is not a reply is refused too (no background listening, say). */
+/**
+ * The value of a reply, or WalletRefusedError: with the refusal's code, or
+ * INTERNAL for a fault the other side did not name; anything that is not a
+ * reply is refused as NETWORK (no background listening, say).
+ */
 export function unwrapReply<T>(reply: unknown, kind: WalletKind): T {
   const r = reply as Partial<{ ok: boolean; value: T; error: unknown; code: unknown }> | undefined | null;
   if (r && r.ok === true && 'value' in r) return r.value as T;
-  if (r && r.ok === false) throw new WalletRefusedError(String(r.error), typeof r.code === 'string' ? r.code : undefined);
-  throw new WalletRefusedError(`the wallet did not answer ${kind}`, undefined);
+  if (r && r.ok === false) throw new WalletRefusedError(String(r.error), isErrorCode(r.code) ? r.code : 'INTERNAL');
+  throw new WalletRefusedError(`the wallet did not answer ${kind}`, 'NETWORK');
 }
 
 /** The popup's questions and actions, answered by the background's wallet; a refusal throws WalletRefusedError. */

@@ -37,13 +37,10 @@ describe('closing the browser mid-unit', () => {
     await popup.click('label.switch');
 
     // Close the whole browser as soon as it holds ordinary units (its first is a canary).
-    const offscreen = await ext.offscreenPage();
     await waitFor(
       'the browser to hold units past its canary',
       async () => {
-        const stats = (await offscreen.evaluate(
-          () => (globalThis as unknown as { sparecycles?: { status(): { units: { assigned: number; computed: number } } } }).sparecycles?.status().units,
-        )) as { assigned: number; computed: number } | undefined;
+        const stats = (await ext!.engineStatus())?.units;
         return stats && stats.assigned >= 2 && stats.assigned > stats.computed ? true : undefined;
       },
       60_000,

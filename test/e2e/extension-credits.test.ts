@@ -13,7 +13,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import type { EngineStatus } from '../../extension/lib/messages.ts';
 import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
@@ -33,7 +32,6 @@ const UNITS = 32;
 const PRICE = 5;
 const ACCOUNT = 'volunteer-e2e';
 
-type WalletGlobal = { sparecyclesWallet?: { summary(): Promise<WalletSummary> } };
 type StorageGlobal = { chrome: { storage: { local: { get(key: string): Promise<Record<string, unknown>> } } } };
 
 let mesh: Mesh | undefined;
@@ -48,9 +46,9 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-/** What the background's wallet says it holds. */
+/** What the background's wallet says it holds, asked as the popup asks. */
 function backgroundSummary(browser = ext!): Promise<WalletSummary> {
-  return browser.serviceWorker.evaluate(() => (globalThis as unknown as WalletGlobal).sparecyclesWallet!.summary());
+  return browser.walletSummary();
 }
 
 /** The wallet record in storage.local, as the background wrote it. */
@@ -119,7 +117,7 @@ describe('credits earned by the extension', () => {
     expect(stored.credits.reduce((s, c) => s + c.amount, 0)).toBe(earned);
     // Nothing is left waiting for pay that will not come.
     expect(stored.pending).toEqual([]);
-    const engine = await offscreen.evaluate(() => (globalThis as unknown as { sparecycles?: { status(): EngineStatus } }).sparecycles?.status() ?? null);
+    const engine = await ext!.engineStatus();
     expect(engine?.units.credits).toBe(earned);
 
     // The popup shows it.

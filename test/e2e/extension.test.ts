@@ -12,11 +12,8 @@ import puppeteer from 'puppeteer-core';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { defaultSettings } from '../../extension/lib/settings.ts';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { chromiumArgs } from '../../testnet/chromium.ts';
-import { startDht, stopDht } from '../../net/dht.ts';
-import { Identity } from '../../protocol/crypto/identity.ts';
-import { RelayServer } from '../../relay/relay.ts';
+import type { RelayServer } from '../../relay/relay.ts';
 import { Mesh } from '../../testnet/mesh.ts';
 import { statusText, waitFor } from '../../testnet/extension-browser.ts';
 import { requireTool } from '../../testnet/tools.ts';
@@ -30,8 +27,6 @@ const ARTIFACTS = `${ROOT}test-artifacts`;
 let expected: Uint8Array;
 let mesh: Mesh | undefined;
 let browser: Browser | undefined;
-let relay: RelayServer | undefined;
-const cleanup: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   if (!existsSync(`${EXTENSION}/manifest.json`)) execFileSync('npx', ['wxt', 'build'], { cwd: ROOT, stdio: 'ignore' });
@@ -46,20 +41,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await relay?.stop();
-  for (const step of cleanup) await step();
   await mesh?.stop();
 });
 
 
 describe('the extension in Chromium', () => {
   it('computes units the tasker accepts, stops claiming when switched off, and the merge equals run-local', async () => {
-    mesh = await Mesh.start();
-    const relayDht = await startDht(nodeCrypto, { bootstrap: mesh.net.bootstrap, host: '127.0.0.1' });
-    relay = new RelayServer({ backend: nodeCrypto, identity: Identity.generate(nodeCrypto), dht: relayDht, port: 0, host: '127.0.0.1' });
-    await relay.start();
-    const stopRelayDht = () => stopDht(relayDht);
-    cleanup.push(stopRelayDht);
+    mesh = await Mesh.start({ relays: 1 });
+    const relay: RelayServer = mesh.net.relays[0]!.relay;
     // The tasker also announces at the relay's signalling endpoint, the one place the browser looks for peers.
     const session = await mesh.publish(EXAMPLE, { offer: true, trackers: [relay.signallingUrl] });
     // The relay's cache was filled before the offer existed; a fresh lookup saves waiting for its next round.
@@ -123,7 +112,7 @@ describe('the extension in Chromium', () => {
     expect(fromBrowser(), 'the browser sent no results after sharing was switched off').toBe(afterOff);
     expect(session.coordinator.acceptedUnits(browserKey).length).toBeGreaterThan(0);
     // The browser found the task by asking the relay, not from a magnet.
-    const metrics = await (await fetch(`${relay!.url.replace(/^ws/, 'http')}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.url.replace(/^ws/, 'http')}/metrics`)).text();
     expect(metrics).toMatch(/_requests_total\{type="relay-find"\} [1-9]/);
   }, 300_000);
 });

@@ -9,8 +9,8 @@
 // Node worker finishes what was not accepted, and the merge equals run-local.
 
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
-import type { EngineStatus } from '../../extension/lib/messages.ts';
-import type { WalletSummary } from '../../extension/lib/wallet-messages.ts';
+import type { ExtensionMessage, StatusView } from '../../extension/lib/messages.ts';
+import { askWallet } from '../../extension/lib/wallet-messages.ts';
 import { launchFirefoxWithExtension } from '../support/firefox.ts';
 import type { FirefoxExtension } from '../support/firefox.ts';
 import { Mesh } from '../../testnet/mesh.ts';
@@ -24,11 +24,21 @@ const UNITS = 32;
 const PRICE = 5;
 
 type Background = {
-  sparecycles?: { status(): EngineStatus };
-  sparecyclesWallet: { summary(): Promise<WalletSummary> };
-  sparecyclesWarnings?: string[];
   browser: { storage: { local: { get(key: string): Promise<Record<string, unknown>> } } };
 };
+type RuntimeGlobal = { browser: { runtime: { sendMessage(message: unknown): Promise<unknown> } } };
+
+/** Sends a runtime message from the extension page the helper keeps open, as the popup does. */
+function send(message: ExtensionMessage): Promise<unknown> {
+  return ff!.console.evaluate((m) => (globalThis as unknown as RuntimeGlobal).browser.runtime.sendMessage(m), message);
+}
+
+/** The engine's status as the background last heard it: in Firefox the engine runs in the background page and reports by direct calls. */
+async function engineStatus() {
+  return ((await send({ target: 'background', kind: 'get-status' })) as StatusView).engine ?? null;
+}
+
+const walletSummary = () => askWallet(send, 'summary');
 
 let mesh: Mesh | undefined;
 let ff: FirefoxExtension | undefined;
@@ -65,8 +75,8 @@ describe('the extension in Firefox', () => {
     const tracer = setInterval(() => void statusText().then((t) => trace.at(-1) !== t && trace.push(t), () => {}), 500);
     onTestFinished(() => clearInterval(tracer));
     onTestFailed(async () => {
-      const warnings = await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWarnings ?? []).catch(() => []);
-      const engine = await ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null).catch(() => null);
+      const engine = await engineStatus().catch(() => null);
+      const warnings = engine?.warnings ?? [];
       const tally = results.reduce<Record<string, number>>((t, r) => ({ ...t, [r.status]: (t[r.status] ?? 0) + 1 }), {});
       console.log(`popup trace:\n${trace.join('\n')}\nresults: ${JSON.stringify(tally)}\nengine: ${JSON.stringify(engine)}\nbackground warnings:\n${warnings.join('\n')}\ntasker log (claims left out):\n${taskerLog.filter((l) => !l.includes('"claim"')).slice(-80).join('\n')}`);
     });
@@ -78,7 +88,6 @@ describe('the extension in Firefox', () => {
     // receipt comes back. Not every unit need reach it: the example has two canaries, whose
     // answers the tasker knows, and a proven worker gets a canary only now and then, so the
     // task may be done before the second one was ever handed out.
-    const engineStatus = () => ff!.inBackground((bg) => (bg as unknown as Background).sparecycles?.status() ?? null);
     let taskDone = false;
     void session.done.then(() => (taskDone = true), () => {});
     await waitFor(
@@ -112,7 +121,7 @@ describe('the extension in Firefox', () => {
     const summary = await waitFor(
       'the background wallet to hold every accepted unit’s pay',
       async () => {
-        const s = await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWallet.summary());
+        const s = await walletSummary();
         return s.total === earned ? s : undefined;
       },
       30_000,
@@ -131,7 +140,7 @@ describe('the extension in Firefox', () => {
     await popup.click('label.switch');
     await waitFor('the popup to say "Not sharing"', async () => ((await statusText()) === 'Not sharing' ? true : undefined), 60_000);
     expect(await engineStatus().then((e) => e?.units.running ?? 0)).toBe(0);
-    expect((await ff!.inBackground((bg) => (bg as unknown as Background).sparecyclesWallet.summary())).total).toBe(earned);
+    expect((await walletSummary()).total).toBe(earned);
     const fromBrowser = results.length;
 
     // The browser's results alone made the output, and it equals run-local's.

@@ -11,7 +11,6 @@ import type { DhtItem } from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogLine } from '../../serve/log.ts';
-import { startDht, stopDht } from '../../net/dht.ts';
 import { decode, encode, type BValue } from '../../protocol/bencode.ts';
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../../protocol/bytes.ts';
 import { OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../../protocol/constants.ts';
@@ -154,19 +153,15 @@ function probe(port: number, bytes: Uint8Array | undefined, waitMs = 10_000): Pr
 const warnings = (event: string, mark = 0) => lines.slice(mark).filter((l) => l.level === 'warn' && l.event === event);
 
 beforeAll(async () => {
-  testnet = await startTestnet({ dhtNodes: 5, tracker: false });
-  worker = await startDht(backend, { bootstrap: testnet.bootstrap, host: '127.0.0.1' });
-  // The testnet's nodes learn each other by ping; a put before that has nowhere to go.
-  await waitFor('every DHT node to know the others', async () =>
-    [...testnet.dht, worker].every((d) => d.toJSON().nodes.length >= testnet.dht.length - 1) ? true : undefined,
-  );
+  testnet = await startTestnet({ dhtNodes: 5, tracker: false, log });
+  // The worker's own node; the testnet returns it once it and every other node know each other.
+  worker = await testnet.addDhtNode();
   alice = await publisher(aliceId, testnet.dht[0]!, aliceFields);
   bob = await publisher(bobId, testnet.dht[1]!, bobFields);
 });
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-  if (worker) await stopDht(worker);
   await testnet?.stop();
   expect(lines.filter((l) => l.level === 'error')).toEqual([]);
 });

@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import type DHT from 'bittorrent-dht';
 import type { DhtItem } from 'bittorrent-dht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDht, stopDht } from '../../net/dht.ts';
 import type { LogLine } from '../../serve/log.ts';
 import { decode, encode, type BValue } from '../../protocol/bencode.ts';
 import { concatBytes, equalBytes, toHex, utf8 } from '../../protocol/bytes.ts';
@@ -26,12 +25,12 @@ import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
 import { SchemaError, SignatureError } from '../../protocol/errors.ts';
 import { decodeMessage, encodeMessage, signMessage, verifyMessage } from '../../protocol/messages/index.ts';
 import type { Message, MessageOf, Offer } from '../../protocol/messages/index.ts';
-import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
+import { TorrentClient } from '../../net/torrent-client.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
-import { RelayServer, type RelayOptions } from '../../relay/relay.ts';
+import type { RelayServer } from '../../relay/relay.ts';
 import { WebSocketClient, WS_OPEN, type WsSocket } from '../../serve/ws.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
-import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
+import { startTestnet, type Testnet, type TestRelayOptions } from '../../testnet/testnet.ts';
 import { waitFor } from '../../testnet/wait.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -58,10 +57,9 @@ const bobFields: OfferFields = { task: backend.randomBytes(20), name: 'primes', 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
-async function startRelay(options: Partial<RelayOptions> = {}): Promise<RelayServer> {
-  const r = new RelayServer({ backend, identity: Identity.generate(backend), dht: relayDht, port: 0, host: '127.0.0.1', log, ...options });
-  cleanups.push(() => r.stop());
-  await r.start();
+/** Another relay on the testnet, with its own DHT node, its offer cache filled; the testnet stops it. */
+async function startRelay(options: TestRelayOptions = {}): Promise<RelayServer> {
+  const { relay: r } = await testnet.addRelay(options);
   await r.refreshOffers();
   return r;
 }
@@ -196,15 +194,8 @@ const httpOf = (r: RelayServer) => r.url.replace(/^ws:/, 'http:');
 // ---- The network ----------------------------------------------------------------------
 
 beforeAll(async () => {
-  testnet = await startTestnet({ dhtNodes: 5, tracker: false });
-  relayDht = await startDht(backend, {
-    bootstrap: testnet.bootstrap,
-    host: '127.0.0.1',
-    log: (level, event, message) => log({ level, event, message }),
-  });
-  await waitFor('every DHT node to know the others', () =>
-    [...testnet.dht, relayDht].every((d) => d.toJSON().nodes.length >= testnet.dht.length - 1) ? true : undefined,
-  );
+  testnet = await startTestnet({ dhtNodes: 5, tracker: false, relays: [{ identity: relayId }], log });
+  ({ relay, dht: relayDht } = testnet.relays[0]!);
   for (const [identity, dht, fields] of [[aliceId, testnet.dht[0]!, aliceFields], [bobId, testnet.dht[1]!, bobFields]] as const) {
     const p = new OfferPublisher({ backend, identity, dht, log });
     cleanups.push(() => p.stop());
@@ -212,12 +203,12 @@ beforeAll(async () => {
     if (identity === aliceId) alice = p;
     else bob = p;
   }
-  relay = await startRelay({ identity: relayId });
+  // The relay first looked at the DHT before either offer existed.
+  await relay.refreshOffers();
 });
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-  if (relayDht) await stopDht(relayDht);
   await testnet?.stop();
   expect(lines.filter((l) => l.level === 'error')).toEqual([]);
 });
@@ -509,9 +500,11 @@ describe('hostile input', () => {
 describe('WebRTC signalling', () => {
   it('two WebTorrent peers that know only the relay meet through it over WebRTC and move a torrent', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sc-signal-'));
-    const seeder = await createTorrentClient(backend, { dht: false, loopback: true, path: join(dir, 'a') });
-    const leecher = await createTorrentClient(backend, { dht: false, loopback: true, path: join(dir, 'b') });
+    const seeder = new TorrentClient(backend, { dht: false, loopback: true, path: join(dir, 'a') });
+    const leecher = new TorrentClient(backend, { dht: false, loopback: true, path: join(dir, 'b') });
     try {
+      await seeder.start();
+      await leecher.start();
       const bytes = randomBytes(300_000);
       // No tracker and no DHT: the relay's /announce is the only way these two can find each other.
       const seeded = await seedBuffers(seeder.client, 'signal', [namedFile('blob.bin', bytes)], { trackers: [relay.signallingUrl], path: seeder.path });
@@ -544,8 +537,8 @@ describe('WebRTC signalling', () => {
       expect(health.signalling).toMatchObject({ url: relay.signallingUrl, swarms: 1 });
       expect(health.signalling.peers).toBeGreaterThanOrEqual(2);
     } finally {
-      await destroyTorrentClient(seeder.client);
-      await destroyTorrentClient(leecher.client);
+      await seeder.stop();
+      await leecher.stop();
       await rm(dir, { recursive: true, force: true });
     }
     // Should the first offers still cross on a slow machine, re-announcing recovers, slowly.

@@ -13,26 +13,25 @@
 // moment that changes, and a failed payment must not disarm it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MintHttpError } from '../../net/mint-client.ts';
-import { silentLogger } from '../../serve/log.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
+import { MintError } from '../../protocol/errors.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { Payer } from '../../tasker/payer.ts';
 import { UnitPayments } from '../../tasker/unit-payments.ts';
 import { memoryWalletStore, Wallet } from '../../worker/wallet.ts';
-import { fund, startMint, type TestMint } from '../support/mint.ts';
+import { startTestMint, type TestMint } from '../../testnet/testnet-mint.ts';
 
 const PRICE = 5;
 let m: TestMint;
 
 beforeAll(async () => {
-  m = await startMint({ log: silentLogger });
+  m = await startTestMint();
 });
 
 afterAll(async () => {
-  await m?.remove();
+  await m?.stop();
 });
 
 describe('paying units', () => {
@@ -48,16 +47,16 @@ describe('paying units', () => {
       return { label, blinded: (await wallet.prepare(m.url, PRICE, label)).map((o) => o.B) };
     };
 
-    await fund(m.client, m.admin, account, PRICE - 1);
+    await m.fund(account, PRICE - 1);
     const first = await lease(1);
     const refusal = await payments.pay(worker, 7, first.blinded).then(
       () => undefined,
       (error: unknown) => error,
     );
-    expect(refusal).toBeInstanceOf(MintHttpError);
-    expect((refusal as MintHttpError).code).toBe('INSUFFICIENT_FUNDS');
+    expect(refusal).toBeInstanceOf(MintError);
+    expect((refusal as MintError).code).toBe('INSUFFICIENT_FUNDS');
 
-    await fund(m.client, m.admin, account, 2 * PRICE + 1);
+    await m.fund(account, 2 * PRICE + 1);
     const second = await lease(2);
     const paid = await payments.pay(worker, 7, second.blinded);
     expect(paid).toBeDefined();
@@ -76,7 +75,7 @@ describe('paying units', () => {
 
   it('pays a unit once when two of its leases settle at the same time', async () => {
     const tasker = Identity.generate(nodeCrypto);
-    await fund(m.client, m.admin, toHex(tasker.publicKey), 10 * PRICE);
+    await m.fund(toHex(tasker.publicKey), 10 * PRICE);
     const payments = new UnitPayments(await Payer.connect({ backend: nodeCrypto, identity: tasker, mint: m.url, price: PRICE, client: m.client }));
     const wallet = await Wallet.open(memoryWalletStore());
     const blinded = async (label: string) => (await wallet.prepare(m.url, PRICE, label)).map((o) => o.B);

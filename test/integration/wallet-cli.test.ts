@@ -5,8 +5,7 @@
 // is made in-process (a tasker's signed payment on the wallet's outputs),
 // then moved around by the commands only.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,14 +19,13 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { signMessage } from '../../protocol/messages/index.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
-import { waitFor } from '../../testnet/wait.ts';
+import { spawnMint, type MintProcess } from '../support/mint.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CYCLES = join(ROOT, 'bin/cycles.mjs');
 
 let home: string;
-let mintChild: ChildProcess | undefined;
-let mintExited: Promise<[number | null, NodeJS.Signals | null]>;
+let mint: MintProcess | undefined;
 let url: string;
 const tasker = Identity.generate(nodeCrypto);
 
@@ -54,29 +52,13 @@ const file = (name: string) => join(home, name);
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sc-wallet-cli-'));
-  const child = spawn(process.execPath, [CYCLES, 'mint', '--db', file('ledger.db'), '--port', '0', '--host', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SPARECYCLES_HOME: home },
-  });
-  mintChild = child;
-  mintExited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  await waitFor('the mint URL on stdout', () => stdout.includes('\n') || child.exitCode !== null, 30_000, 20);
-  if (!stdout.includes('\n')) throw new Error(`cycles mint exited: ${stderr.slice(-2000)}`);
-  url = stdout.split('\n')[0]!.trim();
+  // No --admin: the mint takes deposits from this home's mint-admin key, as `cycles deposit` signs them.
+  mint = await spawnMint({ db: file('ledger.db'), home });
+  url = mint.url;
 });
 
 afterAll(async () => {
-  const child = mintChild;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await mintExited;
-    clearTimeout(timer);
-  }
+  await mint?.stop();
   if (home) await rm(home, { recursive: true, force: true });
 });
 
@@ -182,7 +164,7 @@ describe('cycles wallet and cycles redeem', () => {
   it('leave the mint running clean, and it stops on SIGTERM', async () => {
     const health = (await (await fetch(`${url}/health`)).json()) as { ok: boolean; invariants: string[] };
     expect(health).toMatchObject({ ok: true, invariants: [] });
-    mintChild!.kill('SIGTERM');
-    expect(await mintExited).toEqual([0, null]);
+    // SIGTERM, and how it exited: a clean 0, not the SIGKILL that stop() sends one that hangs.
+    expect(await mint!.stop()).toEqual([0, null]);
   });
 });

@@ -10,7 +10,7 @@ import WebSocketTracker from 'bittorrent-tracker/websocket-tracker';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { addTorrent, whenDone } from '../../net/fetch-torrent.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { createTorrentClient, destroyTorrentClient } from '../../net/torrent-client.ts';
+import { TorrentClient } from '../../net/torrent-client.ts';
 import { namedFile, readTorrentFile, seedBuffers } from '../../net/torrent-files.ts';
 import { OFFER_GRACE_MS } from '../../net/webrtc-offers.ts';
 import { Mesh } from '../../testnet/mesh.ts';
@@ -47,9 +47,11 @@ describe('WebRTC offers from Node peers', () => {
     const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
     const dir = await mkdtemp(join(tmpdir(), 'sc-offers-'));
     // No DHT and no TCP tracker: WebRTC is the only way the two can meet.
-    const seeder = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'a') });
-    const leecher = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'b') });
+    const seeder = new TorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'a') });
+    const leecher = new TorrentClient(nodeCrypto, { dht: false, loopback: true, path: join(dir, 'b') });
     try {
+      await seeder.start();
+      await leecher.start();
       const bytes = randomBytes(100_000);
       const seeded = await seedBuffers(seeder.client, 'rtc', [namedFile('blob.bin', bytes)], { trackers: ws, path: seeder.path });
       // Half a grace apart, so that the two peers' offers do not cross at the tracker.
@@ -68,8 +70,8 @@ describe('WebRTC offers from Node peers', () => {
       for (const wire of fetched.wires) expect(wire.type).toBe('webrtc');
       expect(created).toHaveBeenCalled();
     } finally {
-      await destroyTorrentClient(seeder.client);
-      await destroyTorrentClient(leecher.client);
+      await seeder.stop();
+      await leecher.stop();
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
@@ -86,8 +88,9 @@ describe('WebRTC offers from Node peers', () => {
       return send.call(this, params);
     });
     const dir = await mkdtemp(join(tmpdir(), 'sc-offers-'));
-    const client = await createTorrentClient(nodeCrypto, { dht: false, loopback: true, path: dir });
+    const client = new TorrentClient(nodeCrypto, { dht: false, loopback: true, path: dir });
     try {
+      await client.start();
       const eager = addTorrent(client.client, `magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { path: dir, announce: ws, offerAtOnce: true });
       const sparing = addTorrent(client.client, `magnet:?xt=urn:btih:${'cd'.repeat(20)}`, { path: dir, announce: ws });
       const started = (hash: string) => sent.find((s) => s.infoHash === hash && s.event === 'started');
@@ -95,7 +98,7 @@ describe('WebRTC offers from Node peers', () => {
       expect(started(eager.infoHash)!.offers!.length).toBeGreaterThan(0);
       expect(started(sparing.infoHash)!.offers).toEqual([]);
     } finally {
-      await destroyTorrentClient(client.client);
+      await client.stop();
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);

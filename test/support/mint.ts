@@ -1,8 +1,8 @@
-// The mint as the integration tests meet it: an in-process Mint + MintServer
-// on a temporary SQLite file, a real `cycles mint` child process, and the
-// client's half of blind issuance (blind, pay, check the DLEQ proof, unblind)
-// on the libsodium curve, which issues a few hundred credits in a second or
-// two. Everything started here is torn down by its stop().
+// The mint as the integration tests meet it, beyond the loopback harness's
+// in-process mint (testnet/testnet-mint.ts): a real `cycles mint` child
+// process to kill and restart, the client's half of blind issuance (blind,
+// pay, check the DLEQ proof, unblind), raw HTTP, and the ledger file read from
+// outside. Everything started here is torn down by its stop().
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,10 +13,6 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import Database from 'better-sqlite3';
 import { MintClient } from '../../net/mint-client.ts';
-import { Mint } from '../../mint/mint.ts';
-import { MintServer } from '../../mint/server.ts';
-import { loadSodiumCurve } from '../../mint/sodium-curve.ts';
-import type { Logger, LogLine } from '../../serve/log.ts';
 import { toBase64, toHex } from '../../protocol/bytes.ts';
 import { MESSAGE_LIMITS } from '../../protocol/constants.ts';
 import { blind, scalarFromRandom, unblind, verifyDleq } from '../../protocol/credits/bdhke.ts';
@@ -33,6 +29,8 @@ import {
   type Proof,
 } from '../../protocol/messages/index.ts';
 import { waitFor } from '../../testnet/wait.ts';
+
+export { depositMessage } from '../../testnet/testnet-mint.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -85,10 +83,6 @@ export function unblindAll(curve: CreditCurve, keyset: PublicKeyset, pending: re
     if (!verifyDleq(curve, K, p.B, sig.C, sig)) throw new Error(`signature ${i}: the DLEQ proof does not verify`);
     return { ...p, Cblind: sig.C, C: unblind(curve, sig.C, p.r, K) };
   });
-}
-
-export function depositMessage(admin: Identity, account: string, amount: number, id = newId()): MessageOf<'deposit'> {
-  return signMessage(nodeCrypto, admin.exportSeed(), { t: 'deposit', v: 1, id, account, amount, admin: admin.publicKey, ts: Date.now() });
 }
 
 export function paymentMessage(tasker: Identity, keyset: Uint8Array, outputs: readonly Pending[], id = newId()): MessageOf<'payment'> {
@@ -207,54 +201,6 @@ export function errorOf(answer: RawAnswer): { code: string; message: string; fie
   return (answer.json as { error?: { code: string; message: string; field?: string } } | undefined)?.error;
 }
 
-// ---- An in-process mint --------------------------------------------------------------------
-
-export interface TestMint {
-  dir: string;
-  db: string;
-  admin: Identity;
-  curve: CreditCurve;
-  mint: Mint;
-  server: MintServer;
-  client: MintClient;
-  url: string;
-  keyset: PublicKeyset;
-  /** Every line the server logged. */
-  lines: LogLine[];
-  /** Stops the server and the mint (the ledger file stays until remove()). */
-  stop(): Promise<void>;
-  /** stop(), then removes the directory. */
-  remove(): Promise<void>;
-}
-
-export async function startMint(options: { log?: Logger } = {}): Promise<TestMint> {
-  const curve = await loadSodiumCurve();
-  const { dir, rm: removeDir } = await tempDir();
-  const db = join(dir, 'ledger.db');
-  const admin = Identity.generate(nodeCrypto);
-  const lines: LogLine[] = [];
-  const log: Logger = (line) => {
-    lines.push(line);
-    options.log?.(line);
-  };
-  const mint = await Mint.open({ db, admins: [admin.publicKey], curve });
-  const server = await MintServer.start({ mint, port: 0, host: '127.0.0.1', log });
-  const client = new MintClient(server.url, { timeoutMs: 30_000 });
-  const keyset = await client.activeKeyset(curve);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await server.close();
-    await mint.close();
-  };
-  return { dir, db, admin, curve, mint, server, client, url: server.url, keyset, lines, stop, remove: async () => (await stop(), await removeDir()) };
-}
-
-export async function fund(client: MintClient, admin: Identity, account: string, amount: number): Promise<void> {
-  await client.deposit(depositMessage(admin, account, amount));
-}
-
 // ---- `cycles mint` as a child process --------------------------------------------------------
 
 export interface MintProcess {
@@ -268,11 +214,16 @@ export interface MintProcess {
   stop(): Promise<[number | null, NodeJS.Signals | null]>;
 }
 
-/** Starts `node bin/cycles.mjs mint --db F --port 0` and reads its URL from its first stdout line. */
-export async function spawnMint(options: { db: string; admin: Uint8Array; home: string }): Promise<MintProcess> {
+/**
+ * Starts `node bin/cycles.mjs mint --db F --port 0` and reads its URL from its
+ * first stdout line. Without `admin`, it takes deposits signed by the home's
+ * mint-admin key, the one `cycles deposit` signs with.
+ */
+export async function spawnMint(options: { db: string; admin?: Uint8Array; home: string }): Promise<MintProcess> {
+  const admin = options.admin ? ['--admin', toHex(options.admin)] : [];
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin/cycles.mjs'), 'mint', '--db', options.db, '--port', '0', '--host', '127.0.0.1', '--admin', toHex(options.admin)],
+    [join(ROOT, 'bin/cycles.mjs'), 'mint', '--db', options.db, '--port', '0', '--host', '127.0.0.1', ...admin],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPARECYCLES_HOME: options.home } },
   );
   let stdout = '';

@@ -107,6 +107,7 @@ describe('settings validation', () => {
       }
       expect(error, JSON.stringify(patch)).toBeInstanceOf(SettingsError);
       expect((error as SettingsError).field).toBe(field);
+      expect((error as SettingsError).code).toBe('USAGE');
     }
     expect(() => applyPatch(base, { bogus: 1 } as never)).toThrow(/not a setting/);
   });

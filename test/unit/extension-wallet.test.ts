@@ -42,6 +42,7 @@ import { proveDleq, signBlinded } from '../../protocol/credits/bdhke.ts';
 import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { deriveKeyset } from '../../protocol/credits/keyset.ts';
 import { decodeToken } from '../../protocol/credits/token.ts';
+import { SpareCyclesError } from '../../protocol/errors.ts';
 import type { MessageOf } from '../../protocol/messages/index.ts';
 import type { ReceivedPay } from '../../worker/ports.ts';
 import { emptyWallet, type WalletData } from '../../worker/wallet-data.ts';
@@ -273,6 +274,7 @@ describe('wallet messages across the page boundary', () => {
       }
       expect(error, JSON.stringify(message)?.slice(0, 80)).toBeInstanceOf(WalletMessageError);
       expect((error as WalletMessageError).field).toBe(field);
+      expect((error as WalletMessageError).code).toBe('SCHEMA');
     }
   });
 
@@ -284,8 +286,13 @@ describe('wallet messages across the page boundary', () => {
   it('turns replies back into values or typed refusals', () => {
     expect(unwrapReply({ ok: true, value: 3 }, 'summary')).toBe(3);
     expect(() => unwrapReply({ ok: false, error: 'no', code: 'FUNDS' }, 'export')).toThrow(WalletRefusedError);
+    expect(() => unwrapReply({ ok: false, error: 'no', code: 'FUNDS' }, 'export')).toThrow(expect.objectContaining({ code: 'FUNDS', message: 'no' }));
+    // A code this side does not know is a fault the other side did not name.
+    expect(() => unwrapReply({ ok: false, error: 'no', code: 'NOT_A_CODE' }, 'export')).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
     expect(() => unwrapReply(undefined, 'summary')).toThrow(/did not answer summary/);
+    expect(() => unwrapReply(undefined, 'summary')).toThrow(expect.objectContaining({ code: 'NETWORK' }));
     expect(() => unwrapReply({ error: 'Error: from the other listener' }, 'summary')).toThrow(WalletRefusedError);
+    expect(() => unwrapReply({ error: 'Error: from the other listener' }, 'summary')).toThrow(SpareCyclesError);
   });
 });
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { SpareCyclesError } from '../../protocol/errors.ts';
 import { decodeMessage, encodeMessage, signMessage } from '../../protocol/messages/index.ts';
 import type { Message, Offer } from '../../protocol/messages/index.ts';
 import { chooseOffer, fetchOffersFromRelay, RelayError } from '../../net/relay-client.ts';
@@ -75,7 +76,10 @@ describe('relay client', () => {
       code: 'RATE_LIMITED',
       message: 'slow down',
     }) as Message);
-    await expect(fetchOffersFromRelay({ url: 'ws://relay', backend: nodeCrypto, WebSocket })).rejects.toBeInstanceOf(RelayError);
+    const refusal = fetchOffersFromRelay({ url: 'ws://relay', backend: nodeCrypto, WebSocket });
+    await expect(refusal).rejects.toBeInstanceOf(RelayError);
+    await expect(refusal).rejects.toBeInstanceOf(SpareCyclesError);
+    await expect(refusal).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('slow down') });
   });
 
   it('chooses the best paid offer with units left before its deadline', () => {

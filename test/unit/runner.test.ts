@@ -142,4 +142,49 @@ describe('unit runner', () => {
       await wide.stop();
     }
   });
+
+  it('resizes while units run: no unit is dropped, and a retiring thread still kills a unit that overruns', async () => {
+    const spawned: string[] = [];
+    const terminated: string[] = [];
+    const pool2 = new UnitPool({
+      threads: 2,
+      dutyCycle: 1,
+      spawn: () => {
+        const name = `t${spawned.length}`;
+        spawned.push(name);
+        const thread = spawnNodeThread();
+        return {
+          run: (job, onStart) => thread.run(job, onStart),
+          terminate: () => {
+            terminated.push(name);
+            thread.terminate();
+          },
+        };
+      },
+    });
+    try {
+      const loop = await prepare('loop-forever');
+      const runOne = (m: PreparedModule, unit: number) =>
+        pool2
+          .run(m.module, { unit, input: Uint8Array.of(5), memory: m.memory, maxOutputBytes: 64 }, 300)
+          .then((o) => Array.from(o.output), (e: Error) => e.name);
+      // t0 holds units 0 and 2, t1 the looping unit 1 and unit 3 behind it.
+      const first = [echo, loop, echo, echo].map((m, unit) => runOne(m, unit));
+      pool2.setBudget({ threads: 1, dutyCycle: 1 });
+      expect(pool2.size).toBe(1);
+      expect(terminated).toEqual([]);
+      expect(await Promise.all(first)).toEqual([[5, 0], 'UnitTimeoutError', [5, 2], [5, 3]]);
+      // The retiring thread was killed for the overrun and not replaced; unit 3 ran on t0.
+      expect(spawned).toEqual(['t0', 't1']);
+      expect(terminated).toEqual(['t1']);
+
+      pool2.setBudget({ threads: 2, dutyCycle: 1 });
+      expect(spawned).toEqual(['t0', 't1', 't2']);
+      const second = [echo, echo, echo, echo].map((m, i) => runOne(m, 10 + i));
+      expect(await Promise.all(second)).toEqual([[5, 10], [5, 11], [5, 12], [5, 13]]);
+      expect(terminated).toEqual(['t1']);
+    } finally {
+      await pool2.stop();
+    }
+  });
 });

@@ -14,7 +14,6 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MintClient } from '../../net/mint-client.ts';
-import { silentLogger } from '../../serve/log.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { hashToCurve, proveDleq, signBlinded } from '../../protocol/credits/bdhke.ts';
 import { nobleCurve, scalarFromBigint, scalarOps } from '../../protocol/credits/curve.ts';
@@ -22,13 +21,13 @@ import { DENOMINATIONS, deriveKeyset, type PublicKeyset } from '../../protocol/c
 import { decodeToken, encodeToken } from '../../protocol/credits/token.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { KeyError } from '../../protocol/errors.ts';
+import { KeyError, MintError, NetworkError } from '../../protocol/errors.ts';
 import { signMessage, type BlindedOutput, type BlindSignature } from '../../protocol/messages/index.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { readWalletData, type WalletStore } from '../../worker/wallet-data.ts';
 import { memoryWalletStore, selectCredits, splitOutputs, Wallet, WalletError, type StoredCredit, type WalletData } from '../../worker/wallet.ts';
-import { fund, startMint, type TestMint } from '../support/mint.ts';
+import { startTestMint, type TestMint } from '../../testnet/testnet-mint.ts';
 
 const curve = nobleCurve;
 let m: TestMint;
@@ -39,14 +38,14 @@ let keyset: PublicKeyset;
 const tasker = Identity.generate(nodeCrypto);
 
 beforeAll(async () => {
-  m = await startMint({ log: silentLogger });
+  m = await startTestMint();
   ({ dir, client, url } = m);
   keyset = await client.activeKeyset(curve);
-  await fund(client, m.admin, toHex(tasker.publicKey), 10_000_000);
+  await m.fund(toHex(tasker.publicKey), 10_000_000);
 });
 
 afterAll(async () => {
-  await m?.remove();
+  await m?.stop();
 });
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -383,7 +382,9 @@ describe('redeeming', () => {
     });
     const wallet = await Wallet.open(new WalletFile(path));
     const old = wallet.list();
-    await expect(wallet.redeem(lossy, { swap: true })).rejects.toThrow('connection reset');
+    const lost = wallet.redeem(lossy, { swap: true });
+    await expect(lost).rejects.toThrow('connection reset');
+    await expect(lost).rejects.toBeInstanceOf(NetworkError);
     expect(new Set(await states(old))).toEqual(new Set(['spent']));
     // Still held, with the request and its fresh outputs on disk.
     const crashed = readWalletData(JSON.parse(await readFile(path, 'utf8')));
@@ -419,6 +420,7 @@ describe('redeeming', () => {
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ code: 'NOT_FOUND' });
+    expect(error).toBeInstanceOf(MintError);
     expect(wallet.snapshot()).toMatchObject({ redeems: [] });
     expect(wallet.balance()).toBe(3);
     expect(await wallet.redeem(client, { to: 'x' })).toMatchObject({ redeemed: 3 });

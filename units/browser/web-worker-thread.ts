@@ -3,8 +3,7 @@
 // stop a Wasm loop; the pool then spawns a fresh one.
 
 import * as Comlink from 'comlink';
-import { cpuBudget } from '../cpu-budget.ts';
-import { UnitPool } from '../pool.ts';
+import { UnitCrashError } from '../../protocol/errors.ts';
 import type { UnitThread } from '../pool.ts';
 import type { ThreadJob, ThreadReply } from '../unit-thread.ts';
 import type { UnitWorkerApi } from './unit-worker.ts';
@@ -26,9 +25,9 @@ export function spawnWebWorkerThread(): UnitThread {
   // the comlink call: turn it into a rejection of the jobs it holds.
   worker.addEventListener('error', (event) => {
     event.preventDefault();
-    fail(new Error(`unit worker failed: ${event.message || 'unknown error'}`));
+    fail(new UnitCrashError(`unit worker failed: ${event.message || 'unknown error'}`));
   });
-  worker.addEventListener('messageerror', () => fail(new Error('unit worker sent a message that could not be read')));
+  worker.addEventListener('messageerror', () => fail(new UnitCrashError('unit worker sent a message that could not be read')));
   return {
     run(job: ThreadJob, onStart: () => void): Promise<ThreadReply> {
       return new Promise<ThreadReply>((resolve, reject) => {
@@ -49,9 +48,4 @@ export function spawnWebWorkerThread(): UnitThread {
       worker.terminate();
     },
   };
-}
-
-/** A pool sized from a CPU fraction of this browser's cores. */
-export function webUnitPool(cpuFraction: number, cores = navigator.hardwareConcurrency || 1): UnitPool {
-  return new UnitPool({ ...cpuBudget(cpuFraction, cores), spawn: spawnWebWorkerThread });
 }

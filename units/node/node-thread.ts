@@ -2,6 +2,7 @@
 
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { UnitCrashError } from '../../protocol/errors.ts';
 import { cpuBudget } from '../cpu-budget.ts';
 import { UnitPool } from '../pool.ts';
 import type { UnitThread } from '../pool.ts';
@@ -24,7 +25,7 @@ export function spawnNodeThread(): UnitThread {
     else jobs.shift()?.resolve(message.reply);
   });
   worker.on('error', fail);
-  worker.on('exit', (code) => fail(new Error(`unit thread exited with code ${code}`)));
+  worker.on('exit', (code) => fail(new UnitCrashError(`unit thread exited with code ${code}`)));
   return {
     run(job: ThreadJob, onStart: () => void) {
       return new Promise<ThreadReply>((resolve, reject) => {

@@ -6,6 +6,7 @@
 
 import { fromHex } from '../../protocol/bytes.ts';
 import { TASK_EXTENSION } from '../../protocol/constants.ts';
+import { NetworkError, TimeoutError } from '../../protocol/errors.ts';
 import { attachChannel, type TaskWire } from '../../protocol/wire.ts';
 import type { TaskHandle, TorrentPort } from '../ports.ts';
 
@@ -39,12 +40,12 @@ export interface BrowserTorrentClient {
   destroy(callback?: (error?: Error) => void): void;
 }
 
-export class TorrentTimeoutError extends Error {
-  override name = 'TorrentTimeoutError';
-}
+/** A torrent that was not complete within its deadline. */
+export class TorrentTimeoutError extends TimeoutError {}
 
+/** WebTorrent reports some failures as bare strings. */
 function asError(error: Error | string): Error {
-  return typeof error === 'string' ? new Error(error) : error;
+  return typeof error === 'string' ? new NetworkError(error) : error;
 }
 
 export function whenComplete(torrent: BrowserTorrent, timeoutMs: number): Promise<void> {

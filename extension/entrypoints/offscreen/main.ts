@@ -2,6 +2,7 @@
 // and Web Workers under MV3. It runs the engine (lib/engine-host.ts) and
 // talks to the background by runtime messages: it has no other extension API.
 // Pay for its results is kept by the background's wallet, reached the same way.
+// Any extension page may ask it for its engine's status ('get-status').
 
 import { browser } from 'wxt/browser';
 import { EngineHost } from '../../lib/engine-host.ts';
@@ -35,9 +36,10 @@ function main(): void {
   const pending: Array<(host: EngineHost) => void> = [];
   const withHost = (fn: (host: EngineHost) => void) => (host ? fn(host) : pending.push(fn));
 
-  browser.runtime.onMessage.addListener((message: unknown) => {
+  browser.runtime.onMessage.addListener((message: unknown, _sender, sendResponse: (reply: unknown) => void) => {
     if (!isMessageFor(message, 'offscreen')) return undefined;
-    if (message.kind === 'configure') withHost((h) => h.configure(message.config));
+    if (message.kind === 'get-status') sendResponse(host?.status() ?? null);
+    else if (message.kind === 'configure') withHost((h) => h.configure(message.config));
     else if (message.kind === 'hold') withHost((h) => h.hold());
     else if (message.kind === 'release') withHost((h) => h.release());
     return undefined;
@@ -51,11 +53,9 @@ function main(): void {
         cores: navigator.hardwareConcurrency || 1,
         earnings: remoteEarnings((message) => browser.runtime.sendMessage(message)),
         report: (status: EngineStatus) => void send({ target: 'background', kind: 'engine-status', status }).catch(() => {}),
-        warn: (error) => { (globalThis as { sparecyclesWarnings?: string[] }).sparecyclesWarnings = [...((globalThis as { sparecyclesWarnings?: string[] }).sparecyclesWarnings ?? []).slice(-20), error.message]; console.warn('[sparecycles]', error.message); },
+        warn: (error) => console.warn('[sparecycles]', error.message),
       });
       watchBattery(host);
-      // For inspection from DevTools and the e2e test: the page's one engine host.
-      (globalThis as { sparecycles?: EngineHost }).sparecycles = host;
       for (const fn of pending.splice(0)) fn(host);
       return send({ target: 'background', kind: 'offscreen-ready' });
     })
