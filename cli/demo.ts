@@ -20,7 +20,6 @@ import { startTestnet } from '../testnet/testnet.ts';
 import { WalletFile } from '../worker/node/wallet-file.ts';
 import { Wallet } from '../worker/wallet.ts';
 
-export const summary = 'the local mesh demo: a tasker pays two workers to compute Mandelbrot on loopback';
 export const usage = 'cycles demo [--workers 2]';
 
 const CYCLES = fileURLToPath(new URL('../bin/cycles.mjs', import.meta.url));

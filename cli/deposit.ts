@@ -5,7 +5,6 @@ import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signMessage } from '../protocol/messages/index.ts';
 import { UsageError } from './usage.ts';
 
-export const summary = "credit a tasker's account at a mint (the mint operator's escrow deposit)";
 export const usage = 'cycles deposit --mint URL --account HEX --amount N [--key FILE]';
 
 /** Prints the account's new balance. */

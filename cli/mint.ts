@@ -9,7 +9,6 @@ import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
-export const summary = 'run a credit mint: taskers\' deposits, blind issuance, and each credit redeemed once';
 export const usage = 'cycles mint --db FILE [--port 8300] [--host 127.0.0.1] [--admin HEX …] [--verbose]';
 
 /** Prints its http:// URL on stdout; logs JSON lines on stderr; stops on SIGINT/SIGTERM. */

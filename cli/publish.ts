@@ -25,7 +25,6 @@ import { stopSignal } from './signals.ts';
 /** How long `--exit` waits for cut-off workers to come back for pay held for them. */
 const HELD_RECEIPTS_WAIT_MS = 30_000;
 
-export const summary = 'publish a task as a magnet link, run it to the end and publish the merged output';
 export const usage =
   'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
 

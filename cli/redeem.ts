@@ -9,7 +9,6 @@ import { Wallet, type RedeemTarget, type StoredCredit } from '../worker/wallet.t
 import { UsageError } from './usage.ts';
 import { reportingRefusals } from './wallet.ts';
 
-export const summary = 'redeem credits at a mint: to an account, or for fresh credits (a swap)';
 export const usage = 'cycles redeem <wallet-or-token-file> --mint URL (--to ACCOUNT | --swap) [--wallet FILE]';
 
 const total = (credits: readonly StoredCredit[]) => credits.reduce((a, c) => a + c.amount, 0);

@@ -10,7 +10,6 @@ import { networkArgs, networkOptions } from './network-args.ts';
 import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
-export const summary = 'run an edge relay: answers DHT questions for browsers over WebSocket';
 export const usage =
   'cycles relay [--port 8100] [--host 0.0.0.0] [--dht-bootstrap host:port,…] [--key FILE] [--public-url wss://…] [--verbose]';
 

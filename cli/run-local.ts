@@ -7,7 +7,6 @@ import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { progress } from './progress.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
-export const summary = 'run every unit of a task on this machine and write the merged output';
 export const usage = 'cycles run-local <task-dir> --out <file> [--cpu 1.0] [--json]';
 
 export async function main(argv: string[]): Promise<number> {

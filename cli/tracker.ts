@@ -4,7 +4,6 @@ import { TrackerServer } from '../tracker/tracker.ts';
 import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
-export const summary = 'run a BitTorrent tracker: HTTP, UDP and WebSocket on one port';
 export const usage = 'cycles tracker [--port 8000] [--host 0.0.0.0]';
 
 /** Prints the HTTP, UDP and WS announce URLs on stdout, one a line; logs JSON lines on stderr; stops on SIGINT/SIGTERM. */

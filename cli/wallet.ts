@@ -8,7 +8,6 @@ import { WalletFile } from '../worker/node/wallet-file.ts';
 import { Wallet } from '../worker/wallet.ts';
 import { UsageError } from './usage.ts';
 
-export const summary = 'show, export and import credits';
 export const usage =
   'cycles wallet [--wallet FILE] (balance [--mint URL] | list | export [--amount N] [--mint URL] [--out FILE] | import TOKEN-OR-FILE)';
 

@@ -19,7 +19,6 @@ import { networkArgs, networkOptions } from './network-args.ts';
 import { pause, stopSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
-export const summary = 'volunteer this machine: find offers (or take a magnet), compute units, return results';
 export const usage =
   'cycles worker [--magnet M] [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
 
