@@ -32,6 +32,7 @@ import { WebSocketClient, WS_OPEN, type WsSocket } from '../../serve/ws.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet, type TestRelayOptions } from '../../testnet/testnet.ts';
 import { waitFor } from '../../testnet/wait.ts';
+import { lookup } from '../support/dht-lookup.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const lines: LogLine[] = [];
@@ -173,20 +174,6 @@ function put(dht: DHT, k: Uint8Array, v: Uint8Array, seq: number, signer: Identi
 function get(dht: DHT, k: Uint8Array): Promise<DhtItem | null> {
   const target = createHash('sha1').update(k).digest();
   return new Promise((resolve, reject) => dht.get(target, { cache: false }, (e, item) => (e ? reject(e) : resolve(item))));
-}
-
-function lookup(dht: DHT, infoHash: string): Promise<string[]> {
-  const found = new Set<string>();
-  const onPeer = (peer: { host: string; port: number }, hash: Uint8Array) => {
-    if (toHex(hash) === infoHash) found.add(`${peer.host}:${peer.port}`);
-  };
-  dht.on('peer', onPeer);
-  return new Promise((resolve) =>
-    dht.lookup(infoHash, () => {
-      dht.off('peer', onPeer);
-      resolve([...found]);
-    }),
-  );
 }
 
 const httpOf = (r: RelayServer) => r.url.replace(/^ws:/, 'http:');

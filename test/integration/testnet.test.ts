@@ -5,7 +5,6 @@
 
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import type DHT from 'bittorrent-dht';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/bytes.ts';
 import { RELAY_TOPIC_HEX } from '../../protocol/constants.ts';
@@ -13,6 +12,7 @@ import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import type { LogLine } from '../../serve/log.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
+import { lookup } from '../support/dht-lookup.ts';
 
 const lines: LogLine[] = [];
 let testnet: Testnet | undefined;
@@ -21,20 +21,6 @@ afterAll(async () => {
   await testnet?.stop();
   expect(lines.filter((l) => l.level === 'error')).toEqual([]);
 });
-
-function lookup(dht: DHT, infoHash: string): Promise<string[]> {
-  const found = new Set<string>();
-  const onPeer = (peer: { host: string; port: number }, hash: Uint8Array) => {
-    if (toHex(hash) === infoHash) found.add(`${peer.host}:${peer.port}`);
-  };
-  dht.on('peer', onPeer);
-  return new Promise((resolve) =>
-    dht.lookup(infoHash, () => {
-      dht.off('peer', onPeer);
-      resolve([...found]);
-    }),
-  );
-}
 
 /** Whether something accepts a TCP connection at host:port. */
 function listening(host: string, port: number): Promise<boolean> {
