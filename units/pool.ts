@@ -96,7 +96,10 @@ export class UnitPool {
 
   /** Threads taking new units (retiring ones not counted): what a caller should keep fed. */
   get size(): number {
-    return this.active().length;
+    // Read on every claim the engine weighs: counted, not gathered into an array.
+    let threads = 0;
+    for (const slot of this.slots) if (!slot.retiring) threads++;
+    return threads;
   }
 
   get budget(): CpuBudget {
