@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MintClient } from '../net/mint-client.ts';
 import { loadSodiumCurve } from '../mint/sodium-curve.ts';
-import { toBase64, toHex } from '../protocol/bytes.ts';
+import { fromHex, toBase64, toHex } from '../protocol/bytes.ts';
 import { blind, scalarFromRandom, unblind } from '../protocol/credits/bdhke.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
@@ -39,7 +39,7 @@ const TAIL = 4 * CONCURRENCY;
 const ISSUED = WARM + SINGLE + TAIL + BATCHED;
 
 async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/cycles.mjs', 'mint', '--db', db, '--port', '0', '--admin', toHex(admin)], {
+  const child = spawn(process.execPath, ['bin/cycles.mjs', 'mint', '--db', db, '--port', '0', '--admin', toHex(admin), '--work-per-minute', '1000000000'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -160,7 +160,8 @@ export async function benchMint(): Promise<Record<string, Figure>> {
     const id = () => nodeCrypto.randomBytes(16);
     await client.deposit(
       signMessage(nodeCrypto, admin.exportSeed(), {
-        t: 'deposit', v: 1, id: id(), account: toHex(tasker.publicKey), amount: ISSUED, admin: admin.publicKey, ts: Date.now(),
+        t: 'deposit', v: 2, id: id(), mint: fromHex((await client.info()).mint), account: toHex(tasker.publicKey), amount: ISSUED,
+        admin: admin.publicKey, ts: Date.now(),
       }),
     );
     const keyset = await client.activeKeyset(curve);
@@ -180,7 +181,7 @@ export async function benchMint(): Promise<Record<string, Figure>> {
       ok.signatures.forEach((s, i) => credits.push({ amount: 1, x: batch[i]!.x, C: unblind(curve, s.C, batch[i]!.r, K) }));
     }
     const body = (proofs: Proof[]) =>
-      JSON.stringify({ message: toBase64(encodeMessage({ t: 'redeem', v: 1, id: id(), keyset: keyset.id, proofs, to: 'bench' })) });
+      JSON.stringify({ message: toBase64(encodeMessage({ t: 'redeem', v: 1, id: id(), keyset: keyset.id, proofs, to: toHex(tasker.publicKey) })) });
     const singles = credits.slice(0, WARM + SINGLE + TAIL).map((p) => body([p]));
     const batched = Array.from({ length: BATCHED / 64 }, (_, i) => body(credits.slice(singles.length + i * 64, singles.length + (i + 1) * 64)));
     const states = Array.from({ length: 3000 }, () => JSON.stringify({ Ys: [toHex(nodeCrypto.randomBytes(32))] }));

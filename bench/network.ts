@@ -63,7 +63,7 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
     // and its workers run for hours, and the first task a process handles
     // also pays for V8 compiling the network and message code.
     const warmDir = await makeSpinTask({ units: 4 * workers, spin: 1 });
-    const warmSession = await mesh.publish(warmDir);
+    const warmSession = await mesh.publish(warmDir, { defence: { matureAfter: 0 } });
     const warmWorkers = [];
     for (const pool of pools) warmWorkers.push(await mesh.worker(warmSession.magnet, { pool }));
     await warmSession.done;
@@ -71,7 +71,9 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
     await warmSession.stop();
     // Let the warm-up's teardown (its wires, torrents and WebRTC offers) finish before the clock starts.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const session = await mesh.publish(dir);
+    // Every worker key here is fresh, and the tasker would vouch for their
+    // first units by recomputing them: this figure is the pipeline's, not the policy's.
+    const session = await mesh.publish(dir, { defence: { matureAfter: 0 } });
     const started = performance.now();
     // The event loop's busy time is the main thread's CPU: the tasker, both
     // engines and their torrent clients all run on it, and the units do not.
@@ -122,16 +124,21 @@ export async function benchFirstResult(): Promise<Record<string, Figure>> {
     const started = performance.now();
     let first: number | undefined;
     const session = await mesh.publish(dir);
-    const accepted = new Promise<void>((resolve) =>
-      session.on('result', (r) => {
-        if (r.status === 'accepted' && first === undefined) {
+    // Verdicts are told only when an epoch closes (tasker/verify/verdicts.ts),
+    // so the figure is the first unit verified from the workers' results:
+    // the canaries are verified before anyone joins.
+    const before = session.coordinator.progress().verified;
+    const verified = new Promise<void>((resolve) =>
+      session.on('progress', (p) => {
+        if (p.verified > before && first === undefined) {
           first = performance.now() - started;
           resolve();
         }
       }),
     );
-    await mesh.worker(session.magnet, { pool: mesh.pool(0.5) });
-    await accepted;
+    await mesh.worker(session.magnet, { pool: mesh.pool(0.25) });
+    await mesh.worker(session.magnet, { pool: mesh.pool(0.25) });
+    await verified;
     const ms = Math.round(first!);
     return {
       first_result_ms: {
@@ -140,7 +147,7 @@ export async function benchFirstResult(): Promise<Record<string, Figure>> {
         target: '< 2000',
         pass: ms < 2000,
         notes:
-          'cold: fresh network, tasker and worker; from starting the publish (signing, canaries, seeding) to the first result the tasker accepts as verified',
+          'cold: fresh network, tasker and two workers; from starting the publish (signing, canaries, seeding) to the first unit verified from their results (two fresh keys agreeing are vouched for by the tasker recomputing the unit, which this includes)',
       },
     };
   } finally {

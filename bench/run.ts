@@ -2,6 +2,7 @@
 // `npm run bench -- verify pipeline` runs only the named ones.
 
 import { SpareCyclesError } from '../protocol/errors.ts';
+import { benchAdversary } from './adversary.ts';
 import { benchExtensionWasm } from './extension.ts';
 import { benchMessagePath } from './messages.ts';
 import { benchMint } from './mint.ts';
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   'upload-ratio': () => benchUploadRatio(),
   extension: () => benchExtensionWasm(),
   mint: benchMint,
+  adversary: benchAdversary,
 };
 
 const chosen = process.argv.slice(2);

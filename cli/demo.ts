@@ -90,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
           lastShown = Math.floor((verified / Number(event.units)) * 4);
           say(`verified ${verified}/${event.units} units`);
         }
-      } else if (event.event === 'result' && event.status === 'rejected') {
+      } else if ((event.event === 'result' || event.event === 'verdict') && event.status === 'rejected') {
         say(`rejected a result for unit ${event.unit}: ${event.reason}`);
       } else if (event.event === 'done') {
         magnets.push(String(event.magnet));

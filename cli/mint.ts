@@ -2,14 +2,17 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Mint } from '../mint/mint.ts';
 import { MintServer } from '../mint/server.ts';
-import { defaultKeyFile, loadOrCreateIdentity } from '../store/keys.ts';
+import { loadOrCreateIdentity } from '../store/keys.ts';
 import { jsonLogger } from '../serve/log.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
-export const usage = 'cycles mint --db FILE [--port 8300] [--host 127.0.0.1] [--admin HEX …] [--verbose]';
+export const usage = 'cycles mint --db FILE [--port 8300] [--host 127.0.0.1] [--admin HEX …] [--work-per-minute N] [--verbose]';
+
+/** The admin key of the mint whose ledger is `db` when no --admin is given: its own, beside its ledger. */
+export const adminKeyFileOf = (db: string): string => `${db}-admin.key`;
 
 /** Prints its http:// URL on stdout; logs JSON lines on stderr; stops on SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<number> {
@@ -20,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       admin: { type: 'string', multiple: true },
-      'rate-per-minute': { type: 'string' },
+      'work-per-minute': { type: 'string' },
       verbose: { type: 'boolean' },
     },
   });
@@ -29,21 +32,23 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0..65535, got ${values.port}`);
   const host = values.host ?? '127.0.0.1';
   if (!isIP(host)) throw new UsageError(`--host: expected an IP address, got ${host}`);
-  const rate = values['rate-per-minute'] === undefined ? undefined : Number(values['rate-per-minute']);
-  if (rate !== undefined && (!Number.isInteger(rate) || rate < 1)) throw new UsageError(`--rate-per-minute: expected a positive integer, got ${values['rate-per-minute']}`);
+  const work = values['work-per-minute'] === undefined ? undefined : Number(values['work-per-minute']);
+  if (work !== undefined && (!Number.isInteger(work) || work < 1)) throw new UsageError(`--work-per-minute: expected a positive integer, got ${values['work-per-minute']}`);
   const log = jsonLogger(process.stderr, values.verbose ? 'debug' : 'info');
 
-  // Without --admin, deposits are signed by this machine's mint-admin key (what `cycles deposit` uses).
+  // Without --admin, deposits are signed by this mint's own admin key, beside its ledger (`cycles deposit --key` it).
+  const adminKey = values.admin?.length ? undefined : adminKeyFileOf(values.db);
   const admins = values.admin?.length
     ? values.admin.map((hex) => {
         if (!/^[0-9a-f]{64}$/.test(hex)) throw new UsageError(`--admin: expected a 64-digit hex ed25519 key, got ${hex}`);
         return fromHex(hex);
       })
-    : [(await loadOrCreateIdentity(nodeCrypto, defaultKeyFile('mint-admin'))).publicKey];
+    : [(await loadOrCreateIdentity(nodeCrypto, adminKey!)).publicKey];
 
   const mint = await Mint.open({ db: values.db, admins });
   const signal = waitForSignal();
-  const server = new MintServer({ mint, port, host, log, ...(rate ? { perIpPerMinute: rate } : {}) });
+  // The burst stays ten seconds' worth of the rate, as in the default (mint/work.ts).
+  const server = new MintServer({ mint, port, host, log, ...(work ? { budget: { perMinute: work, burst: Math.max(1, Math.ceil(work / 6)) } } : {}) });
   try {
     await server.start();
   } catch (error) {
@@ -51,7 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     await mint.close();
     throw error;
   }
-  log({ level: 'info', event: 'mint.started', url: server.url, keyset: toHex(mint.activeKeyset.id), admins: admins.map(toHex) });
+  log({
+    level: 'info', event: 'mint.started', url: server.url, mint: toHex(mint.id), keyset: toHex(mint.activeKeyset.id), admins: admins.map(toHex),
+    ...(adminKey ? { adminKey } : {}),
+  });
   process.stdout.write(`${server.url}\n`);
 
   log({ level: 'info', event: 'signal', signal: await signal });

@@ -14,6 +14,7 @@ import { mergedFileName } from '../tasker/merge.ts';
 import { announceOffer } from '../tasker/announce-offer.ts';
 import type { OfferPublisher } from '../tasker/offer-publisher.ts';
 import { Payer } from '../tasker/payer.ts';
+import { defaultReceiptDir, ReceiptFile, receiptFileFor } from '../tasker/receipt-store.ts';
 import { TaskerSession } from '../tasker/session.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import { nodeUnitPool } from '../units/node/node-thread.ts';
@@ -22,11 +23,11 @@ import { progress } from './progress.ts';
 import { UsageError, parseCpu } from './usage.ts';
 import { stopSignal } from './signals.ts';
 
-/** How long `--exit` waits for cut-off workers to come back for pay held for them. */
+/** How long `--exit` waits for workers to acknowledge the receipts (and so the pay) sent to them. */
 const HELD_RECEIPTS_WAIT_MS = 30_000;
 
 export const usage =
-  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--exit] [--json]';
+  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--receipts DIR] [--exit] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       key: { type: 'string' },
       mint: { type: 'string' },
       cpu: { type: 'string' },
+      receipts: { type: 'string' },
       exit: { type: 'boolean' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
@@ -62,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   const payer = await connectPayer(backend, identity, manifest.mint, manifest.price, manifest.units);
   const cpu = parseCpu(values.cpu ?? String(1 / cpus().length));
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-publish-'));
+  // Receipts not yet acknowledged outlive this process (a file per task): a tasker started again on the same task still delivers the pay it made.
+  const receipts = values.receipts ?? defaultReceiptDir();
   const stop = stopSignal();
   const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   // The tasker's own threads run canaries, tiebreaks and samples, not the bulk.
@@ -72,7 +76,19 @@ export async function main(argv: string[]): Promise<number> {
     await torrents.start();
     const client = torrents.client;
     session = await TaskerSession.start(
-      { backend, identity, client, pool, trackers: net.trackers, storage, log, ...(payer ? { payer } : {}) },
+      {
+        backend,
+        identity,
+        client,
+        pool,
+        trackers: net.trackers,
+        storage,
+        log,
+        openOutbox: (task, dropped) => ReceiptFile.open(receiptFileFor(receipts, task), task, { dropped }),
+        ...(payer ? { payer } : {}),
+        // On a loopback network every worker shares 127.0.0.1: each connection stands for a host of its own.
+        ...(net.loopback ? { groupOf: (peer: string) => peer } : {}),
+      },
       task,
       manifest,
     );
@@ -87,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       else bar.update(p.verified, p.units, `verified, ${p.outstanding} out`);
     });
     session.on('result', (r) => emit({ event: 'result', ...r }));
+    session.on('verdict', (r) => emit({ event: 'verdict', ...r }));
     session.on('paid', (p) => emit({ event: 'paid', ...p }));
     let lastLeft = manifest.units;
     session.on('progress', (p) => {
@@ -126,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write('seeding the task and its output; Ctrl-C to stop\n');
       await stop.received;
     } else if (session.heldReceipts > 0) {
-      // Pay held for workers whose wire was gone when it fell due: give them a while to come back for it.
+      // Receipts (and the pay in them) not acknowledged yet: give their workers a while to come back for them.
       emit({ event: 'waiting-for-workers', receipts: session.heldReceipts });
       if (!values.json) process.stderr.write(`waiting up to ${HELD_RECEIPTS_WAIT_MS / 1000} s for workers to collect ${session.heldReceipts} receipt(s)\n`);
       await Promise.race([session.receiptsDelivered(HELD_RECEIPTS_WAIT_MS), stop.received]);

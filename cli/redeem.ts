@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { MintClient } from '../net/mint-client.ts';
-import { MESSAGE_LIMITS } from '../protocol/constants.ts';
 import { decodeToken, isTokenText } from '../protocol/credits/token.ts';
 import { WalletFile } from '../worker/node/wallet-file.ts';
 import { mintKey } from '../worker/wallet-data.ts';
@@ -9,7 +8,7 @@ import { Wallet, type RedeemTarget, type StoredCredit } from '../worker/wallet.t
 import { UsageError } from './usage.ts';
 import { reportingRefusals } from './wallet.ts';
 
-export const usage = 'cycles redeem <wallet-or-token-file> --mint URL (--to ACCOUNT | --swap) [--wallet FILE]';
+export const usage = 'cycles redeem <wallet-or-token-file> --mint URL (--to KEY-HEX | --swap) [--wallet FILE]';
 
 const total = (credits: readonly StoredCredit[]) => credits.reduce((a, c) => a + c.amount, 0);
 
@@ -32,8 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   const source = positionals[0]!;
   if (!values.mint || !/^https?:\/\//.test(values.mint)) throw new UsageError("--mint: expected the mint's http(s):// URL");
   if ((values.to === undefined) === !values.swap) throw new UsageError('expected exactly one of --to ACCOUNT and --swap');
-  if (values.to !== undefined && (values.to.length === 0 || new TextEncoder().encode(values.to).length > MESSAGE_LIMITS.accountBytes)) {
-    throw new UsageError(`--to: expected an account name of 1 to ${MESSAGE_LIMITS.accountBytes} bytes`);
+  // An account is a key: credits redeemed to a mere name could never be spent again.
+  if (values.to !== undefined && !/^[0-9a-f]{64}$/.test(values.to)) {
+    throw new UsageError('--to: expected an account, the lowercase hex of an ed25519 public key (64 digits)');
   }
   const target: RedeemTarget = values.to !== undefined ? { to: values.to } : { swap: true };
 

@@ -111,8 +111,10 @@ type Print = (event: Record<string, unknown>, text: string) => void;
 const SETTLE_MS = 30_000;
 
 /**
- * A receipt is the only copy of an accepted unit's pay, and the tasker sends
- * it to a live wire only: so take no new units, and give the results already
+ * A receipt is the only copy of an accepted unit's pay. The tasker keeps it
+ * until this worker acknowledges it (once the pay is in the wallet file) and
+ * sends it again when the worker next joins the task; still, pay kept before
+ * exiting is pay in hand. So take no new units, and give the results already
  * sent a bounded while to be answered. Units still running are abandoned (the
  * tasker reissues them); a second signal does not wait.
  */
@@ -130,7 +132,7 @@ async function settleBeforeExit(engine: WorkerEngine, print: Print): Promise<voi
   } finally {
     process.off('SIGINT', again).off('SIGTERM', again);
   }
-  if (!settled) print({ event: 'unsettled', results: engine.unsettled }, `leaving with ${engine.unsettled} result(s) unanswered`);
+  if (!settled) print({ event: 'unsettled', results: engine.unsettled }, `leaving with ${engine.unsettled} result(s) unanswered; their tasker keeps the receipts for when this worker comes back`);
 }
 
 /** Looks for offers on the DHT until one has units left, or a signal says stop. */

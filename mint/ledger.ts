@@ -20,16 +20,34 @@
 //
 // What is deliberately not stored: blinded points B, blind signatures C',
 // secrets or unblinded signatures. Issuance records an amount against an
-// account; redemption records Y. A retried payment's signatures are computed
-// again (they are deterministic), so nothing on disk ties a B to a Y.
+// account, and SHA-256(B) of each output signed, alone in a table of its own
+// (the mint signs each B once); redemption records Y. A retried payment's
+// signatures are computed again (they are deterministic), so nothing on disk
+// ties a B to a Y.
+//
+// Refusals cost an attacker nothing, so they must cost the ledger next to
+// nothing too: no row and no commit of their own. They are counted in memory
+// by (hour, kind, code) and the counts ride along with the next commit (or a
+// commit of their own a few seconds later), into a table of hourly counts
+// kept for REFUSAL_DAYS: its size is bounded by hours × kinds × codes, however
+// many refusals there are. The audit table keeps one line per applied
+// request, which only value that really moved can grow.
 
 import { open, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { fromHex, toHex } from '../protocol/bytes.ts';
 import { MintError, VersionError, type MintErrorCode } from '../protocol/errors.ts';
 
 export type Statements = ReturnType<typeof prepare>;
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** How long hourly refusal counts are kept: enough to see an attack's shape and compare it with the weeks before. */
+export const REFUSAL_DAYS = 30;
+const HOUR_MS = 60 * 60 * 1000;
+/** Refusal counts with no other commit to ride along with are written this soon after the first of them. */
+const REFUSAL_FLUSH_MS = 5_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +63,10 @@ CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, ms INTEGER NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL,
   account TEXT, amount INTEGER, request BLOB);
+CREATE TABLE IF NOT EXISTS signed (h BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refusals (
+  hour INTEGER NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (hour, kind, outcome)) WITHOUT ROWID;
 INSERT OR IGNORE INTO totals (name, value) VALUES ('deposited', 0), ('issued', 0), ('spent', 0);
 `;
 
@@ -66,7 +88,26 @@ function prepare(db: Database.Database) {
     audit: db.prepare<[number, string, string, string | null, number | null, Uint8Array | null]>(
       'INSERT INTO audit (ms, kind, outcome, account, amount, request) VALUES (?, ?, ?, ?, ?, ?)',
     ),
+    sign: db.prepare<[Uint8Array]>('INSERT INTO signed (h) VALUES (?) ON CONFLICT (h) DO NOTHING'),
+    refused: db.prepare<[number, string, string, number]>(
+      'INSERT INTO refusals (hour, kind, outcome, n) VALUES (?, ?, ?, ?) ON CONFLICT (hour, kind, outcome) DO UPDATE SET n = n + excluded.n',
+    ),
+    pruneRefusals: db.prepare<[number]>('DELETE FROM refusals WHERE hour < ?'),
   };
+}
+
+/**
+ * v1 → v2: signed outputs and refusal counts get tables of their own, and the
+ * refusal lines v1 wrote into the audit table become counts.
+ */
+function migrateV1(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(`INSERT INTO refusals (hour, kind, outcome, n)
+      SELECT ms / ${HOUR_MS}, kind, outcome, COUNT(*) FROM audit WHERE outcome <> 'ok' GROUP BY 1, 2, 3 ORDER BY 1
+      ON CONFLICT (hour, kind, outcome) DO UPDATE SET n = n + excluded.n`);
+    db.exec("DELETE FROM audit WHERE outcome <> 'ok'");
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
+  })();
 }
 
 export interface AuditEntry {
@@ -89,10 +130,19 @@ export interface Totals {
 
 interface Pending<T> {
   apply: (s: Statements) => T;
-  /** Written if apply refuses: the audit line for the refusal. */
-  onRefusal?: (error: MintError) => AuditEntry;
+  /** The request kind a refusal by apply is counted under. */
+  kind?: string;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
+}
+
+/** Refusals of one kind and code in one hour. */
+export interface RefusalCount {
+  /** Hours since the epoch (ms / 3,600,000). */
+  hour: number;
+  kind: string;
+  outcome: string;
+  n: number;
 }
 
 export interface LedgerOptions {
@@ -123,6 +173,13 @@ export class Ledger {
   #durable = 0;
   /** Commit groups, the requests in them and the WAL syncs, for /metrics. */
   readonly stats = { groups: 0, grouped: 0, commitMs: 0, syncs: 0, syncMs: 0 };
+  /** Refusals counted but not yet written, by `hour kind outcome`. */
+  #tallies = new Map<string, RefusalCount>();
+  #tallyTimer: NodeJS.Timeout | undefined;
+  /** The oldest hour kept, as of the last prune. */
+  #prunedTo = 0;
+  /** This mint's id (meta 'mint'), which deposits for it name. */
+  readonly mintId: Uint8Array;
 
   constructor(path: string, options: LedgerOptions = {}) {
     this.db = new Database(path);
@@ -134,9 +191,13 @@ export class Ledger {
     this.db.exec(SCHEMA);
     const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    else if (Number(version.value) === 1) migrateV1(this.db);
     else if (Number(version.value) !== SCHEMA_VERSION) {
       throw new VersionError(`ledger ${path}: expected schema version ${SCHEMA_VERSION}, got ${version.value}`, version.value);
     }
+    // Made once with the ledger: a copy of the file is the same mint, a new file a new one.
+    this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('mint', ?)").run(toHex(randomBytes(16)));
+    this.mintId = fromHex(this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'mint'").get()!.value);
     this.#s = prepare(this.db);
     this.#inSavepoint = this.db.transaction((p: Pending<unknown>) => p.apply(this.#s));
     this.#inTransaction = this.db.transaction((run: () => void) => run());
@@ -151,10 +212,10 @@ export class Ledger {
    * that `apply` threw (its savepoint rolled back, nothing of it remains) or
    * with the commit's failure.
    */
-  submit<T>(apply: (s: Statements) => T, onRefusal?: (error: MintError) => AuditEntry): Promise<T> {
+  submit<T>(apply: (s: Statements) => T, kind?: string): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ apply, onRefusal, resolve, reject } as Pending<unknown>);
+      this.#queue.push({ apply, kind, resolve, reject } as Pending<unknown>);
       // While a sync runs, requests wait and join the commit after it (see #sync).
       if (!this.#syncing) this.#scheduleFlush();
     });
@@ -167,9 +228,53 @@ export class Ledger {
     setImmediate(() => this.#flush());
   }
 
-  /** Appends an audit line through the commit queue (for refusals made before the ledger was touched). */
-  audit(entry: AuditEntry): Promise<void> {
-    return this.submit((s) => this.#writeAudit(s, entry));
+  /**
+   * Counts a refusal of a request of `kind` with `code`. No commit of its own:
+   * the count is written with the next commit, or within REFUSAL_FLUSH_MS.
+   */
+  refused(kind: string, code: string): void {
+    this.#tally({ hour: Math.floor(this.#now() / HOUR_MS), kind, outcome: code, n: 1 });
+    if (!this.#tallyTimer && !this.#closed) {
+      this.#tallyTimer = setTimeout(() => {
+        this.#tallyTimer = undefined;
+        if (this.#tallies.size > 0 && !this.#closed) this.submit(() => {}).catch(() => {});
+      }, REFUSAL_FLUSH_MS);
+      this.#tallyTimer.unref();
+    }
+  }
+
+  #tally(t: RefusalCount): void {
+    const key = `${t.hour} ${t.kind} ${t.outcome}`;
+    const held = this.#tallies.get(key);
+    if (held) held.n += t.n;
+    else this.#tallies.set(key, { ...t });
+  }
+
+  /** Writes the refusal counts held in memory, and forgets the hours past REFUSAL_DAYS. Inside a transaction. */
+  #writeTallies(): Map<string, RefusalCount> {
+    const written = this.#tallies;
+    this.#tallies = new Map();
+    for (const t of written.values()) this.#s.refused.run(t.hour, t.kind, t.outcome, t.n);
+    const oldest = Math.floor(this.#now() / HOUR_MS) - REFUSAL_DAYS * 24;
+    if (written.size > 0 && oldest > this.#prunedTo) {
+      this.#s.pruneRefusals.run(oldest);
+      this.#prunedTo = oldest;
+    }
+    return written;
+  }
+
+  /** Refusal counts by kind and code over the hours kept, those not yet written included. */
+  refusals(): { kind: string; outcome: string; n: number }[] {
+    const sums = new Map<string, { kind: string; outcome: string; n: number }>();
+    const add = (r: { kind: string; outcome: string; n: number }) => {
+      const key = `${r.kind} ${r.outcome}`;
+      const sum = sums.get(key);
+      if (sum) sum.n += r.n;
+      else sums.set(key, { kind: r.kind, outcome: r.outcome, n: r.n });
+    };
+    for (const r of this.db.prepare<[], RefusalCount>('SELECT hour, kind, outcome, n FROM refusals').all()) add(r);
+    for (const t of this.#tallies.values()) add(t);
+    return [...sums.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.outcome.localeCompare(b.outcome));
   }
 
   #writeAudit(s: Statements, e: AuditEntry): void {
@@ -184,19 +289,22 @@ export class Ledger {
   #commit(group: Pending<unknown>[]): void {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const started = performance.now();
+    let tallies: Map<string, RefusalCount> | undefined;
     try {
       this.#inTransaction(() => {
         for (const p of group) {
           try {
             outcomes.push({ ok: true, value: this.#inSavepoint(p) });
           } catch (error) {
-            if (error instanceof MintError && p.onRefusal) this.#writeAudit(this.#s, p.onRefusal(error));
+            if (error instanceof MintError && p.kind !== undefined) this.refused(p.kind, error.code);
             outcomes.push({ ok: false, error });
           }
         }
+        tallies = this.#writeTallies();
       });
     } catch (error) {
-      // The commit itself failed: nothing of the group is on disk.
+      // The commit itself failed: nothing of the group is on disk, and its counts wait for the next one.
+      for (const t of tallies?.values() ?? []) this.#tally(t);
       for (const p of group) p.reject(error);
       return;
     }
@@ -288,6 +396,22 @@ export class Ledger {
     return total;
   }
 
+  /**
+   * Records each blinded output as signed (by its SHA-256, `hashes[i]` for
+   * `outputs[i]`), or refuses the whole request if any was signed before:
+   * the same B signed twice gives the same credit twice, so the second payer
+   * gets nothing it could not have had already.
+   */
+  static signOnce(s: Statements, hashes: readonly Uint8Array[], field: string): void {
+    hashes.forEach((h, i) => {
+      if (s.sign.run(h).changes === 0) {
+        throw new MintError('ALREADY_SIGNED', `${field}[${i}].B: this mint has signed this blinded output before; blind a fresh one`, {
+          field: `${field}[${i}].B`,
+        });
+      }
+    });
+  }
+
   static debit(s: Statements, account: string, amount: number): void {
     if (s.debit.run(amount, account, amount).changes === 1) return;
     const row = s.balance.get(account);
@@ -314,6 +438,11 @@ export class Ledger {
   }
 
   // Reads, outside the commit queue: WAL readers see the last commit.
+
+  /** Whether this exact request was applied (see answered); REQUEST_REUSED if its id was used for another. */
+  applied(id: Uint8Array, kind: string, digest: Uint8Array): boolean {
+    return Ledger.answered(this.#s, id, kind, digest);
+  }
 
   isSpent(Y: Uint8Array): boolean {
     return this.#s.isSpent.get(Y) !== undefined;
@@ -369,6 +498,10 @@ export class Ledger {
   /** Waits for queued requests to commit, then closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    clearTimeout(this.#tallyTimer);
+    this.#tallyTimer = undefined;
+    // Counts still in memory get a last commit.
+    if (this.#tallies.size > 0) await this.submit(() => {}).catch(() => {});
     while (this.#queue.length > 0 || this.#scheduled || this.#syncing) await new Promise((r) => setImmediate(r));
     this.#closed = true;
     await (await this.#wal?.catch(() => undefined))?.close();

@@ -1,27 +1,29 @@
 // `cycles mint`'s HTTP server: the routes of protocol/mint-api.ts over a Mint. It
-// reads bounded bodies, answers every refusal with a typed JSON error, rate
-// limits per client IP, and allows any origin (CORS), since the extension's
-// pages call it from their own origin and a mint's API is public anyway.
-// A bad request is a warn line and a 4xx; only the mint's own faults are
+// reads bounded bodies, answers every refusal with a typed JSON error, charges
+// each client IP the work its requests ask for (mint/work.ts), and allows any
+// origin (CORS), since the extension's pages call it from their own origin and
+// a mint's API is public anyway. A bad request is a warn line and a 4xx, and a
+// client that hangs up is its own affair; only the mint's own faults are
 // logged as errors and answered 500.
 
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { jsonLogger, type Logger } from '../serve/log.ts';
-import { toHex } from '../protocol/bytes.ts';
-import { MintError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
-import { BucketMap, ipKey } from '../serve/rate-limit.ts';
-import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF } from '../protocol/mint-api.ts';
+import { toHex, utf8 } from '../protocol/bytes.ts';
+import { MintError, NetworkError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
+import { account as accountSchema } from '../protocol/messages/payment.ts';
+import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF, type MintInfo } from '../protocol/mint-api.ts';
 import { MintMetrics } from './metrics.ts';
-import type { Mint } from './mint.ts';
+import type { Charge, Mint } from './mint.ts';
+import { bodyWork, DEFAULT_BUDGET, RateLimitedError, WORK, WorkBudget, type BudgetOptions } from './work.ts';
 
 export interface MintServerOptions {
   mint: Mint;
   port?: number;
   host?: string;
   log?: Logger;
-  /** Requests per minute one client IP may make. */
-  perIpPerMinute?: number;
+  /** The work budget of each client IP (mint/work.ts); DEFAULT_BUDGET unless set. */
+  budget?: BudgetOptions;
 }
 
 export class MintServer {
@@ -29,7 +31,7 @@ export class MintServer {
   readonly #options: MintServerOptions;
   readonly #log: Logger;
   readonly #http: HttpServer;
-  readonly #buckets: BucketMap;
+  readonly #budget: WorkBudget;
   readonly #metrics = new MintMetrics();
   readonly #sockets = new Set<Socket>();
   #started = 0;
@@ -43,7 +45,7 @@ export class MintServer {
     this.mint = options.mint;
     this.#options = options;
     this.#log = options.log ?? jsonLogger();
-    this.#buckets = new BucketMap(options.perIpPerMinute ?? 600_000);
+    this.#budget = new WorkBudget(options.budget ?? DEFAULT_BUDGET);
     this.#http = createServer((req, res) => void this.#handle(req, res));
     this.#http.on('connection', (socket) => {
       socket.setNoDelay(true);
@@ -74,7 +76,7 @@ export class MintServer {
     const port = typeof address === 'object' && address ? address.port : this.#options.port;
     this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.#started = Date.now();
-    this.#sweep = setInterval(() => this.#buckets.sweep(), 60_000);
+    this.#sweep = setInterval(() => this.#budget.sweep(), 60_000);
     this.#sweep.unref();
   }
 
@@ -143,35 +145,44 @@ export class MintServer {
         res.end();
         return;
       }
-      if (!this.#buckets.get(ipKey(req.socket.remoteAddress)).take()) {
-        throw new MintError('RATE_LIMITED', 'too many requests from this address; try again shortly');
-      }
-      route = this.#routeName(req.method, path);
-      const answer = await this.#answer(route, req, path);
+      route = routeName(req.method, path) ?? 'unknown';
+      const charge = this.#budget.chargerFor(req.socket.remoteAddress);
+      // Charged before the body is read: what was declared now, the rest as it turns out.
+      const declared = Number(req.headers['content-length'] ?? 0) || 0;
+      charge(WORK.request + bodyWork(Math.min(declared, MAX_BODY_BYTES)));
+      if (route === 'unknown') throw new MintError('NOT_FOUND', `no route ${req.method} ${path.slice(0, 64)}`);
+      const answer = await this.#answer(route, req, path, charge, declared);
       if (typeof answer === 'string') send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', answer);
       else send(res, 200, 'application/json', JSON.stringify(answer));
       this.#metrics.request(route, 'ok', performance.now() - started);
     } catch (error) {
       const refusal = this.#refusal(error, route);
-      send(res, STATUS_OF[refusal.code] ?? 400, 'application/json', JSON.stringify({ error: toErrorRecord(refusal) }));
-      this.#metrics.request(route, refusal.code, performance.now() - started);
+      const headers: Record<string, string> = refusal instanceof RateLimitedError ? { 'retry-after': String(refusal.retryAfterS) } : {};
+      // A client that hung up gets nothing: there is no one to send it to.
+      if (!(refusal instanceof ClientGoneError)) {
+        send(res, STATUS_OF[refusal.code] ?? 400, 'application/json', JSON.stringify({ error: toErrorRecord(refusal) }), headers);
+      }
+      this.#metrics.request(route, refusal instanceof ClientGoneError ? ClientGoneError.outcome : refusal.code, performance.now() - started);
     }
   }
 
-  #routeName(method: string | undefined, path: string): string {
-    const name = ROUTE_NAMES.get(`${method} ${path}`);
-    if (name) return name;
-    if (method === 'GET' && path.startsWith(ROUTES.accounts)) return 'account';
-    throw new MintError('NOT_FOUND', `no route ${method} ${path.slice(0, 64)}`);
-  }
-
-  async #answer(route: string, req: IncomingMessage, path: string): Promise<unknown> {
+  async #answer(route: string, req: IncomingMessage, path: string, charge: Charge, declared: number): Promise<unknown> {
+    /** The JSON body, its bytes beyond those declared charged once read. */
+    const body = async () => {
+      const { json, size } = await readJson(req);
+      if (size > declared) charge(bodyWork(size - declared));
+      return json;
+    };
     switch (route) {
+      case 'info':
+        return { mint: toHex(this.mint.id), depositWindowMs: this.mint.depositWindowMs } satisfies MintInfo;
       case 'keys':
         return { keysets: this.mint.keysets() };
       case 'health':
+        charge(WORK.report);
         return this.health();
       case 'metrics':
+        charge(WORK.report);
         return this.metrics();
       case 'account': {
         let name: string;
@@ -180,28 +191,36 @@ export class MintServer {
         } catch {
           name = '';
         }
-        const balance = await this.mint.balance(name);
-        if (balance === undefined) throw new MintError('UNKNOWN_ACCOUNT', `no account ${JSON.stringify(name.slice(0, 64))}`, { field: 'account' });
-        return { account: name, balance };
+        // An account is a key: anything else is not a name with no balance, it is a mistake to point out.
+        const account = accountSchema.read(utf8(name), 'account');
+        const balance = await this.mint.balance(account);
+        if (balance === undefined) throw new MintError('UNKNOWN_ACCOUNT', `no account ${account}`, { field: 'account' });
+        return { account, balance };
       }
       case 'state': {
-        const Ys = stateQueryOf(await readJson(req));
+        const Ys = stateQueryOf(await body());
         const states = await this.mint.state(Ys);
         return { states: Ys.map((Y, i) => ({ Y: toHex(Y), state: states[i] })) };
       }
       case 'deposit':
-        return this.mint.deposit(messageBytesOf(await readJson(req)));
+        return this.mint.deposit(messageBytesOf(await body()), charge);
       case 'pay':
-        return messageJson(await this.mint.pay(messageBytesOf(await readJson(req))));
+        return messageJson(await this.mint.pay(messageBytesOf(await body()), charge));
       case 'redeem':
-        return messageJson(await this.mint.redeem(messageBytesOf(await readJson(req))));
+        return messageJson(await this.mint.redeem(messageBytesOf(await body()), charge));
     }
     throw new Error(`route ${route} has no handler`);
   }
 
   #refusal(error: unknown, route: string): SpareCyclesError {
+    if (error instanceof ClientGoneError) {
+      this.#log({ level: 'debug', event: 'mint.client-gone', route });
+      return error;
+    }
     if (error instanceof SpareCyclesError) {
-      this.#log({ level: 'warn', event: 'mint.refused', route, code: error.code, field: error.field });
+      // A flood would write a line a request: its refusals are counted in /metrics, and logged at debug only.
+      const level = error instanceof RateLimitedError ? 'debug' : 'warn';
+      this.#log({ level, event: 'mint.refused', route, code: error.code, field: error.field });
       return error;
     }
     this.#log({ level: 'error', event: 'mint.fault', route, message: String((error as Error)?.message ?? error) });
@@ -210,6 +229,7 @@ export class MintServer {
 }
 
 const ROUTE_NAMES = new Map([
+  [`GET ${ROUTES.info}`, 'info'],
   [`GET ${ROUTES.keys}`, 'keys'],
   [`POST ${ROUTES.deposit}`, 'deposit'],
   [`POST ${ROUTES.pay}`, 'pay'],
@@ -219,13 +239,34 @@ const ROUTE_NAMES = new Map([
   ['GET /metrics', 'metrics'],
 ]);
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+/** The route a request is for, undefined for none. */
+function routeName(method: string | undefined, path: string): string | undefined {
+  const name = ROUTE_NAMES.get(`${method} ${path}`);
+  if (name) return name;
+  if (method === 'GET' && path.startsWith(ROUTES.accounts)) return 'account';
+  return undefined;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 
-/** Reads a JSON body of at most MAX_BODY_BYTES; TOO_LARGE or SCHEMA otherwise. */
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/**
+ * The client closed its connection before its body ended. Not a refusal (no
+ * one is left to tell) and never the mint's fault: it is counted under its
+ * own outcome, so a client cannot set off the alerts kept for INTERNAL.
+ */
+class ClientGoneError extends NetworkError {
+  static readonly outcome = 'CLIENT_GONE';
+  constructor(cause?: unknown) {
+    super('the client closed the connection before its request body ended', { cause });
+  }
+}
+
+/** Reads a JSON body of at most MAX_BODY_BYTES; TOO_LARGE, SCHEMA, or ClientGoneError if the client hangs up. */
+async function readJson(req: IncomingMessage): Promise<{ json: unknown; size: number }> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) {
     req.resume();
@@ -245,10 +286,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
       } else chunks.push(chunk);
     });
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once('error', reject);
+    // An aborted body ends in 'error' (ECONNRESET) or only in 'close', depending on when the socket went.
+    req.once('error', (cause) => reject(new ClientGoneError(cause)));
+    req.once('close', () => {
+      if (!req.complete) reject(new ClientGoneError());
+    });
   });
   try {
-    return JSON.parse(body.toString('utf8'));
+    return { json: JSON.parse(body.toString('utf8')), size: body.length };
   } catch (cause) {
     throw new SchemaError('expected a JSON body', { cause });
   }

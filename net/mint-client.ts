@@ -7,7 +7,7 @@ import { keysetFromJson, type PublicKeyset } from '../protocol/credits/keyset.ts
 import type { CreditCurve } from '../protocol/credits/curve.ts';
 import { fromErrorRecord, isErrorCode, MintError, NetworkError, TimeoutError, type ErrorRecord } from '../protocol/errors.ts';
 import { decodeMessage, type Message, type MessageOf } from '../protocol/messages/index.ts';
-import { messageBody, messageBytesOf, ROUTES, type PublishedKeyset, type SpendState } from '../protocol/mint-api.ts';
+import { messageBody, messageBytesOf, ROUTES, type MintInfo, type PublishedKeyset, type SpendState } from '../protocol/mint-api.ts';
 
 export interface MintClientOptions {
   fetch?: typeof fetch;
@@ -31,7 +31,8 @@ export class MintClient {
    * One request. A refusal throws the mint's own typed error (MintError, or
    * the SchemaError, SignatureError, … it names); a mint that cannot be
    * reached, or answers outside its API, throws NetworkError (with the HTTP
-   * status, if any) or TimeoutError.
+   * status, if any) or TimeoutError. A RATE_LIMITED refusal is a MintError
+   * whose message says when to retry (the answer's Retry-After).
    */
   async #call(path: string, body?: string): Promise<unknown> {
     let res: Response;
@@ -76,6 +77,15 @@ export class MintClient {
     }
     if (answer.t !== type) throw new NetworkError(`${path}: expected a ${type} answer, got ${answer.t}`, { status: 200 });
     return answer as MessageOf<T>;
+  }
+
+  /** The mint's id, which a deposit for it names, and how far a deposit's ts may be from the mint's clock. */
+  async info(): Promise<MintInfo> {
+    const json = (await this.#call(ROUTES.info)) as Partial<MintInfo> | null;
+    if (typeof json?.mint !== 'string' || !/^[0-9a-f]{32}$/.test(json.mint) || typeof json.depositWindowMs !== 'number') {
+      throw new NetworkError(`${ROUTES.info}: expected { mint: 32 hex digits, depositWindowMs }, got something else`, { status: 200 });
+    }
+    return { mint: json.mint, depositWindowMs: json.depositWindowMs };
   }
 
   async keysets(): Promise<PublishedKeyset[]> {

@@ -18,9 +18,32 @@ export const DOMAINS = {
   vector: 'sparecycles/v1/test-vector\0',
   relay: 'sparecycles/v1/relay\0',
   deposit: 'sparecycles/v1/deposit\0',
+  ack: 'sparecycles/v1/ack\0',
+  /** An ed25519 identity vouching for its Noise static key on a task wire (protocol/handshake.ts). */
+  'noise-static': 'sparecycles/v1/noise-static\0',
 } as const;
 
 export type Domain = keyof typeof DOMAINS;
+
+/**
+ * What a peer's Noise static X25519 secret is derived from: sha512(label ‖
+ * ed25519 seed), first 32 bytes (protocol/crypto/identity.ts). Its own label,
+ * so the static key is never the ed25519 scalar itself.
+ */
+export const NOISE_STATIC_LABEL = 'sparecycles/v1/noise-static-key\0';
+
+/**
+ * The task-wire handshake (protocol/handshake.ts): Noise IK with the
+ * worker as initiator. The prologue is this text followed by the task's
+ * 20-byte info-hash, so a handshake for one task never completes for
+ * another, and every frame starts with the version byte.
+ */
+export const TASK_HANDSHAKE = {
+  version: 1,
+  prologue: 'sparecycles/task-wire/v1\0',
+  /** How many initiators' latest timestamps a responder remembers. */
+  timestamps: 4096,
+} as const;
 
 /** Domain-separation tags for the credit scheme's hashes (protocol/credits/). */
 export const CREDIT_DOMAINS = {
@@ -53,6 +76,8 @@ export const ERROR_CODES = [
   'UNIT_CRASH',
   // A peer broke the conversation: a message out of turn, for another task, or from a key its channel did not greet with.
   'PROTOCOL',
+  // A task wire's Noise session failed: a handshake message that does not decrypt or verify, a replayed one, a frame that does not authenticate.
+  'HANDSHAKE',
   // The mint's refusals.
   'ALREADY_SPENT',
   'INVALID_CREDIT',
@@ -66,6 +91,12 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'NOT_FOUND',
   'INTERNAL',
+  /** A blinded output the mint has signed before: it signs each B once. */
+  'ALREADY_SIGNED',
+  /** A deposit for another mint. */
+  'WRONG_MINT',
+  /** A deposit whose time is outside the mint's window. */
+  'STALE',
   // Reaching the other end: a server, a peer, another thread or page.
   /** It could not be reached, dropped the connection, or answered outside its protocol. Trying again may help. */
   'NETWORK',
@@ -132,16 +163,32 @@ export const MESSAGE_TYPES = {
   'payment-ok': { version: 1 },
   redeem: { version: 1 },
   'redeem-ok': { version: 1 },
-  deposit: { version: 1, domain: 'deposit' },
+  // v2 names the mint (its id) it is for; v1 named none and could be replayed to any mint with the same admin.
+  deposit: { version: 2, domain: 'deposit' },
   'relay-find': { version: 1 },
   'relay-offers': { version: 1 },
   'relay-get': { version: 1 },
   'relay-item': { version: 1 },
   'relay-error': { version: 1 },
   'relay-descriptor': { version: 1, domain: 'relay' },
+  ack: { version: 1, domain: 'ack' },
 } as const satisfies Record<string, { version: number; domain?: Domain }>;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
+
+/**
+ * Delivering pay. A final receipt is kept by its tasker until its worker
+ * acknowledges it (an `ack`), and a blinded output by its worker until the
+ * pay for it arrives; neither waits for ever. The worker waits longer than
+ * the tasker keeps sending, so a receipt still being sent always finds the
+ * outputs it pays.
+ */
+export const PAY_LIMITS = {
+  /** How long a tasker keeps an unacknowledged final receipt. */
+  receiptHoldMs: 30 * 24 * 60 * 60 * 1000,
+  /** How long a worker keeps a blinded output no pay has answered. */
+  pendingOutputMs: 45 * 24 * 60 * 60 * 1000,
+} as const;
 
 /** Bounds on message fields, beyond the shared LIMITS above. */
 export const MESSAGE_LIMITS = {

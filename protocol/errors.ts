@@ -73,6 +73,20 @@ export class ProtocolError extends SpareCyclesError {
 }
 
 /**
+ * A task wire's Noise session failed (protocol/noise.ts, handshake.ts): a
+ * handshake message of the wrong length, one that does not decrypt (another
+ * key, a replayed or relayed answer), a small-order key, an identity that
+ * does not vouch for its static key, a replayed first message, or a later
+ * frame that does not authenticate. The session is over; nothing it carried
+ * is trusted.
+ */
+export class HandshakeError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('HANDSHAKE', message, details);
+  }
+}
+
+/**
  * The other end could not be reached, dropped the connection, or answered
  * outside its protocol (an HTTP status without a typed error, a body that does
  * not read). `status` is the HTTP status when there was an answer.
@@ -141,6 +155,9 @@ export type MintErrorCode = Extract<
   | 'RATE_LIMITED'
   | 'NOT_FOUND'
   | 'INTERNAL'
+  | 'ALREADY_SIGNED'
+  | 'WRONG_MINT'
+  | 'STALE'
 >;
 
 /**
@@ -150,7 +167,9 @@ export type MintErrorCode = Extract<
  * balance), INSUFFICIENT_FUNDS, UNKNOWN_ACCOUNT, UNAUTHORIZED (a signer the
  * mint does not accept), REQUEST_REUSED (an id already used for another
  * request), TOO_LARGE, RATE_LIMITED, NOT_FOUND (no such route), INTERNAL (the
- * mint's own fault: retry the same request).
+ * mint's own fault: retry the same request), ALREADY_SIGNED (a blinded output
+ * it signed before), WRONG_MINT (a deposit for another mint), STALE (a deposit
+ * outside the mint's time window).
  */
 export class MintError extends SpareCyclesError {
   declare readonly code: MintErrorCode;
@@ -205,6 +224,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   SIGNATURE: SignatureError,
   HASH_MISMATCH: HashMismatchError,
   PROTOCOL: ProtocolError,
+  HANDSHAKE: HandshakeError,
   UNIT_TIMEOUT: UnitTimeoutError,
   UNIT_MEMORY: UnitMemoryError,
   UNIT_TRAP: UnitTrapError,
@@ -222,6 +242,9 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   RATE_LIMITED: mintErrorOf('RATE_LIMITED'),
   NOT_FOUND: mintErrorOf('NOT_FOUND'),
   INTERNAL: mintErrorOf('INTERNAL'),
+  ALREADY_SIGNED: mintErrorOf('ALREADY_SIGNED'),
+  WRONG_MINT: mintErrorOf('WRONG_MINT'),
+  STALE: mintErrorOf('STALE'),
   NETWORK: NetworkError,
   TIMEOUT: TimeoutError,
   BUSY: codedError('BUSY'),
@@ -247,7 +270,7 @@ export function fromErrorRecord(record: ErrorRecord): SpareCyclesError {
   return new make(String(record.message), record.field === undefined ? {} : { field: record.field });
 }
 
-const PEER_FAULTS: ReadonlySet<string> = new Set(['DECODE', 'SCHEMA', 'VERSION', 'KEY', 'SIGNATURE', 'HASH_MISMATCH', 'PROTOCOL']);
+const PEER_FAULTS: ReadonlySet<string> = new Set(['DECODE', 'SCHEMA', 'VERSION', 'KEY', 'SIGNATURE', 'HASH_MISMATCH', 'PROTOCOL', 'HANDSHAKE']);
 
 /** Whether an error says the peer sent something wrong, as opposed to a fault of ours or of the network. */
 export function blamesPeer(error: unknown): boolean {

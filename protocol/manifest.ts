@@ -8,12 +8,14 @@ import type { BInput } from './bencode.ts';
 import { equalBytes, toHex } from './bytes.ts';
 import { LIMITS } from './constants.ts';
 import type { CryptoBackend } from './crypto/backend.ts';
+import { noiseStaticPublicKey } from './crypto/identity.ts';
 import { signDomain, verifyDomain } from './crypto/sign.ts';
 import { HashMismatchError, SchemaError } from './errors.ts';
 import { bytes, int, list, literal, oneOf, optional, struct, text } from './schema.ts';
 import type { Infer } from './schema.ts';
 
-export const MANIFEST_VERSION = 1;
+/** 2 added `noise`, the tasker's Noise static key: version 1 manifests cannot start a task-wire handshake. */
+export const MANIFEST_VERSION = 2;
 const MAX_SECONDS = 2 ** 40;
 const PPM = 1_000_000;
 
@@ -27,7 +29,7 @@ const fileRef = struct({
 });
 export type FileRef = Infer<typeof fileRef>;
 
-const bodyFields = {
+const draftFields = {
   t: literal('manifest'),
   v: literal(MANIFEST_VERSION),
   name: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/ }),
@@ -72,10 +74,24 @@ const bodyFields = {
   created: int(0, MAX_SECONDS),
 };
 
+const bodyFields = {
+  ...draftFields,
+  /**
+   * The tasker's Noise static X25519 public key: workers open every task
+   * wire with a Noise IK handshake to it (protocol/handshake.ts). Derived
+   * from the tasker's seed, so signManifest fills it in.
+   */
+  noise: bytes({ length: 32 }),
+};
+
+const draftSchema = struct(draftFields);
 const bodySchema = struct(bodyFields);
 const signedSchema = struct({ ...bodyFields, sig: bytes({ length: 64 }) });
 
-export type ManifestBody = Infer<typeof bodySchema>;
+/** A manifest as its tasker writes it (task.json): everything but what signing adds. */
+export type ManifestBody = Infer<typeof draftSchema>;
+/** What the signature covers: the body with the tasker's Noise key. */
+export type SignedManifestBody = Infer<typeof bodySchema>;
 export type Manifest = Infer<typeof signedSchema>;
 
 /** Checks what a schema cannot: fields that must agree with each other. */
@@ -98,22 +114,23 @@ function checkConsistency(m: ManifestBody): void {
 export function validateManifestBody(body: ManifestBody): ManifestBody {
   let raw: Uint8Array;
   try {
-    raw = encode(bodySchema.write(body) as BInput);
+    raw = encode(draftSchema.write(body) as BInput);
   } catch (cause) {
     // Only in-memory values reach here (a fraction where a count belongs, say).
     throw new SchemaError(`manifest: ${(cause as Error).message}`, { field: 'manifest', cause });
   }
-  const checked = bodySchema.read(decode(raw, { maxBytes: LIMITS.manifestBytes }), 'manifest');
+  const checked = draftSchema.read(decode(raw, { maxBytes: LIMITS.manifestBytes }), 'manifest');
   checkConsistency(checked);
   return checked;
 }
 
-export function manifestSigningBytes(body: ManifestBody): Uint8Array {
+export function manifestSigningBytes(body: SignedManifestBody): Uint8Array {
   return encode(bodySchema.write(body));
 }
 
+/** Signs a body with `seed`, adding the Noise static key that seed yields (`noise`) and `sig`. */
 export function signManifest(backend: CryptoBackend, seed: Uint8Array, body: ManifestBody): Manifest {
-  const checked = validateManifestBody(body);
+  const checked: SignedManifestBody = { ...validateManifestBody(body), noise: noiseStaticPublicKey(backend, seed) };
   return { ...checked, sig: signDomain(backend, seed, 'manifest', manifestSigningBytes(checked)) };
 }
 

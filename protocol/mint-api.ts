@@ -4,16 +4,18 @@
 // canonical bencoding, so a signature covers exactly one byte string;
 // everything else is plain JSON. docs/mint-api.md describes it for other clients.
 //
+//   GET  /v1/info                 → { mint, depositWindowMs }                (the id deposits name)
 //   GET  /v1/keys                 → { keysets: [{ id, active, keys: { "1": hex, … } }] }
 //   POST /v1/deposit  { message } → { account, amount }             (signed deposit)
 //   POST /v1/pay      { message } → { message }                     (payment → payment-ok)
 //   POST /v1/redeem   { message } → { message }                     (redeem → redeem-ok)
 //   POST /v1/state    { Ys: [hex] } → { states: [{ Y, state }] }    (state: "spent" | "unspent")
-//   GET  /v1/accounts/<name>      → { account, balance }
+//   GET  /v1/accounts/<key hex>   → { account, balance }
 //   GET  /health, GET /metrics
 //
 // A refusal is `{ error: { code, message, field? } }` with a status from
-// STATUS_OF; `code` is one of constants.ts ERROR_CODES.
+// STATUS_OF; `code` is one of constants.ts ERROR_CODES. A RATE_LIMITED
+// refusal carries a Retry-After header (seconds).
 
 import { fromBase64, fromHex, toBase64 } from './bytes.ts';
 import { CREDIT_LIMITS, type ErrorCode } from './constants.ts';
@@ -22,6 +24,7 @@ import { SchemaError } from './errors.ts';
 import { encodeMessage, type Message } from './messages/index.ts';
 
 export const ROUTES = {
+  info: '/v1/info',
   keys: '/v1/keys',
   deposit: '/v1/deposit',
   pay: '/v1/pay',
@@ -32,6 +35,21 @@ export const ROUTES = {
 
 /** Largest request body the mint reads. */
 export const MAX_BODY_BYTES = 128 * 1024;
+
+/**
+ * How far a deposit's `ts` may be from the mint's clock, either way. Wide
+ * enough for an operator's clock that is a few minutes off and a slow send;
+ * narrow enough that a deposit seen once is soon worthless everywhere.
+ */
+export const DEPOSIT_WINDOW_MS = 10 * 60 * 1000;
+
+/** GET /v1/info: what a client needs to address a deposit to this mint. */
+export interface MintInfo {
+  /** The mint's id (hex of 16 bytes), which every deposit for it names. */
+  mint: string;
+  /** DEPOSIT_WINDOW_MS as this mint applies it. */
+  depositWindowMs: number;
+}
 
 export const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   SIGNATURE: 403,
@@ -45,6 +63,9 @@ export const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   NOT_FOUND: 404,
   INTERNAL: 500,
+  ALREADY_SIGNED: 409,
+  WRONG_MINT: 403,
+  STALE: 403,
 };
 
 export interface PublishedKeyset extends KeysetJson {

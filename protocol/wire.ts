@@ -1,10 +1,12 @@
-// The first transport under the channel seam (channel.ts): SpareCycles
-// messages on a BitTorrent wire, as a BEP 10 extension. Works with any wire
-// that has bittorrent-protocol's `use`/`extended` shape, so the same code runs
-// on Node's WebTorrent and on webtorrent.min.js in the extension. Every
-// payload is one encoded message, sent as sealed and decoded once here.
+// The first transport under the channel seam (channel.ts): frames on a
+// BitTorrent wire, as a BEP 10 extension. Works with any wire that has
+// bittorrent-protocol's `use`/`extended` shape, so the same code runs on
+// Node's WebTorrent and on webtorrent.min.js in the extension. Every
+// extension payload is one frame: on a task wire the secure layer
+// (secure-channel.ts) reads it; on the offer endpoint, which has no
+// handshake, each frame is one encoded message (messageExtension).
 
-import type { ChannelListener, MessageChannel } from './channel.ts';
+import type { ChannelListener, FrameChannel, FrameListener, MessageChannel } from './channel.ts';
 import { ProtocolError, type SpareCyclesError } from './errors.ts';
 import { openMessage, type Sealed } from './messages/index.ts';
 
@@ -22,7 +24,7 @@ export interface TaskWire extends ExtensibleWire {
   use(extension: unknown): void;
 }
 
-class Bep10Channel implements MessageChannel {
+class Bep10Channel implements FrameChannel {
   open = false;
   readonly peer: string;
   private ended = false;
@@ -30,7 +32,7 @@ class Bep10Channel implements MessageChannel {
   constructor(
     readonly wire: ExtensibleWire,
     readonly name: string,
-    private readonly listener: ChannelListener,
+    private readonly listener: FrameListener,
   ) {
     this.peer = wire.remoteAddress === undefined ? 'unknown' : `${wire.remoteAddress}:${wire.remotePort ?? 0}`;
     wire.once('close', () => this.end());
@@ -43,9 +45,9 @@ class Bep10Channel implements MessageChannel {
     this.listener.open(this);
   }
 
-  send(sealed: Sealed): void {
+  send(frame: Uint8Array): void {
     if (!this.open) throw new ProtocolError(`expected an open ${this.name} channel, got a closed one`);
-    this.wire.extended(this.name, sealed.bytes);
+    this.wire.extended(this.name, frame);
   }
 
   close(): void {
@@ -68,15 +70,10 @@ type ExtensionConstructor<W> = { new (wire: W): object; prototype: { name: strin
 /**
  * A BEP 10 extension class for `wire.use(...)`. bittorrent-protocol wants a
  * constructor whose prototype carries the name, built once per wire; each
- * wire gets one channel, opened when the peer's extended handshake lists the
- * name, and closed with the wire.
+ * wire gets one frame channel, opened when the peer's extended handshake
+ * lists the name, and closed with the wire.
  */
-export function messageExtension<W extends ExtensibleWire>(
-  name: string,
-  listener: ChannelListener,
-  maxBytes?: number,
-): ExtensionConstructor<W> {
-  const options = maxBytes === undefined ? {} : { maxBytes };
+export function frameExtension<W extends ExtensibleWire>(name: string, listener: FrameListener): ExtensionConstructor<W> {
   class Extension {
     readonly channel: Bep10Channel;
     constructor(wire: W) {
@@ -86,21 +83,63 @@ export function messageExtension<W extends ExtensibleWire>(
       this.channel.start();
     }
     onMessage(payload: Uint8Array): void {
-      let sealed: Sealed;
-      try {
-        sealed = openMessage(payload, options);
-      } catch (error) {
-        listener.invalid(this.channel, error as SpareCyclesError);
-        return;
-      }
-      listener.message(this.channel, sealed);
+      listener.frame(this.channel, payload);
     }
   }
   (Extension.prototype as unknown as { name: string }).name = name;
   return Extension as unknown as ExtensionConstructor<W>;
 }
 
-/** Puts the channel `name` on a wire, before its handshake: the listener hears of it from then on. */
-export function attachChannel(wire: TaskWire, name: string, listener: ChannelListener, maxBytes?: number): void {
-  wire.use(messageExtension(name, listener, maxBytes));
+/** A message channel over a frame channel with no handshake: each frame is one encoded message. */
+class PlainChannel implements MessageChannel {
+  constructor(readonly frames: FrameChannel) {}
+  get open(): boolean {
+    return this.frames.open;
+  }
+  get peer(): string {
+    return this.frames.peer;
+  }
+  send(sealed: Sealed): void {
+    this.frames.send(sealed.bytes);
+  }
+  close(): void {
+    this.frames.close();
+  }
+}
+
+/**
+ * A BEP 10 extension whose every payload is one encoded message, in the
+ * clear: the offer endpoint's, where what moves is already signed and public.
+ */
+export function messageExtension<W extends ExtensibleWire>(
+  name: string,
+  listener: ChannelListener,
+  maxBytes?: number,
+): ExtensionConstructor<W> {
+  const options = maxBytes === undefined ? {} : { maxBytes };
+  const channels = new WeakMap<FrameChannel, PlainChannel>();
+  const plain = (frames: FrameChannel): PlainChannel => {
+    let channel = channels.get(frames);
+    if (!channel) channels.set(frames, (channel = new PlainChannel(frames)));
+    return channel;
+  };
+  return frameExtension<W>(name, {
+    open: (frames) => listener.open(plain(frames)),
+    frame(frames, payload) {
+      let sealed: Sealed;
+      try {
+        sealed = openMessage(payload, options);
+      } catch (error) {
+        listener.invalid(plain(frames), error as SpareCyclesError);
+        return;
+      }
+      listener.message(plain(frames), sealed);
+    },
+    closed: (frames) => listener.closed(plain(frames)),
+  });
+}
+
+/** Puts the frame channel `name` on a wire, before its handshake: the listener hears of it from then on. */
+export function attachChannel(wire: TaskWire, name: string, listener: FrameListener): void {
+  wire.use(frameExtension(name, listener));
 }

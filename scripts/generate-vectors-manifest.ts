@@ -22,11 +22,14 @@ const manifest = signManifest(nodeCrypto, SEED, task.body);
 const bytes = encodeManifest(manifest);
 const again = encodeManifest(signManifest(naclCrypto, SEED, task.body));
 if (toHex(again) !== toHex(bytes)) throw new Error('backends disagree on the manifest signature');
+if (toHex(manifest.noise) !== toHex(identity.noise.publicKey)) throw new Error('the manifest names another Noise key than its seed yields');
 
 const vectors = {
   description: 'The examples/mandelbrot manifest, signed by seed 0707…07 at unix time 1800000000 with deadline "+24h".',
   seed: toHex(SEED),
   tasker: toHex(identity.publicKey),
+  /** The tasker's Noise static key, derived from the seed (protocol/crypto/identity.ts) and signed in as `noise`. */
+  noise: toHex(identity.noise.publicKey),
   created: CREATED,
   bytes: toHex(bytes),
   sig: toHex(manifest.sig),

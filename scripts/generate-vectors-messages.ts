@@ -163,7 +163,7 @@ const bearer: { name: string; msg: Message }[] = [
     name: 'redeem to an account',
     msg: {
       t: 'redeem', v: 1, id: det('redeem/id', 16), keyset: det('keyset', 8),
-      proofs: [{ amount: 1, x: det('x/1', 32), C: pointOf('unblinded1') }], to: 'acct:alice',
+      proofs: [{ amount: 1, x: det('x/1', 32), C: pointOf('unblinded1') }], to: toHex(keys.worker),
     },
   },
   {
@@ -216,8 +216,8 @@ const creditUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
     name: 'deposit',
     who: 'admin',
     msg: {
-      t: 'deposit', v: 1, id: det('deposit/id', 16), account: toHex(keys.tasker), amount: 5000, admin: keys.admin,
-      ts: 1_700_000_650_000,
+      t: 'deposit', v: 2, id: det('deposit/id', 16), mint: det('deposit/mint', 16), account: toHex(keys.tasker), amount: 5000,
+      admin: keys.admin, ts: 1_700_000_650_000,
     },
   },
   {
@@ -233,7 +233,7 @@ const creditUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
 const creditSigned = creditUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
 
 const creditBearer: { name: string; msg: Message }[] = [
-  { name: 'redeem-ok to an account', msg: { t: 'redeem-ok', v: 1, id: det('redeem/id', 16), amount: 1, to: 'acct:alice' } },
+  { name: 'redeem-ok to an account', msg: { t: 'redeem-ok', v: 1, id: det('redeem/id', 16), amount: 1, to: toHex(keys.worker) } },
   {
     name: 'redeem-ok of a swap',
     msg: {
@@ -242,6 +242,13 @@ const creditBearer: { name: string; msg: Message }[] = [
     },
   },
 ];
+
+// Acknowledgements of receipts come after the credit messages, for the same reason.
+const ackUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
+  { name: 'ack of one lease', who: 'worker', msg: { t: 'ack', v: 1, task, leases: [lease(7)], worker: keys.worker } },
+  { name: 'ack of three leases', who: 'worker', msg: { t: 'ack', v: 1, task, leases: [7, 8, 999_999].map(lease), worker: keys.worker } },
+];
+const ackSigned = ackUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
 
 const signedVector = ({ name, who, msg }: { name: string; who: Who; msg: SignedMessage }) => ({
   name,
@@ -270,6 +277,7 @@ const valid = [
   ...relayBearer.map(bearerVector),
   ...creditSigned.map(signedVector),
   ...creditBearer.map(bearerVector),
+  ...ackSigned.map(signedVector),
 ];
 
 // ---- Invalid inputs ----------------------------------------------------------
@@ -291,7 +299,7 @@ const bad = (name: string, stage: Invalid['stage'], error: ErrorName, field: str
   invalid.push({ name, stage, error, field, ...(got === undefined ? {} : { got }), hex: toHex(bytes) });
 
 const find = (name: string) => {
-  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer].find((v) => v.name === name);
+  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer, ...ackSigned].find((v) => v.name === name);
   if (!found) throw new Error(`no vector ${name}`);
   return found.msg;
 };
@@ -428,6 +436,12 @@ bad(
 bad('payment-ok with a sig', 'decode', 'SchemaError', 'sig', tamper(paymentOkMsg, (d) => (d.sig = new Uint8Array(64))));
 bad('redeem to an account and as a swap', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.outputs = [{ amount: 1, B: det('B', 32) }])));
 bad('redeem to nowhere', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => delete d.to));
+// An account is an ed25519 key in lowercase hex: credits redeemed to anything else could never be spent again.
+bad('redeem to a name, not a key', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.to = 'acct:alice')));
+bad('redeem to a key in upper-case hex', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.to = toHex(keys.worker).toUpperCase())));
+bad('redeem to a key of 31 bytes', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.to = toHex(keys.worker).slice(2))));
+bad('redeem to a key of small order', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.to = `01${'00'.repeat(31)}`)));
+bad('redeem to a key that is not canonical', 'decode', 'SchemaError', 'to', tamper(redeemMsg, (d) => (d.to = `ed${'ff'.repeat(30)}7f`)));
 bad(
   'redeem spends one secret twice',
   'decode',
@@ -538,7 +552,8 @@ bad(
   'signatures[0].s',
   tamper(paymentOkMsg, (d) => ((d.signatures as Dict[])[0]!.s = det('s', 33))),
 );
-bad('redeem-ok to an account and as a swap', 'decode', 'SchemaError', 'to', tamper(redeemOkSwapMsg, (d) => (d.to = 'acct:alice')));
+bad('redeem-ok to an account and as a swap', 'decode', 'SchemaError', 'to', tamper(redeemOkSwapMsg, (d) => (d.to = toHex(keys.worker))));
+bad('redeem-ok to a name, not a key', 'decode', 'SchemaError', 'to', tamper(redeemOkToMsg, (d) => (d.to = 'acct:alice')));
 bad('redeem-ok with neither to nor signatures', 'decode', 'SchemaError', 'to', tamper(redeemOkToMsg, (d) => delete d.to));
 bad('redeem-ok signatures without a keyset', 'decode', 'SchemaError', 'keyset', tamper(redeemOkSwapMsg, (d) => delete d.keyset));
 bad('redeem-ok to an account with a keyset', 'decode', 'SchemaError', 'keyset', tamper(redeemOkToMsg, (d) => (d.keyset = det('keyset', 8))));
@@ -546,7 +561,15 @@ bad('redeem-ok with no signatures', 'decode', 'SchemaError', 'signatures', tampe
 bad('redeem-ok amount 0', 'decode', 'SchemaError', 'amount', tamper(redeemOkToMsg, (d) => (d.amount = 0)));
 bad('redeem-ok with a sig', 'decode', 'SchemaError', 'sig', tamper(redeemOkToMsg, (d) => (d.sig = new Uint8Array(64))));
 bad('redeem-ok of a future version', 'decode', 'VersionError', 'v', tamper(redeemOkSwapMsg, (d) => (d.v = 2)), 2);
-bad('deposit of a future version', 'decode', 'VersionError', 'v', tamper(depositMsg, (d) => (d.v = 2)), 2);
+bad('deposit of a future version', 'decode', 'VersionError', 'v', tamper(depositMsg, (d) => (d.v = 3)), 3);
+// Version 1 named no mint, so it could be replayed to any mint trusting its admin.
+bad('deposit of version 1, naming no mint', 'decode', 'VersionError', 'v', tamper(depositMsg, (d) => ((d.v = 1), delete d.mint)), 1);
+bad('deposit without a mint', 'decode', 'SchemaError', 'mint', tamper(depositMsg, (d) => delete d.mint));
+bad('deposit mint of 15 bytes', 'decode', 'SchemaError', 'mint', tamper(depositMsg, (d) => (d.mint = det('deposit/mint', 15))));
+bad('deposit mint changed after signing', 'verify', 'SignatureError', 'sig', tamper(depositMsg, (d) => (d.mint = det('deposit/mint2', 16))));
+bad('deposit time changed after signing', 'verify', 'SignatureError', 'sig', tamper(depositMsg, (d) => (d.ts = 1_700_000_650_001)));
+bad('deposit to a name, not a key', 'decode', 'SchemaError', 'account', tamper(depositMsg, (d) => (d.account = 'acct:alice')));
+bad('deposit to a key of small order', 'decode', 'SchemaError', 'account', tamper(depositMsg, (d) => (d.account = `00`.repeat(32))));
 bad('deposit without an admin key', 'decode', 'SchemaError', 'admin', tamper(depositMsg, (d) => delete d.admin));
 bad('deposit to an empty account', 'decode', 'SchemaError', 'account', tamper(depositMsg, (d) => (d.account = '')));
 bad(
@@ -572,6 +595,25 @@ bad(
   tamper(paidReceiptMsg, (d) => (((d.paid as Dict).signatures as Dict[])[1]!.amount = 8)),
 );
 bad('receipt pay removed after signing', 'verify', 'SignatureError', 'sig', tamper(paidReceiptMsg, (d) => delete d.paid));
+
+// Acknowledgements, after the credit messages.
+const ackMsg = find('ack of three leases') as SignedMessage & { t: 'ack' };
+bad('ack of a future version', 'decode', 'VersionError', 'v', tamper(ackMsg, (d) => (d.v = 2)), 2);
+bad('ack of no leases', 'decode', 'SchemaError', 'leases', tamper(ackMsg, (d) => (d.leases = [])));
+bad(
+  'ack of too many leases',
+  'decode',
+  'SchemaError',
+  'leases',
+  tamper(ackMsg, (d) => (d.leases = Array.from({ length: 1025 }, (_, i) => det(`ack/lease/${i}`, 16)))),
+);
+bad('ack naming one lease twice', 'decode', 'SchemaError', 'leases[2]', tamper(ackMsg, (d) => (d.leases = [lease(7), lease(8), lease(7)])));
+bad('ack lease of 17 bytes', 'decode', 'SchemaError', 'leases[0]', tamper(ackMsg, (d) => (d.leases = [det('ack/long', 17)])));
+bad('ack without a worker key', 'decode', 'SchemaError', 'worker', tamper(ackMsg, (d) => delete d.worker));
+bad('ack without a task', 'decode', 'SchemaError', 'task', tamper(ackMsg, (d) => delete d.task));
+bad('ack lease swapped after signing', 'verify', 'SignatureError', 'sig', tamper(ackMsg, (d) => ((d.leases as Uint8Array[])[0] = lease(9))));
+bad('ack signed by another key', 'verify', 'SignatureError', 'sig', resign(ackMsg, seeds.other, 'ack'));
+bad('receipt signature pasted into an ack', 'verify', 'SignatureError', 'sig', resign(ackMsg, seeds.worker, 'receipt'));
 
 const file = {
   description:

@@ -1,26 +1,69 @@
-// Final receipts the tasker could not send because the worker had no open
-// wire at the time, kept until that worker greets again. An accepted receipt
-// carries the mint's blind signatures, the worker's only copy of its pay, so
-// dropping it loses the pay for good. Bounded per worker and in total: a
-// worker that never comes back (or a flood of keys) costs at most `total`
+// Final receipts the tasker has sent or must send, kept until their worker
+// acknowledges them (an `ack`). An accepted receipt carries the mint's blind
+// signatures, the worker's only copy of its pay, so a receipt that is lost on
+// the way (the wire closed, the worker's process ended before it kept the
+// pay) must be there to send again. Bounded per worker, in total, and in age:
+// a worker that never comes back (or a flood of keys) costs at most `total`
 // entries, and when the total is full the worker holding the most loses its
 // oldest, so one busy or hostile key cannot push out everyone else's pay.
+//
+// The session sees only the ReceiptOutbox interface; the outbox in memory is
+// here, one on disk in receipt-store.ts.
+
+import { PAY_LIMITS } from '../protocol/constants.ts';
+import type { Receipt, Sealed } from '../protocol/messages/index.ts';
 
 export interface OutboxLimits {
   perWorker: number;
   total: number;
+  /** How long an unacknowledged receipt is kept. */
+  maxAgeMs: number;
 }
 
-export const OUTBOX_LIMITS: OutboxLimits = { perWorker: 256, total: 4096 };
+export const OUTBOX_LIMITS: OutboxLimits = { perWorker: 256, total: 4096, maxAgeMs: PAY_LIMITS.receiptHoldMs };
 
-export class ReceiptOutbox<T> {
-  private readonly byWorker = new Map<string, T[]>();
+/** One final receipt held for its worker. */
+export interface HeldReceipt {
+  /** The worker's key, hex. */
+  worker: string;
+  /** The lease the receipt answers, hex: with the worker, what an ack names. */
+  lease: string;
+  unit: number;
+  /** When it was first held, Unix milliseconds. */
+  at: number;
+  /** The signed receipt, as sent. */
+  sealed: Sealed<Receipt>;
+}
+
+export interface ReceiptOutbox {
+  /** Receipts held, for all workers. */
+  readonly size: number;
+  /** What is held for `worker`, oldest first. */
+  held(worker: string): HeldReceipt[];
+  /** The workers something is held for. */
+  workers(): string[];
+  /** Keeps a receipt (replacing one held for the same worker and lease); resolves once it is durable. */
+  put(receipt: HeldReceipt): Promise<void>;
+  /** Forgets the receipt for `worker`'s `lease`; true if one was held. */
+  ack(worker: string, lease: string): boolean;
+  /** Forgets receipts held since before `before` (Unix ms), and returns them. */
+  expire(before: number): HeldReceipt[];
+  /** Resolves once every change so far is durable. */
+  flush(): Promise<void>;
+}
+
+/** Told of every receipt dropped to stay within the limits. */
+export type DroppedListener = (receipt: HeldReceipt) => void;
+
+/** The outbox in memory: for tests, and the state a stored outbox keeps on disk. */
+export class MemoryReceiptOutbox implements ReceiptOutbox {
+  /** Per worker, by lease, in the order they were put (a Map keeps insertion order). */
+  private readonly byWorker = new Map<string, Map<string, HeldReceipt>>();
   private count = 0;
 
   constructor(
-    private readonly limits: OutboxLimits = OUTBOX_LIMITS,
-    /** Told of every entry dropped to stay within the limits. */
-    private readonly dropped: (worker: string, item: T) => void = () => {},
+    readonly limits: OutboxLimits = OUTBOX_LIMITS,
+    private readonly dropped: DroppedListener = () => {},
   ) {
     for (const [field, value] of Object.entries(limits)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${field}: expected a positive integer, got ${value}`);
@@ -31,42 +74,64 @@ export class ReceiptOutbox<T> {
     return this.count;
   }
 
-  held(worker: string): number {
-    return this.byWorker.get(worker)?.length ?? 0;
+  held(worker: string): HeldReceipt[] {
+    return [...(this.byWorker.get(worker)?.values() ?? [])];
   }
 
-  put(worker: string, item: T): void {
-    let queue = this.byWorker.get(worker);
-    if (!queue) this.byWorker.set(worker, (queue = []));
-    queue.push(item);
+  workers(): string[] {
+    return [...this.byWorker.keys()];
+  }
+
+  /** Every receipt held, worker by worker, oldest first. */
+  all(): HeldReceipt[] {
+    return [...this.byWorker.values()].flatMap((queue) => [...queue.values()]);
+  }
+
+  async put(receipt: HeldReceipt): Promise<void> {
+    this.add(receipt);
+  }
+
+  /** put(), for a caller that needs no promise. */
+  add(receipt: HeldReceipt): void {
+    let queue = this.byWorker.get(receipt.worker);
+    if (!queue) this.byWorker.set(receipt.worker, (queue = new Map()));
+    if (queue.delete(receipt.lease)) this.count--;
+    queue.set(receipt.lease, receipt);
     this.count++;
-    if (queue.length > this.limits.perWorker) this.dropOldest(worker);
+    if (queue.size > this.limits.perWorker) this.dropOldest(receipt.worker);
     if (this.count > this.limits.total) this.dropOldest(this.fullest());
   }
 
-  /** Everything held for `worker`, oldest first, and forgets it. */
-  take(worker: string): T[] {
-    const queue = this.byWorker.get(worker) ?? [];
-    this.byWorker.delete(worker);
-    this.count -= queue.length;
-    return queue;
+  ack(worker: string, lease: string): boolean {
+    const queue = this.byWorker.get(worker);
+    if (!queue?.delete(lease)) return false;
+    this.count--;
+    if (queue.size === 0) this.byWorker.delete(worker);
+    return true;
   }
+
+  expire(before: number): HeldReceipt[] {
+    const gone: HeldReceipt[] = [];
+    for (const receipt of this.all()) {
+      if (receipt.at < before && this.ack(receipt.worker, receipt.lease)) gone.push(receipt);
+    }
+    return gone;
+  }
+
+  async flush(): Promise<void> {}
 
   private fullest(): string {
     let worst = '';
     let most = 0;
     for (const [worker, queue] of this.byWorker) {
-      if (queue.length > most) [worst, most] = [worker, queue.length];
+      if (queue.size > most) [worst, most] = [worker, queue.size];
     }
     return worst;
   }
 
   private dropOldest(worker: string): void {
-    const queue = this.byWorker.get(worker);
-    const item = queue?.shift();
-    if (!queue || item === undefined) return;
-    this.count--;
-    if (queue.length === 0) this.byWorker.delete(worker);
-    this.dropped(worker, item);
+    const oldest = this.byWorker.get(worker)?.values().next().value;
+    if (oldest === undefined || !this.ack(worker, oldest.lease)) return;
+    this.dropped(oldest);
   }
 }

@@ -10,28 +10,33 @@ import type WebTorrent from 'webtorrent';
 import type { Torrent } from 'webtorrent';
 import type { Logger } from '../serve/log.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
-import { LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
+import { LIMITS, PAY_LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
 import { blamesPeer, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
-import type { Claim, Hello, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import type { Claim, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import type { Ack, Receipt } from '../protocol/messages/index.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
+import { SecureResponder } from '../protocol/secure-channel.ts';
 import { attachChannel, type TaskWire } from '../protocol/wire.ts';
 import type { UnitPool } from '../units/pool.ts';
+import { addressGroup } from './address-group.ts';
 import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';
 import { seedTask } from './task-torrent.ts';
 import type { TaskDir } from './task-dir.ts';
 import type { Paid } from './payer.ts';
-import { ReceiptOutbox } from './receipt-outbox.ts';
+import { MemoryReceiptOutbox } from './receipt-outbox.ts';
+import type { DroppedListener, HeldReceipt, ReceiptOutbox } from './receipt-outbox.ts';
 import { UnitPayments } from './unit-payments.ts';
 import type { PayerPort } from './unit-payments.ts';
 import { Coordinator } from './verify/coordinator.ts';
+import type { Defence } from './verify/defence.ts';
 import type { Progress } from './verify/coordinator.ts';
 
 export interface TaskerOptions {
@@ -49,7 +54,28 @@ export interface TaskerOptions {
   payer?: PayerPort;
   random?: () => number;
   now?: () => number;
+  /**
+   * Where final receipts are kept until their workers acknowledge them (a
+   * file per task: tasker/receipt-store.ts), opened once the task's
+   * info-hash is known; in memory without it.
+   */
+  openOutbox?: (task: string, dropped: DroppedListener) => Promise<ReceiptOutbox>;
+  /**
+   * The address group of a channel's peer (address-group.ts by default).
+   * A loopback network stands in for many hosts on one address, so it
+   * passes each connection as a group of its own.
+   */
+  groupOf?: (peer: string) => string;
+  /** The coordinator's checks against coordinated cheaters, where a caller tunes them (verify/defence.ts). */
+  defence?: Partial<Defence>;
 }
+
+/**
+ * A held receipt is sent again on its worker's live channel after
+ * `firstMs`, then after twice as long each time, `tries` times; a new
+ * channel from the worker starts this over.
+ */
+export const RESEND = { firstMs: 5_000, tries: 6 } as const;
 
 /** What the session knows of one channel. */
 interface Peer {
@@ -73,10 +99,13 @@ interface LeaseRecord {
 
 export interface TaskerEvents {
   progress: [Progress];
+  /** A result arrived: `pending` (or `disputed`) news, or `rejected` at once for a lease that was not its to use. */
   result: [{ worker: string; unit: number; status: string; reason?: string }];
+  /** A result's final verdict, told when its epoch closes (verify/verdicts.ts), and whether it is paid. */
+  verdict: [{ worker: string; unit: number; status: 'accepted' | 'rejected'; reason?: string; paid: boolean }];
   paid: [{ worker: string; unit: number; amount: number }];
   done: [Uint8Array];
-  /** The last receipt held for an absent worker went out. */
+  /** Every final receipt held was acknowledged by its worker. */
   delivered: [];
 }
 
@@ -89,8 +118,6 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   private readonly task: TaskDir;
   private readonly options: TaskerOptions;
   private readonly leases = new Map<string, LeaseRecord>();
-  /** Lease ids by unit, so settling a unit does not walk every lease of the task. */
-  private readonly leasesByUnit = new Map<number, string[]>();
   private readonly outputs = new Map<number, Map<string, Uint8Array>>();
   private readonly channels = new Map<MessageChannel, Peer>();
   /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
@@ -99,8 +126,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   /** Payments in flight: their accepted receipts wait for the mint. */
   private readonly payments = new Set<Promise<void>>();
   private readonly unitPayments: UnitPayments | undefined;
-  /** Final receipts due while their worker had no open wire, sent when it greets again. */
-  private readonly outbox: ReceiptOutbox<{ unit: number; sealed: Sealed }>;
+  /** Final receipts not acknowledged yet: sent again when their worker greets on a new channel, and now and then on a live one. */
+  private outbox: ReceiptOutbox;
+  /** Per held receipt (`worker:lease`): sends on live channels since the worker's last greeting, and when the next is due. */
+  private readonly resends = new Map<string, { tries: number; nextAt: number }>();
   private module!: PreparedModule;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
@@ -121,6 +150,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       leaseMs: options.leaseMs ?? Math.max(10_000, manifest.limits.unitTimeMs * 2),
       ...(options.random ? { random: options.random } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.defence ? { defence: options.defence } : {}),
     });
     this.fetcher = new ResultFetcher(
       options.client,
@@ -134,9 +164,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     });
     this.done.catch(() => {});
     this.unitPayments = options.payer && new UnitPayments(options.payer);
-    this.outbox = new ReceiptOutbox(undefined, (worker, { unit }) =>
-      options.log({ level: 'warn', event: 'receipt-dropped', worker, unit, why: 'too many receipts held for workers away' }),
-    );
+    this.outbox = new MemoryReceiptOutbox(undefined, this.dropped);
   }
 
   get identity(): Identity {
@@ -164,11 +192,26 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const session = new TaskerSession(options, task, manifest, canaries);
     session.module = module;
     for (const [unit, output] of canaryOutputs) session.keepOutput(unit, output, canaries.get(unit)!);
+    // Every wire is bound by the task-wire handshake to the worker at its other end before the session hears of it.
+    const secure = new SecureResponder(
+      {
+        backend: options.backend,
+        identity: options.identity,
+        infoHash: () => fromHex(session.infoHash),
+        caps: ['wasm', 'bep10', 'result-torrent'],
+        agent: 'sparecycles-tasker/0.1',
+      },
+      session.listener,
+    );
     session.torrent = await seedTask(options.client, manifest, task.files, {
       trackers: options.trackers,
       path: options.storage,
-      onWire: (wire) => attachChannel(wire as unknown as TaskWire, TASK_EXTENSION, session.listener),
+      onWire: (wire) => attachChannel(wire as unknown as TaskWire, TASK_EXTENSION, secure.frames),
     });
+    if (options.openOutbox) {
+      session.outbox = await options.openOutbox(session.infoHash, session.dropped);
+      if (session.outbox.size > 0) options.log({ level: 'info', event: 'receipts-loaded', count: session.outbox.size });
+    }
     session.timer = setInterval(() => session.tick(), 1000);
     session.timer.unref?.();
     options.log({ level: 'info', event: 'task-seeded', magnet: session.magnet, units: manifest.units, canaries: canaryUnits.length });
@@ -179,8 +222,9 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.fetcher.stop();
-    // Pay in these never reaches its workers: say so, for whoever settles with them.
+    // Pay in these has not reached its workers yet: say so, for whoever settles with them.
     if (this.outbox.size > 0) this.options.log({ level: 'warn', event: 'receipts-undelivered', count: this.outbox.size });
+    await this.outbox.flush().catch((error: Error) => this.options.log({ level: 'error', event: 'receipt-store-failed', message: error.message }));
     if (!this.finished) this.rejectDone(new Error('the tasker stopped before the task was done'));
   }
 
@@ -194,19 +238,17 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     closed: (channel) => this.onClosed(channel),
   };
 
+  /** A channel whose handshake completed: it speaks for the worker key the handshake authenticated, and no other. */
   private onOpen(channel: MessageChannel): void {
-    this.channels.set(channel, { invalid: 0 });
-    const hello: UnsignedMessage = {
-      t: 'hello',
-      v: 1,
-      key: this.options.identity.publicKey,
-      role: 'tasker',
-      caps: ['wasm', 'bep10', 'result-torrent'],
-      agent: 'sparecycles-tasker/0.1',
-      nonce: this.options.backend.randomBytes(16),
-      ts: Date.now(),
-    };
-    channel.send(this.sign(hello));
+    const key = channel.remote;
+    if (!key) {
+      this.onInvalid(channel, new ProtocolError('expected a task channel bound to a worker key, got one without', { field: 'remote' }));
+      return;
+    }
+    const worker = toHex(key);
+    this.channels.set(channel, { invalid: 0, worker, workerKey: key });
+    this.options.log({ level: 'debug', event: 'worker-hello', worker, agent: channel.greeting?.agent ?? '' });
+    this.redeliver(channel, worker);
   }
 
   private onClosed(channel: MessageChannel): void {
@@ -220,7 +262,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     }
   }
 
-  /** An open channel that greeted as `worker`. */
+  /** An open channel whose handshake authenticated `worker`. */
   private channelOf(worker: string): MessageChannel | undefined {
     for (const [channel, peer] of this.channels) if (channel.open && peer.worker === worker) return channel;
     return undefined;
@@ -237,42 +279,93 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     if (this.stopped) return;
     const message = sealed.message;
     try {
-      if (message.t === 'hello') this.onHello(channel, sealed as Sealed<Hello>);
-      else if (message.t === 'claim') this.onClaim(channel, sealed as Sealed<Claim>);
+      if (message.t === 'claim') this.onClaim(channel, sealed as Sealed<Claim>);
       else if (message.t === 'result') void this.onResult(channel, sealed as Sealed<Result>);
-      else throw new ProtocolError(`expected hello, claim or result from a worker, got ${message.t}`, { field: 't' });
+      else if (message.t === 'ack') this.onAck(channel, sealed as Sealed<Ack>);
+      else throw new ProtocolError(`expected claim, result or ack from a worker, got ${message.t}`, { field: 't' });
     } catch (error) {
       this.onInvalid(channel, typed(error));
     }
   }
 
-  private onHello(channel: MessageChannel, sealed: Sealed<Hello>): void {
-    verifySealed(this.options.backend, sealed);
-    const hello = sealed.message;
-    if (hello.role !== 'worker') return; // another seeder of the task; nothing to say
-    const peer = this.channels.get(channel);
-    if (!peer) return;
-    const worker = toHex(hello.key);
-    if (peer.worker && peer.worker !== worker) {
-      throw new ProtocolError(`expected the worker key this channel greeted with, got another`, { field: 'key' });
-    }
-    peer.worker = worker;
-    peer.workerKey = hello.key;
-    this.options.log({ level: 'debug', event: 'worker-hello', worker, agent: hello.agent });
-    const held = this.outbox.take(worker);
+  // ---- receipts until acknowledged ----------------------------------------------------
+
+  /** A worker greeted on a new channel: everything held for it goes out there, and its resend schedule starts over. */
+  private redeliver(channel: MessageChannel, worker: string): void {
+    const held = this.outbox.held(worker);
     if (held.length === 0) return;
-    for (const { sealed: receipt } of held) channel.send(receipt);
+    for (const h of held) this.sendHeld(h, channel);
     this.options.log({ level: 'info', event: 'receipts-redelivered', worker, units: held.map((h) => h.unit) });
+  }
+
+  private sendHeld(held: HeldReceipt, channel: MessageChannel, tries = 0): void {
+    channel.send(held.sealed);
+    this.resends.set(`${held.worker}:${held.lease}`, { tries, nextAt: this.now() + RESEND.firstMs * 2 ** tries });
+  }
+
+  /**
+   * Held receipts whose worker is on a live channel and has not acknowledged
+   * them go out again, with backoff and at most RESEND.tries times; one
+   * loaded from disk goes out at once. Receipts older than the outbox keeps
+   * are dropped.
+   */
+  private resendDue(): void {
+    const now = this.now();
+    const expired = this.outbox.expire(now - PAY_LIMITS.receiptHoldMs);
+    for (const h of expired) this.dropped(h);
+    let resent = 0;
+    for (const worker of this.outbox.workers()) {
+      const channel = this.channelOf(worker);
+      if (!channel) continue;
+      for (const h of this.outbox.held(worker)) {
+        const due = this.resends.get(`${worker}:${h.lease}`);
+        if (due && (due.tries >= RESEND.tries || now < due.nextAt)) continue;
+        this.sendHeld(h, channel, due ? due.tries + 1 : 0);
+        resent++;
+      }
+    }
+    if (resent > 0) this.options.log({ level: 'debug', event: 'receipts-resent', count: resent });
+    if (expired.length > 0 && this.outbox.size === 0) this.emit('delivered');
+  }
+
+  /** The worker has kept (or forfeited) the pay of these leases: their receipts are forgotten. */
+  private onAck(channel: MessageChannel, sealed: Sealed<Ack>): void {
+    verifySealed(this.options.backend, sealed);
+    const ack = sealed.message;
+    const worker = this.channels.get(channel)?.worker;
+    if (!worker || toHex(ack.worker) !== worker) {
+      throw new ProtocolError('expected an ack from the key this channel greeted with, got another', { field: 'worker' });
+    }
+    if (toHex(ack.task) !== this.infoHash) throw new ProtocolError('expected an ack for this task, got one for another', { field: 'task' });
+    let acked = 0;
+    for (const lease of ack.leases) {
+      const hex = toHex(lease);
+      // An ack for a receipt not held (acknowledged before, or never ours) is no error: acks cross resends.
+      if (this.outbox.ack(worker, hex)) acked++;
+      this.resends.delete(`${worker}:${hex}`);
+    }
+    if (acked === 0) return;
+    this.options.log({ level: 'debug', event: 'receipts-acked', worker, count: acked });
     if (this.outbox.size === 0) this.emit('delivered');
   }
 
-  /** Final receipts held for workers that have no live wire, each carrying what the worker is owed. */
+  /** Told of a receipt dropped unacknowledged: over the outbox's limits, or too old. */
+  private readonly dropped = (held: HeldReceipt): void => {
+    this.resends.delete(`${held.worker}:${held.lease}`);
+    this.options.log({ level: 'warn', event: 'receipt-dropped', worker: held.worker, unit: held.unit, why: 'too many or too old receipts held unacknowledged' });
+  };
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** Final receipts not acknowledged by their workers yet, each carrying what the worker is owed. */
   get heldReceipts(): number {
     return this.outbox.size;
   }
 
   /**
-   * Resolves true once no receipt is held for an absent worker, false after
+   * Resolves true once every final receipt is acknowledged, false after
    * `timeoutMs`: a tasker about to exit gives workers that were cut off a
    * bounded while to come back for their pay.
    */
@@ -308,6 +401,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const want = this.waiting.get(channel);
     const peer = this.channels.get(channel);
     if (want === undefined || this.finished || !channel.open || !peer?.worker || !peer.workerKey) return;
+    this.coordinator.introduce(peer.worker, { group: (this.options.groupOf ?? addressGroup)(channel.peer) });
     const units = this.coordinator.assign(peer.worker, want);
     if (units.length === 0) return;
     if (units.length >= want) this.waiting.delete(channel);
@@ -315,9 +409,6 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     for (const a of units) {
       const id = toHex(a.lease);
       this.leases.set(id, { channel, worker: peer.worker, unit: a.unit });
-      const ids = this.leasesByUnit.get(a.unit);
-      if (ids) ids.push(id);
-      else this.leasesByUnit.set(a.unit, [id]);
     }
     channel.send(
       this.sign({
@@ -367,15 +458,18 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       if (result.blinded) lease.blinded = result.blinded;
       this.keepOutput(result.unit, output, hash);
       const outcome = this.coordinator.submit(worker, result.lease, result.unit, hash, result.runMs);
-      this.emit('result', { worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
-      if (outcome.status === 'pending') this.receipt(channel, result.unit, result.lease, 'pending');
-      else if (outcome.status !== 'accepted') {
+      // Every verdict waits for its epoch to close (verify/verdicts.ts): until then a receipt only says "pending".
+      if (outcome.status === 'ignored' || outcome.status === 'rejected') {
         lease.settled = true;
+        this.emit('result', { worker, unit: result.unit, status: 'rejected', reason: outcome.reason });
         this.receipt(channel, result.unit, result.lease, 'rejected', outcome.reason ?? outcome.status);
+      } else {
+        // News, not a verdict: "pending" (or "disputed") until the epoch closes.
+        this.emit('result', { worker, unit: result.unit, status: outcome.status, reason: outcome.reason });
+        this.receipt(channel, result.unit, result.lease, 'pending');
       }
-      for (const { unit } of outcome.verified ?? []) this.settleUnit(unit);
-      for (const worker of outcome.penalised ?? []) this.settleWorker(worker);
-      this.settleUnit(result.unit);
+      for (const cheat of outcome.penalised ?? []) this.options.log({ level: 'warn', event: 'cheater', worker: cheat });
+      this.applySettlements();
       await this.runLocalChecks();
       this.afterProgress();
     } catch (error) {
@@ -392,23 +486,22 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.keepOutput(check.unit, output, hash);
       const judgments = this.coordinator.resolveLocal(check.unit, hash);
       this.options.log({ level: 'info', event: 'local-check', unit: check.unit, reason: check.reason, judged: judgments.length });
-      for (const j of judgments) if (j.status === 'rejected') this.settleWorker(j.worker);
-      this.settleUnit(check.unit);
+      for (const j of judgments) if (j.status === 'rejected') this.options.log({ level: 'warn', event: 'cheater', worker: j.worker });
+      this.applySettlements();
     }
   }
 
-  /** Sends final receipts for a unit whose hash is now known. */
-  private settleUnit(unit: number): void {
-    const verified = this.coordinator.verifiedHash(unit);
-    if (!verified) return;
-    const hex = toHex(verified);
-    for (const leaseHex of this.leasesByUnit.get(unit) ?? []) {
-      const lease = this.leases.get(leaseHex)!;
-      if (lease.settled || lease.hash === undefined) continue;
+  /** Sends the receipts of every verdict that became final, paying for the accepted ones. */
+  private applySettlements(): void {
+    for (const verdict of this.coordinator.settle()) {
+      const leaseId = verdict.lease;
+      const lease = this.leases.get(toHex(leaseId));
+      this.emit('verdict', { worker: verdict.worker, unit: verdict.unit, status: verdict.status, reason: verdict.reason, paid: verdict.paid });
+      if (!lease || lease.settled) continue;
       lease.settled = true;
-      const ok = lease.hash === hex && !this.coordinator.reputation.isBanned(lease.worker);
-      if (ok) this.accept(lease, fromHex(leaseHex));
-      else this.receipt(lease.channel, unit, fromHex(leaseHex), 'rejected', 'does not match the verified output');
+      if (verdict.status === 'rejected') this.receipt(lease.channel, verdict.unit, leaseId, 'rejected', verdict.reason);
+      else if (verdict.paid) this.accept(lease, leaseId);
+      else this.receipt(lease.channel, verdict.unit, leaseId, 'accepted', verdict.reason);
     }
   }
 
@@ -447,20 +540,15 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     while (this.payments.size > 0) await Promise.allSettled([...this.payments]);
   }
 
-  /** A worker proven to cheat: every open result of theirs is rejected. */
-  private settleWorker(worker: string): void {
-    this.options.log({ level: 'warn', event: 'cheater', worker });
-    for (const [leaseHex, lease] of this.leases) {
-      if (lease.worker !== worker || lease.settled || lease.hash === undefined) continue;
-      lease.settled = true;
-      this.receipt(lease.channel, lease.unit, fromHex(leaseHex), 'rejected', 'worker proven to cheat');
-    }
-  }
-
   private tick(): void {
-    if (this.stopped || this.finished) return;
+    if (this.stopped) return;
+    // Workers are owed their receipts after the task is done, too.
+    this.resendDue();
+    if (this.finished) return;
     const expired = this.coordinator.expire();
     if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
+    // An epoch may close with time alone.
+    this.applySettlements();
     this.afterProgress();
   }
 
@@ -469,6 +557,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     this.serveWaiting();
     if (this.finished || !this.coordinator.isComplete()) return;
     this.finished = true;
+    // At the merge every verdict is final.
+    this.applySettlements();
     try {
       const outputs = Array.from({ length: this.manifest.units }, (_, unit) => {
         const hash = toHex(this.coordinator.verifiedHash(unit)!);
@@ -499,7 +589,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     reason?: string,
     paid?: Paid,
   ): void {
-    const worker = this.channels.get(channel)?.worker ?? this.leases.get(toHex(lease))?.worker;
+    const leaseHex = toHex(lease);
+    const worker = this.channels.get(channel)?.worker ?? this.leases.get(leaseHex)?.worker;
     // The channel a result came on may be gone while the worker holds another (TCP and WebRTC).
     if (!channel.open && worker) channel = this.channelOf(worker) ?? channel;
     // A pending receipt is only news; a final one may carry the worker's pay, so it waits for the worker to come back.
@@ -514,12 +605,30 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       ...(reason === undefined ? {} : { reason: reason.slice(0, 120) }),
       ...(paid ? { paid } : {}),
       tasker: this.options.identity.publicKey,
-    });
-    if (channel.open) channel.send(sealed);
-    else {
-      this.outbox.put(worker!, { unit, sealed });
-      this.options.log({ level: 'info', event: 'receipt-held', worker, unit, status, paid: paid !== undefined });
+    }) as Sealed<Receipt>;
+    // Kept until acknowledged: a final receipt for a lease the worker holds. A
+    // rejection of a lease it never held answers nothing the worker waits for,
+    // and one of a second result on a lease must not take the place of the
+    // verdict held for it (which may carry the pay).
+    const holds = (w: string) => this.leases.get(leaseHex)?.worker === w && !this.outbox.held(w).some((h) => h.lease === leaseHex);
+    if (status === 'pending' || !worker || !holds(worker)) {
+      if (channel.open) channel.send(sealed);
+      return;
     }
+    const held: HeldReceipt = { worker, lease: leaseHex, unit, at: this.now(), sealed };
+    // Sent once it is kept (on disk, for a stored outbox): a crash between
+    // sending and keeping could lose the only copy of the pay.
+    const send = () => {
+      if (this.stopped || this.outbox.held(worker).every((h) => h.lease !== leaseHex)) return;
+      const live = channel.open ? channel : this.channelOf(worker);
+      if (live) this.sendHeld(held, live);
+      else this.options.log({ level: 'info', event: 'receipt-held', worker, unit, status, paid: paid !== undefined });
+    };
+    this.outbox.put(held).then(send, (error: Error) => {
+      // Not on disk, but held in memory all the same: the worker should still have its pay.
+      this.options.log({ level: 'error', event: 'receipt-store-failed', worker, unit, message: error.message });
+      send();
+    });
   }
 
   private sign(message: UnsignedMessage): Sealed {

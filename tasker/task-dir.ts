@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { SchemaError } from '../protocol/errors.ts';
 import { LIMITS } from '../protocol/constants.ts';
-import { ppmFromFraction, validateManifestBody } from '../protocol/manifest.ts';
+import { MANIFEST_VERSION, ppmFromFraction, validateManifestBody } from '../protocol/manifest.ts';
 import type { FileRef, ManifestBody } from '../protocol/manifest.ts';
 
 export interface TaskDir {
@@ -114,7 +114,7 @@ export async function loadTaskDir(
 
   const body: ManifestBody = {
     t: 'manifest',
-    v: 1,
+    v: MANIFEST_VERSION,
     name: field(json, 'name', isString, 'a name'),
     description: json.description === undefined ? undefined : field(json, 'description', isString, 'text'),
     module: await ref(field(json, 'module', isString, 'a path', 'unit.wasm'), 'module'),

@@ -8,11 +8,17 @@
 //   lazy       idle(size, output)               never computes; answers at once
 //   copying    copying(runner, board)           sends another worker's output as its own
 //   colluding  colluding(runner, board, edit)   lies only when a partner holds the same unit
-//   replaying  tappedPort(port, tap)            sees every channel and message, and can send
-//                                               what it saw on one channel down another
+//   replaying  tappedPort(port, tap)            sees every task wire's frames, and can send
+//                                               what it saw on one wire down another
+//   impostor   new Impostor(backend, identity)  no engine: answers nothing, replays the tasker's
+//                                               handshake answer to workers and workers'
+//                                               initiations to the tasker, relays one worker's
+//                                               handshake and then swallows what follows
 
-import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
-import type { Sealed } from '../protocol/messages/index.ts';
+import type { FrameChannel, FrameListener } from '../protocol/channel.ts';
+import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Identity } from '../protocol/crypto/identity.ts';
+import { HandshakeClock, Initiation, decodeFrame, type FrameKind } from '../protocol/handshake.ts';
 import type { UnitRequest } from '../protocol/unit.ts';
 import type { UnitOutcome } from '../units/pool.ts';
 import type { TorrentPort, UnitRunner } from '../worker/ports.ts';
@@ -145,38 +151,37 @@ export function colluding(
   };
 }
 
-/** What a tap sees of one channel, and how it speaks on it. */
+/** What a tap sees of one task wire, and how it speaks on it. */
 export interface Tapped {
-  channel: MessageChannel;
-  /** Every message that arrived on this channel, as it arrived. */
-  received: Sealed[];
+  channel: FrameChannel;
+  /** Every frame that arrived on this wire, as it arrived (encrypted once the handshake is done). */
+  received: Uint8Array[];
 }
 
 /**
- * A torrent port whose channels pass through `tap` first: it sees every
- * channel open and every message arrive before the engine does, may drop a
- * message by returning false, and may send any sealed message it holds down
- * any channel it has seen (a replay). The engine behind it is untouched.
+ * A torrent port whose task wires pass through `tap` first: it sees every
+ * wire open and every frame arrive before the engine does, may drop a frame
+ * by returning false, and may send any frame it holds down any wire it has
+ * seen (a replay). The engine behind it is untouched.
  */
-export function tappedPort(port: TorrentPort, tap: (event: { channel: Tapped; sealed?: Sealed }) => boolean | void): TorrentPort {
+export function tappedPort(port: TorrentPort, tap: (event: { channel: Tapped; frame?: Uint8Array }) => boolean | void): TorrentPort {
   return {
     ...port,
     openTask(magnet, listener) {
-      const seen = new Map<MessageChannel, Tapped>();
-      const wrapped: ChannelListener = {
+      const seen = new Map<FrameChannel, Tapped>();
+      const wrapped: FrameListener = {
         open(channel) {
           const tapped: Tapped = { channel, received: [] };
           seen.set(channel, tapped);
           tap({ channel: tapped });
           listener.open(channel);
         },
-        message(channel, sealed) {
+        frame(channel, frame) {
           const tapped = seen.get(channel);
-          tapped?.received.push(sealed);
-          if (tapped && tap({ channel: tapped, sealed }) === false) return;
-          listener.message(channel, sealed);
+          tapped?.received.push(frame);
+          if (tapped && tap({ channel: tapped, frame }) === false) return;
+          listener.frame(channel, frame);
         },
-        invalid: (channel, error) => listener.invalid(channel, error),
         closed(channel) {
           seen.delete(channel);
           listener.closed(channel);
@@ -185,4 +190,130 @@ export function tappedPort(port: TorrentPort, tap: (event: { channel: Tapped; se
       return port.openTask(magnet, wrapped);
     },
   };
+}
+
+function kindOf(frame: Uint8Array): FrameKind | undefined {
+  try {
+    return decodeFrame(frame).kind;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A peer in a task's swarm that tries to pass for others on the task wires,
+ * with nothing but what it overhears and a key of its own:
+ *
+ * - it greets every wire with a handshake of its own, so the tasker answers
+ *   it, and it sends that answer down every wire where a worker greeted it
+ *   (a replayed tasker hello: it answers another ephemeral key);
+ * - it sends each worker's initiation down the tasker's wire twice, late (a
+ *   replayed worker hello: the second copy at least is refused by its
+ *   timestamp);
+ * - for the first worker it also relays the tasker's answer back and the
+ *   worker's confirmation on, so that worker holds a channel to the real
+ *   tasker through it, and then swallows everything that follows.
+ *
+ * Pass `frames` to a torrent port's openTask; `stats` counts what it tried.
+ */
+export class Impostor implements FrameListener {
+  readonly stats = { answersReplayed: 0, initiationsReplayed: 0, relayed: 0 };
+  private readonly channels = new Set<FrameChannel>();
+  /** Workers' wires and the initiation each sent us. */
+  private readonly workers = new Map<FrameChannel, Uint8Array>();
+  private taskerWire: FrameChannel | undefined;
+  private answer: Uint8Array | undefined;
+  /** The worker whose handshake goes through, and whether its confirmation did. */
+  private relayFor: FrameChannel | undefined;
+  private confirmed = false;
+  private own: Initiation | undefined;
+  private readonly clock = new HandshakeClock();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(
+    private readonly backend: CryptoBackend,
+    private readonly identity: Identity,
+    private readonly infoHash: Uint8Array,
+    private readonly tasker: { key: Uint8Array; noise: Uint8Array },
+    private readonly delayMs = 200,
+  ) {}
+
+  get frames(): FrameListener {
+    return this;
+  }
+
+  open(channel: FrameChannel): void {
+    this.channels.add(channel);
+    this.own = new Initiation({
+      backend: this.backend,
+      identity: this.identity,
+      infoHash: this.infoHash,
+      responder: this.tasker,
+      ts: this.clock.next(),
+      caps: [],
+      agent: 'impostor',
+    });
+    channel.send(this.own.frame);
+  }
+
+  closed(channel: FrameChannel): void {
+    this.channels.delete(channel);
+    this.workers.delete(channel);
+  }
+
+  frame(channel: FrameChannel, frame: Uint8Array): void {
+    const kind = kindOf(frame);
+    if (kind === 'initiation' && !this.workers.has(channel)) {
+      this.workers.set(channel, frame);
+      this.relayFor ??= channel;
+      if (this.answer) this.replayAnswer(channel);
+      this.later(() => this.replayInitiation(channel));
+    } else if (kind === 'response' && channel !== this.relayFor) {
+      if (!this.answer) {
+        // Our own greeting's answer: now we know which wire is the tasker's.
+        this.answer = frame;
+        this.taskerWire = channel;
+        for (const worker of this.workers.keys()) this.replayAnswer(worker);
+        for (const worker of this.workers.keys()) this.later(() => this.replayInitiation(worker));
+      } else if (this.relayFor?.open && !this.confirmed) {
+        // The tasker's answer to the first worker's relayed initiation: passed back.
+        this.relayFor.send(frame);
+        this.stats.relayed++;
+      }
+    } else if (kind === 'transport' && channel === this.relayFor && !this.confirmed) {
+      // The worker's confirmation goes on; after it, nothing from this wire does.
+      this.confirmed = true;
+      if (this.taskerWire?.open) this.taskerWire.send(frame);
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+  }
+
+  private later(f: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      f();
+    }, this.delayMs);
+    this.timers.add(timer);
+  }
+
+  private replayAnswer(worker: FrameChannel): void {
+    if (!worker.open || worker === this.relayFor || !this.answer) return;
+    worker.send(this.answer);
+    this.stats.answersReplayed++;
+  }
+
+  private replayInitiation(worker: FrameChannel): void {
+    const initiation = this.workers.get(worker);
+    const tasker = this.taskerWire;
+    if (!initiation || !tasker?.open || this.workers.get(tasker)) return;
+    // Sent once to the tasker's wire per worker: the first copy may get an answer (relayed for the first worker), the second is a replay.
+    this.workers.set(worker, new Uint8Array(0));
+    if (initiation.length === 0) return;
+    tasker.send(initiation);
+    tasker.send(initiation);
+    this.stats.initiationsReplayed += 2;
+  }
 }

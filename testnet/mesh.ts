@@ -16,7 +16,9 @@ import { signManifest } from '../protocol/manifest.ts';
 import { announceOffer } from '../tasker/announce-offer.ts';
 import { Payer } from '../tasker/payer.ts';
 import { TaskerSession } from '../tasker/session.ts';
+import type { TaskerOptions } from '../tasker/session.ts';
 import type { PayerPort } from '../tasker/unit-payments.ts';
+import type { Defence } from '../tasker/verify/defence.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import type { TaskDir } from '../tasker/task-dir.ts';
 import { startTestnet } from './testnet.ts';
@@ -97,9 +99,15 @@ export class Mesh {
       wrapPayer?: (payer: Payer) => PayerPort;
       /** More trackers for the task torrent (a relay's signalling endpoint). */
       trackers?: string[];
+      /** The tasker's key: the same key and task folder publish the same task again. */
+      identity?: Identity;
+      /** Where receipts are kept until acknowledged (in memory without it). */
+      openOutbox?: TaskerOptions['openOutbox'];
+      /** The coordinator's checks against cheaters, where a test or benchmark pins them. */
+      defence?: Partial<Defence>;
     } = {},
   ): Promise<TaskerSession> {
-    const identity = Identity.generate(nodeCrypto);
+    const identity = options.identity ?? Identity.generate(nodeCrypto);
     const task = await loadTaskDir(nodeCrypto, taskDir, { tasker: identity.publicKey });
     options.change?.(task);
     let payer: PayerPort | undefined;
@@ -123,7 +131,11 @@ export class Mesh {
         trackers: [...this.trackers, ...(options.trackers ?? [])],
         storage: torrents.path,
         log: options.log ?? silentLogger,
+        // Every worker here shares 127.0.0.1: each connection stands for a host of its own.
+        groupOf: (peer) => peer,
+        ...(options.defence ? { defence: options.defence } : {}),
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+        ...(options.openOutbox ? { openOutbox: options.openOutbox } : {}),
         ...(payer ? { payer } : {}),
       },
       task,

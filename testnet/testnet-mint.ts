@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { MintClient } from '../net/mint-client.ts';
 import { Mint } from '../mint/mint.ts';
 import { MintServer } from '../mint/server.ts';
+import type { BudgetOptions } from '../mint/work.ts';
 import type { Logger, LogLine } from '../serve/log.ts';
 import { toHex } from '../protocol/bytes.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
@@ -30,7 +31,14 @@ export interface TestMintOptions {
    * makes a temporary folder and stop() removes it.
    */
   dir?: string;
+  /**
+   * The work budget of each client address. Every client of a loopback
+   * testnet shares 127.0.0.1, so by default it is large enough to be no limit.
+   */
+  budget?: BudgetOptions;
 }
+
+const LOOPBACK_BUDGET: BudgetOptions = { perMinute: 60_000_000, burst: 10_000_000 };
 
 export interface TestMint {
   url: string;
@@ -55,9 +63,16 @@ export interface TestMint {
   stop(): Promise<void>;
 }
 
-/** A deposit of `amount` to `account`, signed by `admin`: what a mint operator sends. */
-export function depositMessage(admin: Identity, account: string, amount: number, id = nodeCrypto.randomBytes(16)): MessageOf<'deposit'> {
-  return signMessage(nodeCrypto, admin.exportSeed(), { t: 'deposit', v: 1, id, account, amount, admin: admin.publicKey, ts: Date.now() });
+/** A deposit of `amount` to `account` at the mint whose id is `mint`, signed by `admin`: what a mint operator sends. */
+export function depositMessage(
+  admin: Identity,
+  mint: Uint8Array,
+  account: string,
+  amount: number,
+  id = nodeCrypto.randomBytes(16),
+  ts = Date.now(),
+): MessageOf<'deposit'> {
+  return signMessage(nodeCrypto, admin.exportSeed(), { t: 'deposit', v: 2, id, mint, account, amount, admin: admin.publicKey, ts });
 }
 
 export async function startTestMint(options: TestMintOptions = {}): Promise<TestMint> {
@@ -79,7 +94,7 @@ export async function startTestMint(options: TestMintOptions = {}): Promise<Test
   };
   try {
     mint = await Mint.open({ db, admins: [admin.publicKey], ...(options.curve ? { curve: options.curve } : {}) });
-    server = new MintServer({ mint, port: 0, host: '127.0.0.1', log });
+    server = new MintServer({ mint, port: 0, host: '127.0.0.1', log, budget: options.budget ?? LOOPBACK_BUDGET });
     await server.start();
     const client = new MintClient(server.url, { timeoutMs: 30_000 });
     const keyset = await client.activeKeyset(mint.curve);
@@ -96,7 +111,7 @@ export async function startTestMint(options: TestMintOptions = {}): Promise<Test
       keyset,
       lines,
       async fund(account, amount) {
-        await client.deposit(depositMessage(admin, typeof account === 'string' ? account : toHex(account), amount));
+        await client.deposit(depositMessage(admin, mint!.id, typeof account === 'string' ? account : toHex(account), amount));
       },
       stop() {
         stopping ??= close().finally(removeDir);

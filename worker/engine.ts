@@ -12,11 +12,12 @@ import { LIMITS } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
-import { blamesPeer, ProtocolError, SignatureError, SpareCyclesError } from '../protocol/errors.ts';
+import { blamesPeer, ProtocolError, SignatureError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
-import type { Assign, Hello, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import type { Assign, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import { SecureInitiator } from '../protocol/secure-channel.ts';
 import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-files.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
@@ -38,6 +39,13 @@ export interface WorkerEngineOptions {
   fetchTimeoutMs?: number;
   /** How often an idle worker asks again for work. */
   claimIntervalMs?: number;
+  /**
+   * How long claims on the tasker channel may go unanswered, with nothing
+   * at all heard on it, before the engine gives that channel up for another
+   * open channel to the tasker (a relay that swallows what it carries, a wire
+   * gone dead). Without another, it keeps the one it has.
+   */
+  claimTimeoutMs?: number;
   /** Where pay goes; without it this worker asks for none. */
   earnings?: Earnings;
 }
@@ -65,8 +73,10 @@ export interface WorkerEvents {
 
 /** What the engine knows of one channel. */
 interface Peer {
-  /** The key the peer's hello named, once it greeted as the tasker. */
+  /** The key the channel's handshake authenticated (hex): only the manifest's tasker can complete one. */
   taskerKey?: string;
+  /** When the first claim nothing has answered since went out on this channel. */
+  claimedAt?: number;
   /** Payloads and messages refused so far: a peer that keeps sending them is dropped. */
   invalid: number;
 }
@@ -103,6 +113,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   private readonly handle: TaskHandle;
   private readonly channels = new Map<MessageChannel, Peer>();
   private tasker: MessageChannel | undefined;
+  /** Greets every wire of the task with the handshake to the manifest's tasker; only the tasker's channels open. */
+  private readonly secure: SecureInitiator;
   private module: PreparedModule | undefined;
   private readonly inputs = new Map<string, Uint8Array>();
   private outstanding = 0;
@@ -113,10 +125,16 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   private paused = false;
   /** Leases whose result went out and has no final receipt yet (stats.pending counts them). */
   private readonly awaiting = new Set<string>();
-  /** Leases whose final receipt was applied: the tasker may send one again after a reconnection. */
+  /** Leases whose final receipt was counted in the stats (once, however often it arrives). */
+  private readonly countedLeases = new Set<string>();
+  /** Leases whose pay was kept (or forfeited) and acknowledged: the tasker may send the receipt again if the ack was lost. */
   private readonly settledLeases = new Set<string>();
+  /** Leases whose pay is being kept (or forfeited) now. */
+  private readonly applying = new Set<string>();
   /** Pay being kept (or forfeited) for final receipts. */
   private readonly paying = new Set<Promise<void>>();
+  /** Leases to acknowledge in the next ack. */
+  private readonly toAck = new Set<string>();
   /** settled() callers, told whenever something settles. */
   private readonly settleWaiters = new Set<() => void>();
   readonly ready: Promise<Manifest>;
@@ -131,7 +149,17 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   constructor(options: WorkerEngineOptions, magnet: string) {
     super();
     this.options = options;
-    this.handle = options.torrents.openTask(magnet, this.listener);
+    this.secure = new SecureInitiator(
+      {
+        backend: options.backend,
+        identity: options.identity,
+        infoHash: () => fromHex(this.handle.infoHash),
+        caps: ['wasm', 'bep10', 'result-torrent'],
+        agent: 'sparecycles-worker/0.1',
+      },
+      this.listener,
+    );
+    this.handle = options.torrents.openTask(magnet, this.secure.frames);
     this.ready = this.load();
     this.ready.catch(() => {});
   }
@@ -151,6 +179,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   }
 
   stop(): void {
+    this.flushAcks();
     this.stopped = true;
     clearTimeout(this.claimTimer);
     this.handle.close();
@@ -206,6 +235,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     }
     this.module = await prepareUnitModule(backend, manifest, this.inputs.get(manifest.module.path)!);
     this.manifest = manifest;
+    // Only now is the tasker's Noise key known, and verified: the wires that opened meanwhile are greeted too.
+    this.secure.start({ key: manifest.tasker, noise: manifest.noise });
     this.emit('ready', manifest);
     this.maybeClaim();
     return manifest;
@@ -213,20 +244,10 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
 
   // ---- wire ---------------------------------------------------------------------------
 
+  /** A channel whose handshake the tasker answered: `remote` is the manifest's tasker, authenticated. */
   private onOpen(channel: MessageChannel): void {
-    this.channels.set(channel, { invalid: 0 });
-    channel.send(
-      this.sign({
-        t: 'hello',
-        v: 1,
-        key: this.options.identity.publicKey,
-        role: 'worker',
-        caps: ['wasm', 'bep10', 'result-torrent'],
-        agent: 'sparecycles-worker/0.1',
-        nonce: this.options.backend.randomBytes(16),
-        ts: Date.now(),
-      }),
-    );
+    this.channels.set(channel, { invalid: 0, ...(channel.remote ? { taskerKey: toHex(channel.remote) } : {}) });
+    this.maybeClaim();
   }
 
   private onClosed(channel: MessageChannel): void {
@@ -252,23 +273,16 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
 
   private onMessage(channel: MessageChannel, sealed: Sealed): void {
     const message = sealed.message;
+    // Anything from the tasker answers the claims made on its channel.
+    const peer = this.channels.get(channel);
+    if (peer) delete peer.claimedAt;
     try {
-      if (message.t === 'hello') this.onHello(channel, sealed as Sealed<Hello>);
-      else if (message.t === 'assign') this.onAssign(channel, sealed as Sealed<Assign>);
+      if (message.t === 'assign') this.onAssign(channel, sealed as Sealed<Assign>);
       else if (message.t === 'receipt') this.onReceipt(channel, sealed as Sealed<Receipt>);
-      else throw new ProtocolError(`expected hello, assign or receipt from a peer, got ${message.t}`, { field: 't' });
+      else throw new ProtocolError(`expected assign or receipt from the tasker, got ${message.t}`, { field: 't' });
     } catch (error) {
       this.refuse(channel, error as Error);
     }
-  }
-
-  private onHello(channel: MessageChannel, sealed: Sealed<Hello>): void {
-    verifySealed(this.options.backend, sealed);
-    const hello = sealed.message;
-    if (hello.role !== 'tasker') return;
-    const peer = this.channels.get(channel);
-    if (peer) peer.taskerKey = toHex(hello.key);
-    this.maybeClaim();
   }
 
   private fromTasker(channel: MessageChannel, message: { tasker: Uint8Array }): void {
@@ -297,24 +311,66 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
 
   private onReceipt(channel: MessageChannel, sealed: Sealed<Receipt>): void {
     verifySealed(this.options.backend, sealed);
+    // No channel opens before the manifest is here (the handshake needs its
+    // keys), so a receipt sent again to a restarted worker finds the pay terms.
     const receipt = sealed.message;
     this.fromTasker(channel, receipt);
-    if (receipt.status !== 'pending') {
-      const lease = toHex(receipt.lease);
-      // Sent again after a reconnection: counted and paid the first time.
-      if (this.settledLeases.has(lease)) return;
-      remember(this.settledLeases, lease);
+    if (toHex(receipt.task) !== this.infoHash) throw new ProtocolError('expected a receipt for this task, got one for another', { field: 'task' });
+    if (receipt.status === 'pending') {
+      this.emit('receipt', receipt);
+      return;
+    }
+    const lease = toHex(receipt.lease);
+    // Sent again because the ack was lost: the pay is kept already, so only the ack goes again.
+    if (this.settledLeases.has(lease)) return this.acknowledge(lease);
+    // Sent again while the pay is being kept: the ack follows when it is.
+    if (this.applying.has(lease)) return;
+    const first = !this.countedLeases.has(lease);
+    if (first) {
+      remember(this.countedLeases, lease);
       this.awaiting.delete(lease);
       this.stats.pending = this.awaiting.size;
       this.stats[receipt.status]++;
-      const paying = this.settlePay(receipt);
-      this.paying.add(paying);
-      void paying.finally(() => {
-        this.paying.delete(paying);
-        this.notifySettled();
-      });
     }
-    this.emit('receipt', receipt);
+    this.applying.add(lease);
+    const paying = this.settlePay(receipt).then((kept) => {
+      this.applying.delete(lease);
+      // Not kept (the mint's keyset out of reach, the wallet busy): no ack, so the tasker sends it again and it is tried again.
+      if (!kept) return;
+      remember(this.settledLeases, lease);
+      this.acknowledge(lease);
+    });
+    this.paying.add(paying);
+    void paying.finally(() => {
+      this.paying.delete(paying);
+      this.notifySettled();
+    });
+    if (first) this.emit('receipt', receipt);
+  }
+
+  /** Acknowledges a lease's receipt to the tasker; leases settled together go in one ack. */
+  private acknowledge(lease: string): void {
+    if (this.toAck.size === 0) queueMicrotask(() => this.flushAcks());
+    this.toAck.add(lease);
+  }
+
+  private flushAcks(): void {
+    const leases = [...this.toAck].map(fromHex);
+    this.toAck.clear();
+    const channel = this.taskerChannel();
+    // With no channel to the tasker the ack is dropped: the tasker sends the receipt again when this worker greets, and it is acknowledged then.
+    if (this.stopped || !channel || leases.length === 0) return;
+    for (let i = 0; i < leases.length; i += LIMITS.unitsPerMessage) {
+      channel.send(
+        this.sign({
+          t: 'ack',
+          v: 1,
+          task: fromHex(this.infoHash),
+          leases: leases.slice(i, i + LIMITS.unitsPerMessage),
+          worker: this.options.identity.publicKey,
+        }),
+      );
+    }
   }
 
   /** The pay a task offers per unit, if this worker takes pay and the task pays. */
@@ -328,20 +384,24 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     return `${this.infoHash}:${unit}:${toHex(lease)}`;
   }
 
-  private async settlePay(receipt: Receipt): Promise<void> {
+  /** Keeps a final receipt's pay, or forfeits its outputs; false if that failed and may be tried again. */
+  private async settlePay(receipt: Receipt): Promise<boolean> {
     const terms = this.payTerms();
-    if (!terms) return;
+    if (!terms) return true;
     const label = this.payLabel(receipt.unit, receipt.lease);
     try {
       if (receipt.status === 'accepted' && receipt.paid) {
         const amount = await terms.earnings.receive(terms.mint, label, receipt.paid);
         this.stats.credits += amount;
-        this.emit('paid', { unit: receipt.unit, amount });
+        // Pay kept before (by this process or an earlier one under the same wallet) is worth nothing more.
+        if (amount > 0) this.emit('paid', { unit: receipt.unit, amount });
       } else {
         await terms.earnings.forfeit(label);
       }
+      return true;
     } catch (error) {
       this.warn(error as Error);
+      return false;
     }
   }
 
@@ -365,12 +425,32 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         nonce: this.options.backend.randomBytes(16),
       }),
     );
+    const peer = this.channels.get(tasker);
+    if (peer && peer.claimedAt === undefined) peer.claimedAt = Date.now();
     // No answer means nothing to hand out right now: ask again later.
     clearTimeout(this.claimTimer);
     this.claimTimer = setTimeout(() => {
       this.claimInFlight = false;
+      this.dropSilentTasker();
       this.maybeClaim();
     }, this.options.claimIntervalMs ?? 1000);
+  }
+
+  /**
+   * Gives up the tasker channel when claims on it have gone unanswered, with
+   * nothing at all heard on it, for claimTimeoutMs while another channel to
+   * the tasker is open: a peer relaying our wire to the tasker can pass the
+   * handshake through and then swallow what follows. The next claim goes
+   * down another channel.
+   */
+  private dropSilentTasker(): void {
+    const channel = this.tasker;
+    const since = channel && this.channels.get(channel)?.claimedAt;
+    if (!channel?.open || since === undefined || Date.now() - since < (this.options.claimTimeoutMs ?? 30_000)) return;
+    const another = [...this.channels].some(([other, peer]) => other !== channel && other.open && peer.taskerKey !== undefined);
+    if (!another) return;
+    this.warn(new TimeoutError(`expected an answer to claims on ${channel.peer} within ${this.options.claimTimeoutMs ?? 30_000} ms, got none: trying another channel to the tasker`));
+    channel.close();
   }
 
   private async compute(batch: Batch, unit: number, lease: Uint8Array): Promise<void> {

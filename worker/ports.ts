@@ -2,7 +2,7 @@
 // WebTorrent and worker threads (worker/node/), the extension with
 // webtorrent.min.js and Web Workers; the engine itself is the same code.
 
-import type { ChannelListener } from '../protocol/channel.ts';
+import type { FrameListener } from '../protocol/channel.ts';
 import type { UnitPool } from '../units/pool.ts';
 
 /** What the engine needs of a unit pool: its size, to know how much to claim, and a way to run one unit. */
@@ -19,9 +19,10 @@ export interface TaskHandle {
 export interface TorrentPort {
   /**
    * Joins a task's swarm and carries the task channel (TASK_EXTENSION, BEP 10)
-   * on every wire of it: `channels` hears each one that opens.
+   * on every wire of it: `channels` hears each one that opens, as frames for
+   * the secure layer (protocol/secure-channel.ts) to read.
    */
-  openTask(magnet: string, channels: ChannelListener): TaskHandle;
+  openTask(magnet: string, channels: FrameListener): TaskHandle;
   /** Seeds result files and returns the torrent's 20-byte info-hash. */
   seedResults(name: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<Uint8Array>;
 }

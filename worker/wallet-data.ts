@@ -11,7 +11,13 @@ import { MINT_URL_PATTERN } from '../protocol/credits/token.ts';
 import { SpareCyclesError, type ErrorDetails } from '../protocol/errors.ts';
 import { decodeMessage } from '../protocol/messages/index.ts';
 
-export const WALLET_VERSION = 1;
+/**
+ * The stored version. 1: pending outputs without `created`. 2: each pending
+ * output has the time it was made, so one no pay answers can expire. Older
+ * versions are migrated as they are read (migrateWalletData); the wallet
+ * writes the current one.
+ */
+export const WALLET_VERSION = 2;
 /** Longest label a pending output may carry (a task and unit, a swap's request id). */
 export const LABEL_MAX = 256;
 
@@ -39,6 +45,8 @@ export interface PendingOutput {
   B: string;
   /** Who the output was handed to, so a restarted worker can find it again. */
   label: string;
+  /** When it was made (Unix ms): an output no pay answers for long is dropped (PAY_LIMITS.pendingOutputMs). */
+  created: number;
 }
 
 /**
@@ -164,8 +172,9 @@ function readCredit(value: unknown, field: string): StoredCredit {
 }
 
 function readPending(value: unknown, field: string): PendingOutput {
-  const p = record(value, field, ['mint', 'amount', 'x', 'r', 'B', 'label']);
+  const p = record(value, field, ['mint', 'amount', 'x', 'r', 'B', 'label', 'created']);
   if (typeof p.label !== 'string' || p.label.length > LABEL_MAX) fail(`${field}.label`, `text of at most ${LABEL_MAX} characters`, p.label);
+  if (typeof p.created !== 'number' || !Number.isSafeInteger(p.created) || p.created < 0) fail(`${field}.created`, 'a time in milliseconds', p.created);
   return {
     mint: mint(p.mint, `${field}.mint`),
     amount: amount(p.amount, `${field}.amount`),
@@ -173,6 +182,7 @@ function readPending(value: unknown, field: string): PendingOutput {
     r: hex(p.r, `${field}.r`, 32),
     B: hex(p.B, `${field}.B`, 32),
     label: p.label,
+    created: p.created,
   };
 }
 
@@ -198,9 +208,38 @@ function unique<T>(items: readonly T[], key: (item: T) => string, field: (i: num
   });
 }
 
-/** Reads stored data into a fresh, validated WalletData. WalletError (FORMAT or VERSION) naming the field otherwise. */
-export function readWalletData(json: unknown): WalletData {
-  const d = record(json, 'data', ['v', 'credits', 'pending', 'redeems']);
+/**
+ * One step from each older stored version to the next. A step only adds
+ * what the next version needs; reading checks everything afterwards.
+ */
+const MIGRATIONS: Record<number, (d: Record<string, unknown>, now: number) => Record<string, unknown>> = {
+  // Outputs made before versions had times count from the migration: none expires at once.
+  1: (d, now) => ({
+    ...d,
+    v: 2,
+    pending: Array.isArray(d.pending) ? d.pending.map((p: unknown) => (typeof p === 'object' && p !== null ? { ...p, created: now } : p)) : d.pending,
+  }),
+};
+
+/**
+ * Stored data of an older version brought up to WALLET_VERSION, as a new
+ * object (the input is not changed); anything else is returned as it is,
+ * for readWalletData to accept or refuse.
+ */
+export function migrateWalletData(json: unknown, now: number = Date.now()): unknown {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  let d = json as Record<string, unknown>;
+  while (typeof d.v === 'number' && d.v < WALLET_VERSION && MIGRATIONS[d.v]) d = MIGRATIONS[d.v]!(d, now);
+  return d;
+}
+
+/**
+ * Reads stored data into a fresh, validated WalletData, migrating an older
+ * version first (`now` dates what it could not know). WalletError (FORMAT or
+ * VERSION) naming the field otherwise.
+ */
+export function readWalletData(json: unknown, now: number = Date.now()): WalletData {
+  const d = record(migrateWalletData(json, now), 'data', ['v', 'credits', 'pending', 'redeems']);
   if (typeof d.v !== 'number') fail('v', 'a version number', d.v);
   if (d.v !== WALLET_VERSION) {
     throw new WalletError('VERSION', `wallet: version ${d.v}; this wallet reads version ${WALLET_VERSION}`, { field: 'v' });

@@ -10,7 +10,7 @@
 
 import type { MintClient } from '../net/mint-client.ts';
 import { fromHex, toHex } from '../protocol/bytes.ts';
-import { MESSAGE_LIMITS } from '../protocol/constants.ts';
+import { MESSAGE_LIMITS, PAY_LIMITS } from '../protocol/constants.ts';
 import { blind, hashToCurve, scalarFromRandom, unblind, verifyDleq } from '../protocol/credits/bdhke.ts';
 import { nobleCurve, type CreditCurve } from '../protocol/credits/curve.ts';
 import { DENOMINATIONS, splitAmount, type PublicKeyset } from '../protocol/credits/keyset.ts';
@@ -99,25 +99,41 @@ export function selectCredits(credits: readonly StoredCredit[], amount: number):
   return { credits: covering, exact: false };
 }
 
+/** How a wallet tells time, and how long a pending output waits for its pay. */
+export interface WalletClock {
+  now?: () => number;
+  /** Default PAY_LIMITS.pendingOutputMs. */
+  pendingTtlMs?: number;
+}
+
 export class Wallet {
   readonly #store: WalletStore;
   readonly curve: CreditCurve;
   readonly #random: Random;
+  readonly #now: () => number;
+  readonly #pendingTtlMs: number;
   #data: WalletData;
   /** Changes run one at a time, each on the state the previous one left. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(store: WalletStore, data: WalletData, curve: CreditCurve, random: Random) {
+  private constructor(store: WalletStore, data: WalletData, curve: CreditCurve, random: Random, clock: WalletClock) {
     this.#store = store;
     this.#data = data;
     this.curve = curve;
     this.#random = random;
+    this.#now = clock.now ?? Date.now;
+    this.#pendingTtlMs = clock.pendingTtlMs ?? PAY_LIMITS.pendingOutputMs;
   }
 
-  /** Opens the wallet in `store` (empty when there is none yet). WalletError FORMAT or VERSION if it does not read. */
-  static async open(store: WalletStore, curve: CreditCurve = nobleCurve, random: Random = systemRandom): Promise<Wallet> {
+  /**
+   * Opens the wallet in `store` (empty when there is none yet), migrating
+   * data of an older version (written back in the current one with the next
+   * change). WalletError FORMAT or VERSION if it does not read.
+   */
+  static async open(store: WalletStore, curve: CreditCurve = nobleCurve, random: Random = systemRandom, clock: WalletClock = {}): Promise<Wallet> {
     const stored = await store.load();
-    return new Wallet(store, stored === undefined ? emptyWallet() : readWalletData(stored), curve, random);
+    const now = (clock.now ?? Date.now)();
+    return new Wallet(store, stored === undefined ? emptyWallet() : readWalletData(stored, now), curve, random, clock);
   }
 
   /**
@@ -125,17 +141,19 @@ export class Wallet {
    * throw or a failed save changes nothing. A store that other processes
    * share is locked for the change and read again first, so the change is
    * made to what is stored now, not to what this process saw last.
+   * Pending outputs past their time go first; `change` is told how many.
    */
-  #update<T>(change: (data: WalletData) => T | Promise<T>): Promise<T> {
+  #update<T>(change: (data: WalletData, expired: number) => T | Promise<T>): Promise<T> {
     const run = this.#queue.then(async () => {
       const release = await this.#store.lock?.();
       try {
         if (release) {
           const stored = await this.#store.load();
-          this.#data = stored === undefined ? emptyWallet() : readWalletData(stored);
+          this.#data = stored === undefined ? emptyWallet() : readWalletData(stored, this.#now());
         }
         const next = structuredClone(this.#data);
-        const out = await change(next);
+        const expired = this.#expire(next);
+        const out = await change(next, expired);
         await this.#store.save(next);
         this.#data = next;
         return out;
@@ -200,7 +218,7 @@ export class Wallet {
     return splitOutputs(amount).map((a) => {
       const x = this.#random(32);
       const r = scalarFromRandom(this.#random(64));
-      return { mint, amount: a, x: toHex(x), r: toHex(r), B: toHex(blind(this.curve, x, r).B), label };
+      return { mint, amount: a, x: toHex(x), r: toHex(r), B: toHex(blind(this.curve, x, r).B), label, created: this.#now() };
     });
   }
 
@@ -269,6 +287,26 @@ export class Wallet {
     d.pending = d.pending.filter((o) => !used.has(o));
     d.credits.push(...credits);
     return credits.map((c) => ({ ...c }));
+  }
+
+  /**
+   * Pending outputs no pay answered within the wallet's time for them go
+   * with any change (its secrets are no use once the tasker stopped sending
+   * the pay). Outputs of a swap still in a redeem request stay: the mint may
+   * yet answer it.
+   */
+  #expire(d: WalletData): number {
+    const before = this.#now() - this.#pendingTtlMs;
+    const swaps = new Set(d.redeems.map((r) => `swap:${toHex((decodeMessage(fromHex(r.message)) as Redeem).id)}`));
+    const kept = d.pending.filter((p) => p.created >= before || swaps.has(p.label));
+    const dropped = d.pending.length - kept.length;
+    d.pending = kept;
+    return dropped;
+  }
+
+  /** Drops the pending outputs that have waited too long for their pay now; returns how many. */
+  expirePending(): Promise<number> {
+    return this.#update((_, expired) => expired);
   }
 
   /**

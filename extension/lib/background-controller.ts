@@ -24,8 +24,11 @@ export interface BackgroundDeps {
 
 /**
  * An accepted result's receipt carries its pay, and only a live engine hears
- * it: closing the engine while receipts are due loses that pay. Bounded, so a
- * tasker that never answers does not keep the engine up for ever.
+ * it: switching off waits for the receipts due, so the pay is in the wallet
+ * before the engine closes. Bounded, so a tasker that never answers does not
+ * keep the engine up for ever; a receipt still due then is not lost, as the
+ * tasker keeps it until acknowledged and sends it again when this volunteer
+ * next joins the task (the blinded outputs it pays wait in storage.local).
  */
 export const SETTLE_MS = 30_000;
 

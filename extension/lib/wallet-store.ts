@@ -7,40 +7,23 @@
 // load waits for the saves before it. Wallet already runs its changes one at
 // a time (each save awaited before the next change starts), so this only
 // matters to a second writer; it costs nothing and makes the store safe on
-// its own. Nothing here ever replaces a record it cannot read: Wallet.open
-// refuses it (WalletError FORMAT or VERSION), the background reports that,
-// and the credits stay in storage for a version that can read them.
+// its own. A record of an older version is migrated as it is read
+// (readWalletData, the same steps the CLI's file takes) and written back in
+// the current version with the wallet's next change. Nothing here ever
+// replaces a record it cannot read: Wallet.open refuses it (WalletError
+// FORMAT or VERSION), the background reports that, and the credits stay in
+// storage for a version that can read them.
 //
 // Also here: the last export, kept in storage (`exported`) until the
 // volunteer clears it, so a token is not lost when the popup closes before
 // it was copied.
 
-import { WALLET_VERSION, type WalletData, type WalletStore } from '../../worker/wallet-data.ts';
+import type { WalletData, WalletStore } from '../../worker/wallet-data.ts';
 import type { KeyValueArea } from './settings.ts';
 
 export const WALLET_KEY = 'wallet';
 export const EXPORTED_KEY = 'exported';
 export const EXPORTED_VERSION = 1;
-
-/**
- * Steps from older stored versions to the next one, as in settings.ts. The
- * first stored version is WalletData's own v1, so there are none yet; a
- * version without a step is handed on as it is and refused by
- * readWalletData, never rewritten.
- */
-const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {};
-
-/** A stored record brought up to WALLET_VERSION where a step exists; anything else as it was. */
-export function migrateWalletRecord(stored: unknown): unknown {
-  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return stored;
-  let raw = stored as Record<string, unknown>;
-  while (typeof raw.v === 'number' && raw.v < WALLET_VERSION) {
-    const step = MIGRATIONS[raw.v];
-    if (!step) return raw;
-    raw = step(raw);
-  }
-  return raw;
-}
 
 export interface StorageWalletStore extends WalletStore {
   /** Resolves once every save asked for so far has been written (or has failed). */
@@ -58,7 +41,7 @@ export function storageWalletStore(area: KeyValueArea, key = WALLET_KEY): Storag
   return {
     async load() {
       await settled();
-      return migrateWalletRecord((await area.get(key))[key]);
+      return (await area.get(key))[key];
     },
     save(data: WalletData) {
       // Copied now: the caller may go on changing its object while this save waits its turn.

@@ -2,8 +2,10 @@
 // key it uses for key agreement. One secret to store and back up, and a peer's
 // X25519 key follows from its ed25519 public key (ed25519ToX25519Public).
 
-import type { Domain } from '../constants.ts';
+import { concatBytes, utf8 } from '../bytes.ts';
+import { NOISE_STATIC_LABEL, type Domain } from '../constants.ts';
 import { KeyError } from '../errors.ts';
+import type { StaticKey } from '../noise.ts';
 import type { CryptoBackend } from './backend.ts';
 import { assertEd25519PublicKey, ed25519PublicKeyOf, signDomain, x25519PublicKeyOf, x25519SharedSecret } from './sign.ts';
 
@@ -20,10 +22,27 @@ function x25519SecretOf(backend: CryptoBackend, seed: Uint8Array): Uint8Array {
   return secret;
 }
 
+/**
+ * The X25519 secret of a peer's Noise static key on task wires
+ * (protocol/handshake.ts): derived from the seed under its own label, so the
+ * seed stays the one secret to keep, while the Noise key shares nothing with
+ * the scalar the ed25519 key signs with. X25519 clamps it when used.
+ */
+export function noiseStaticSecret(backend: CryptoBackend, seed: Uint8Array): Uint8Array {
+  return backend.sha512(concatBytes(utf8(NOISE_STATIC_LABEL), seed)).slice(0, 32);
+}
+
+/** The Noise static public key of the identity with this seed: what a tasker's manifest names (`noise`). */
+export function noiseStaticPublicKey(backend: CryptoBackend, seed: Uint8Array): Uint8Array {
+  return backend.x25519PublicKey(noiseStaticSecret(backend, seed));
+}
+
 export class Identity {
   /** ed25519 public key, 32 bytes: the peer's name on the wire. */
   readonly publicKey: Uint8Array;
   readonly x25519PublicKey: Uint8Array;
+  /** The static key this identity speaks Noise with on task wires; its secret stays in here. */
+  readonly noise: StaticKey;
   readonly #backend: CryptoBackend;
   readonly #seed: Uint8Array;
   readonly #x25519Secret: Uint8Array;
@@ -34,6 +53,8 @@ export class Identity {
     this.publicKey = ed25519PublicKeyOf(backend, seed);
     this.#x25519Secret = x25519SecretOf(backend, seed);
     this.x25519PublicKey = x25519PublicKeyOf(backend, this.#x25519Secret);
+    const noiseSecret = noiseStaticSecret(backend, seed);
+    this.noise = { publicKey: backend.x25519PublicKey(noiseSecret), dh: (peer) => backend.x25519(noiseSecret, peer) };
   }
 
   static generate(backend: CryptoBackend): Identity {

@@ -1,5 +1,9 @@
-// hello: the first message each side of a conversation sends. It names the
-// sender's key and role and proves the key is live by signing a fresh nonce.
+// hello: a signed greeting naming the sender's key, role, caps and agent.
+// No longer sent on task wires: a signed greeting can be replayed or relayed
+// by anyone who overheard it, so the task-wire handshake (handshake.ts) now
+// binds each wire to its two identities and carries caps and agent; a hello
+// arriving there is refused as out of turn. The type stays in the table at
+// version 1, and CAP_PATTERN is shared with the handshake's payloads.
 
 import { MESSAGE_LIMITS } from '../constants.ts';
 import { list, oneOf, text, type Infer } from '../schema.ts';

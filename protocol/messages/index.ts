@@ -13,6 +13,7 @@ import { DOMAINS, LIMITS, type Domain, type MessageType } from '../constants.ts'
 import type { CryptoBackend } from '../crypto/backend.ts';
 import { ed25519PublicKeyOf, signDomain, verifyDomain } from '../crypto/sign.ts';
 import { KeyError, SchemaError, SignatureError, VersionError } from '../errors.ts';
+import { ack } from './ack.ts';
 import { assign } from './assign.ts';
 import { claim } from './claim.ts';
 import type { MessageOfSpec, MessageSpec, SignedType } from './envelope.ts';
@@ -32,6 +33,7 @@ export type { Claim } from './claim.ts';
 export type { Assign } from './assign.ts';
 export type { Result } from './result.ts';
 export type { Receipt } from './receipt.ts';
+export type { Ack } from './ack.ts';
 export type { BlindedOutput, BlindSignature, Payment, PaymentOk } from './payment.ts';
 export type { Proof, Redeem, RedeemOk } from './redeem.ts';
 export type { Deposit } from './deposit.ts';
@@ -56,6 +58,7 @@ export const MESSAGES = {
   'relay-item': relayItem,
   'relay-error': relayError,
   'relay-descriptor': relayDescriptor,
+  ack,
 } as const satisfies { readonly [T in MessageType]: MessageSpec<T, any> };
 
 type Specs = typeof MESSAGES;

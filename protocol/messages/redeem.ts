@@ -1,11 +1,13 @@
 // redeem: whoever holds credits spends them at the mint, either to an account
 // or for fresh blinded outputs (a swap). Bearer: the secrets are the
 // authority, so there is no signature; it is validated like every message.
+// Whoever sees a redeem in transit can spend its credits first: send it over
+// TLS (docs/mint-api.md).
 
 import { MESSAGE_LIMITS } from '../constants.ts';
-import { bytes, list, optional, struct, text, type Infer } from '../schema.ts';
+import { bytes, list, optional, struct, type Infer } from '../schema.ts';
 import { amount, invalid, keysetId, nonce, point, requireUnique, unsignedMessage } from './envelope.ts';
-import { blindedOutput, blindSignature } from './payment.ts';
+import { account, blindedOutput, blindSignature } from './payment.ts';
 
 /** A credit: the secret x and the unblinded signature C = k·hash_to_curve(x) (Cashu NUT-00 Proof). */
 export const proof = struct({ amount, x: bytes({ length: 32 }), C: point });
@@ -16,8 +18,8 @@ export const redeem = unsignedMessage(
     id: nonce,
     keyset: keysetId,
     proofs: list(proof, { min: 1, max: MESSAGE_LIMITS.outputs }),
-    /** The account to credit. Exactly one of to and outputs. */
-    to: optional(text({ min: 1, max: MESSAGE_LIMITS.accountBytes })),
+    /** The account to credit (an ed25519 key in hex). Exactly one of to and outputs. */
+    to: optional(account),
     /** Blinded outputs to sign in exchange (a swap). */
     outputs: optional(list(blindedOutput, { min: 1, max: MESSAGE_LIMITS.outputs })),
   },
@@ -39,7 +41,7 @@ export const redeemOk = unsignedMessage(
   {
     id: nonce,
     amount,
-    to: optional(text({ min: 1, max: MESSAGE_LIMITS.accountBytes })),
+    to: optional(account),
     keyset: optional(keysetId),
     signatures: optional(list(blindSignature, { min: 1, max: MESSAGE_LIMITS.outputs })),
   },

@@ -9,14 +9,22 @@
 //
 // A unit is verified when
 // - `replication` distinct workers return the same hash (or one trusted
-//   worker did, under adaptive replication), or
+//   worker did, under adaptive replication), at least one of them a mature
+//   key and not all of them from one address group, or
 // - the tasker knows its answer: a canary, or the tasker's own recomputation.
 // Disagreement is never settled by majority (colluders can be a majority): the
 // tasker recomputes the unit itself, and whoever it contradicts is banned, all
 // of their results are withdrawn, and every unit they helped verify is
-// verified again.
+// verified again. Against coordinated cheaters with throwaway keys
+// (defence.ts): known-answer units drawn per worker and sometimes handed to
+// two at once, verdicts told only when an epoch closes, the tasker vouching
+// for units only young keys or one group agreed on, sampling that rises with
+// trouble, recomputation of results far slower than their worker's pace, and
+// an unpaid warm-up for every new key.
 
-import { equalBytes } from '../../protocol/bytes.ts';
+import { equalBytes, toHex } from '../../protocol/bytes.ts';
+import { DEFENCE, PaceBook, RecentShare, samplingRate } from './defence.ts';
+import type { Defence } from './defence.ts';
 import { LeaseTable } from './leases.ts';
 import type { Lease } from './leases.ts';
 import { ReputationBook } from './reputation.ts';
@@ -26,13 +34,16 @@ import type {
   Judgment,
   LocalCheck,
   Progress,
+  Settlement,
   SubmitOutcome,
   VerifyPolicy,
+  WorkerProfile,
 } from './types.ts';
 import { PPM, UnitBook, newStep } from './unit-book.ts';
-import type { Step } from './unit-book.ts';
+import type { Judge, Step } from './unit-book.ts';
 import { pickRandom } from './unit-state.ts';
-import type { Answer } from './unit-state.ts';
+import type { Answer, UnitState } from './unit-state.ts';
+import { Verdicts } from './verdicts.ts';
 
 export type {
   Assignment,
@@ -40,8 +51,10 @@ export type {
   Judgment,
   LocalCheck,
   Progress,
+  Settlement,
   SubmitOutcome,
   VerifyPolicy,
+  WorkerProfile,
 } from './types.ts';
 
 /**
@@ -60,6 +73,8 @@ export type {
  */
 export const ADAPTIVE = { minHonesty: 0.9, soloProbability: 0.75 } as const;
 
+const PENDING = 'the verdict comes when this epoch closes';
+
 export class Coordinator {
   readonly units: number;
   readonly reputation: ReputationBook;
@@ -75,6 +90,24 @@ export class Coordinator {
   private readonly answered = new Map<string, Set<number>>();
   /** Banned workers whose results here have already been withdrawn. */
   private readonly withdrawn = new Set<string>();
+  private readonly profiles = new Map<string, WorkerProfile>();
+  /** Banned keys, and the epoch each was caught in. */
+  private readonly bannedAt = new Map<string, number>();
+  /** Leases taken from keys when they were caught (lease id → key), whose refusal is told later. */
+  private readonly refused = new Map<string, { worker: string; unit: number }>();
+  private readonly defence: Defence;
+  private readonly verdicts: Verdicts;
+  private readonly pace = new PaceBook();
+  /** Recent verifications that met disagreement, and that leant on little-known keys. */
+  private readonly recentDisagreement = new RecentShare(64);
+  private readonly recentYoung = new RecentShare(64);
+  /** Known-answer units handed to one worker and owed to the next other claimant too. */
+  private coIssued: Array<{ unit: number; first: string; at: number }> = [];
+  private finals: Settlement[] = [];
+  /** Units waiting for a mature key's answer, and since when. */
+  private readonly matureWanted = new Map<number, number>();
+  /** When a mature key last asked for work. */
+  private matureSeen: number | undefined;
 
   constructor(options: CoordinatorOptions) {
     const { units, policy } = options;
@@ -93,13 +126,72 @@ export class Coordinator {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.leaseMs = options.leaseMs;
-    this.maxBatch = options.maxBatch ?? 64;
+    this.maxBatch = options.maxBatch ?? 16;
     checkInt('maxBatch', this.maxBatch, 1, Number.MAX_SAFE_INTEGER);
     this.adaptiveStreak = options.adaptiveStreak ?? 10;
     checkInt('adaptiveStreak', this.adaptiveStreak, 1, Number.MAX_SAFE_INTEGER);
     this.reputation = options.reputation ?? new ReputationBook();
+    this.defence = { ...DEFENCE, ...options.defence };
+    checkInt('defence.epochUnits', this.defence.epochUnits, 1, Number.MAX_SAFE_INTEGER);
+    checkInt('defence.epochMs', this.defence.epochMs, 0, Number.MAX_SAFE_INTEGER);
+    checkInt('defence.matureAfter', this.defence.matureAfter, 0, Number.MAX_SAFE_INTEGER);
+    checkInt('defence.warmupUnits', this.defence.warmupUnits, 0, Number.MAX_SAFE_INTEGER);
+    for (const field of ['freshCheck', 'youngCheck', 'coIssue', 'maxSample', 'newcomerSample'] as const) {
+      const v = this.defence[field];
+      if (!(v >= 0 && v <= 1)) throw new RangeError(`defence.${field}: expected a probability, got ${v}`);
+    }
+    if (!(this.defence.slowFactor > 1)) throw new RangeError(`defence.slowFactor: expected more than 1, got ${this.defence.slowFactor}`);
     this.leases = new LeaseTable(this.random);
-    this.book = new UnitBook(units, options.canaries, this.policy, this.random, this.reputation);
+    this.book = new UnitBook(units, options.canaries, this.policy, this.random, this.reputation, this.judge);
+    this.verdicts = new Verdicts(this.book, this.reputation, this.defence, this.now);
+  }
+
+  /** The defences' view of agreeing results, for the unit book. */
+  private readonly judge: Judge = {
+    diverse: (workers) => {
+      const { matureAfter } = this.defence;
+      if (matureAfter > 0 && !workers.some((w) => this.reputation.credits(w) >= matureAfter)) return false;
+      if (workers.length < 2) return true;
+      const groups = new Set(workers.map((w) => this.profiles.get(w)?.group ?? `key:${w}`));
+      return groups.size > 1;
+    },
+    sampleRate: (workers) => {
+      const wellKnown = 4 * this.defence.matureAfter;
+      this.recentYoung.record(workers.some((w) => this.reputation.credits(w) < wellKnown));
+      const recent = { disagreement: this.recentDisagreement.share, young: this.recentYoung.share };
+      const rate = samplingRate(this.policy.samplePpm / PPM, recent, this.defence.maxSample);
+      // Keys that only just matured, all of them, are what a coalition verifies its lies with.
+      const newcomers = workers.every((w) => this.reputation.credits(w) < wellKnown);
+      return newcomers ? Math.max(rate, this.defence.newcomerSample) : rate;
+    },
+    decided: (disagreed) => this.recentDisagreement.record(disagreed),
+    // Young keys agreed: a mature key's answer settles it when one has been
+    // at work lately; otherwise the tasker vouches by recomputing the unit.
+    askMature: (unit) => {
+      if (this.matureSeen === undefined || this.now() - this.matureSeen > this.leaseMs) return false;
+      if (!this.matureWanted.has(unit)) this.matureWanted.set(unit, this.now());
+      return true;
+    },
+  };
+
+  // ---- workers -------------------------------------------------------------
+
+  /** Tells the coordinator where a worker reaches the tasker from; call before its first claim. */
+  introduce(worker: string, profile: WorkerProfile): void {
+    this.profiles.set(worker, { ...profile });
+  }
+
+  /** Final verdicts reached since the last call, each once: what receipts say, and what is paid. */
+  settle(): Settlement[] {
+    this.tell();
+    const out = this.finals;
+    this.finals = [];
+    return out;
+  }
+
+  private tell(): void {
+    const due = this.verdicts.due(this.isComplete());
+    if (due.length) this.finals.push(...due);
   }
 
   // ---- handing out units -------------------------------------------------
@@ -115,7 +207,7 @@ export class Coordinator {
   }
 
   assign(worker: string, want: number): Assignment[] {
-    if (this.syncBan(worker, newStep())) return [];
+    if (this.syncBan(worker, newStep())) return this.shadow(worker, want);
     const room = this.batchLimit(worker) - this.leases.count(worker);
     const count = Math.min(Number.isFinite(want) ? Math.floor(want) : 0, room);
     const out: Assignment[] = [];
@@ -128,22 +220,73 @@ export class Coordinator {
   }
 
   private choose(worker: string): { unit: number; solo: boolean } | undefined {
-    // A worker with no clean result yet gets a canary while there is one it
-    // has not seen, so a cheater is caught on its first unit. Later, canaries
-    // are mixed in at canaryPpm. Canaries are exempt from the per-unit lease
-    // cap: every copy handed out is another test.
-    const unproven = this.reputation.cleanStreak(worker) === 0;
-    const mixIn = !unproven && this.policy.canaryPpm > 0 && this.random() * PPM < this.policy.canaryPpm;
-    if (unproven || mixIn) {
-      const canary = pickRandom(this.book.canaryUnits, (u) => !this.book.touched(u, worker), this.random);
-      if (canary !== undefined) return { unit: canary, solo: false };
+    const untouched = (u: number) => !this.book.touched(u, worker);
+    const mature = this.mature(worker);
+    if (mature) {
+      this.matureSeen = this.now();
+      // Units young keys agreed on, waiting for a mature key's answer.
+      for (const unit of this.matureWanted.keys()) {
+        const state = this.book.state(unit);
+        if (state.wantsMature && state.status === 'open' && state.gap(this.policy.replication) > 0 && untouched(unit)) {
+          return { unit, solo: false };
+        }
+      }
     }
-    const picked = this.book.open.pick((u) => !this.book.touched(u, worker), this.random);
+    // Only a unit of real work is ever swapped for a known-answer one: a
+    // worker waiting on a busy tasker is not fed checks instead.
+    const picked = this.book.open.pick((u) => untouched(u) && (mature || !this.book.wantsMature(u)), this.random);
     if (!picked) return undefined;
+    // A known-answer unit another worker holds, owed to the next claimant too.
+    const owed = this.coIssued.findIndex((c) => c.first !== worker && untouched(c.unit));
+    if (owed >= 0) return { unit: this.coIssued.splice(owed, 1)[0]!.unit, solo: false };
+    // Known-answer units are drawn per worker from every unit whose answer the
+    // tasker knows, which grows as it recomputes: a fresh key meets one with a
+    // chance below one, a young key often, and every key at the canary rate
+    // after that. Nothing marks them: the unit numbers look like any other's,
+    // and the verdict comes with everyone else's when the epoch closes.
+    const credits = this.reputation.credits(worker);
+    const fresh = credits === 0 && !this.answered.has(worker);
+    const young = credits < this.defence.matureAfter;
+    const draw = fresh ? this.defence.freshCheck : young ? this.defence.youngCheck : this.policy.canaryPpm / PPM;
+    if (draw > 0 && this.random() < draw) {
+      const known = pickRandom(this.book.known, untouched, this.random);
+      if (known !== undefined) {
+        if (this.random() < this.defence.coIssue) {
+          this.coIssued.push({ unit: known, first: worker, at: this.now() });
+          // Bounded: an old entry nobody claimed is simply forgotten.
+          if (this.coIssued.length > 64) this.coIssued.shift();
+        }
+        return { unit: known, solo: false };
+      }
+    }
     const { replication } = this.policy;
     const solo =
       replication > 1 && picked.gap === replication && this.trusted(worker) && this.random() < ADAPTIVE.soloProbability;
     return { unit: picked.unit, solo };
+  }
+
+  /**
+   * A key proven to cheat is not told so before its verdicts are: until the
+   * epoch it was caught in closes, it keeps getting one unit at a time, drawn
+   * from the units whose answer the tasker knows (so it holds up no real
+   * work), and everything it sends is `pending`. Otherwise a throwaway key
+   * that answered wrong would learn from its next claim whether the unit had
+   * been a check.
+   */
+  private shadow(worker: string, want: number): Assignment[] {
+    if (!(want >= 1) || this.announced(worker) || this.leases.count(worker) > 0) return [];
+    const unit = pickRandom(this.book.known, (u) => !this.book.touched(u, worker), this.random);
+    return unit === undefined ? [] : [this.issue(worker, unit, false)];
+  }
+
+  /** Whether a banned key's verdicts, and so its ban, have been told. */
+  private announced(worker: string): boolean {
+    const at = this.bannedAt.get(worker);
+    return at === undefined || this.verdicts.epoch > at;
+  }
+
+  private mature(worker: string): boolean {
+    return !this.reputation.isBanned(worker) && this.reputation.credits(worker) >= this.defence.matureAfter;
   }
 
   private trusted(worker: string): boolean {
@@ -168,7 +311,17 @@ export class Coordinator {
 
   submit(worker: string, lease: Uint8Array, unit: number, hash: Uint8Array, runMs: number): SubmitOutcome {
     const found = this.leases.find(lease);
-    if (!found) return { status: 'ignored', reason: 'unknown, expired or already used lease' };
+    if (!found) {
+      // A lease taken from a key caught since: its verdict is already owed, and told with the epoch's.
+      const id = lease instanceof Uint8Array ? toHex(lease) : '';
+      const taken = this.refused.get(id);
+      if (taken?.worker === worker && taken.unit === unit && !this.announced(worker)) {
+        this.refused.delete(id);
+        this.verdicts.refuseLease(worker, unit, lease);
+        return { status: 'pending', reason: PENDING };
+      }
+      return { status: 'ignored', reason: 'unknown, expired or already used lease' };
+    }
     if (found.worker !== worker) return { status: 'ignored', reason: 'lease belongs to another worker' };
     if (found.unit !== unit) return { status: 'ignored', reason: `lease is for unit ${found.unit}, got unit ${unit}` };
     if (!(hash instanceof Uint8Array) || hash.length === 0 || hash.length > 64) {
@@ -178,27 +331,45 @@ export class Coordinator {
     // The lease is spent from here on: a second submission of it is ignored.
     const step = newStep();
     const state = this.book.state(unit);
-    const answer: Answer = { hash: hash.slice(), state: 'counted', credited: false };
+    const answer: Answer = {
+      hash: hash.slice(),
+      state: 'counted',
+      credited: false,
+      lease: found.bytes.slice(),
+      epoch: this.verdicts.epoch,
+      settled: false,
+    };
     state.answers.set(worker, answer);
     this.answeredBy(worker).add(unit);
+    this.verdicts.owe(worker, unit);
     this.dropLease(found);
     this.reputation.recordDone(worker);
+    const result = this.judgeResult(worker, found, state, answer, runMs, step);
+    this.tell();
+    return result;
+  }
 
+  /**
+   * Everything but `ignored` and a banned key's `rejected` comes back
+   * `pending`: the verdict is told when the epoch closes, so the outcome
+   * of one submission says nothing about whether its unit was a check.
+   */
+  private judgeResult(worker: string, lease: Lease, state: UnitState, answer: Answer, runMs: number, step: Step): SubmitOutcome {
     // Banned through a book shared with another task since the lease was issued.
     if (this.reputation.isBanned(worker)) {
       answer.state = 'withdrawn';
       this.syncBan(worker, step);
       this.book.reindex(state);
-      return outcome('rejected', 'worker is banned', step);
+      return this.announced(worker) ? outcome('rejected', 'worker is banned', step) : outcome('pending', PENDING, step);
     }
 
     // A wrong answer to a question whose answer is known is proof, however fast it came.
     if (state.truth && !equalBytes(answer.hash, state.truth)) {
       this.prove(worker, step);
-      return outcome('rejected', 'wrong output hash', step);
+      return outcome('pending', PENDING, step);
     }
 
-    const wallMs = this.now() - found.issued;
+    const wallMs = this.now() - lease.issued;
     const { minUnitMs } = this.policy;
     if (!(runMs >= minUnitMs) || wallMs < minUnitMs) {
       answer.state = 'disputed';
@@ -209,17 +380,16 @@ export class Coordinator {
       return outcome('disputed', `${reason}; a unit takes at least ${minUnitMs} ms`, step);
     }
 
-    if (!state.truth) this.book.evaluate(state, step);
-    this.book.reindex(state);
-    if (state.status === 'verified' && equalBytes(state.verified!, answer.hash)) {
-      this.book.creditMatches(state);
-      return outcome('accepted', undefined, step);
+    // A result far later than its worker's own pace (one that waited for a
+    // partner to hold the same unit, say) is recomputed, not merely logged:
+    // it decides nothing before the tasker's own answer.
+    if (!state.truth) {
+      if (this.pace.isSlow(worker, wallMs, lease.held, this.defence.slowFactor)) this.book.check(state, 'slow');
+      else this.book.evaluate(state, step);
     }
-    const waiting =
-      state.status === 'tiebreak'
-        ? 'results disagree; the tasker will recompute the unit'
-        : `waiting for ${state.need(this.policy.replication) - state.counted().length} more matching result(s)`;
-    return outcome('pending', waiting, step);
+    if (state.status === 'verified') this.book.creditMatches(state);
+    this.book.reindex(state);
+    return outcome('pending', PENDING, step);
   }
 
   /** Units the tasker must recompute itself, for a tiebreak or as a sample. Drains the queue. */
@@ -239,6 +409,7 @@ export class Coordinator {
     const step = newStep();
     const losers = this.book.applyTruth(this.book.state(unit), hash.slice(), step);
     for (const worker of losers) this.prove(worker, step);
+    this.tell();
     return step.judgments;
   }
 
@@ -247,10 +418,24 @@ export class Coordinator {
   /** Drops leases past their deadline: their units become assignable again, their workers lose availability. */
   expire(): Array<{ worker: string; unit: number }> {
     const t = this.now();
-    return this.leases
+    const lost = this.leases
       .all()
       .filter((lease) => t > lease.deadline)
       .map((lease) => this.lose(lease));
+    // A known-answer unit nobody claimed within a lease's time is no longer owed to anyone.
+    this.coIssued = this.coIssued.filter((c) => t - c.at <= this.leaseMs);
+    // A unit no mature key took up within a lease's time: the tasker vouches for it itself.
+    for (const [unit, since] of this.matureWanted) {
+      const state = this.book.state(unit);
+      if (!state.wantsMature || state.status !== 'open') this.matureWanted.delete(unit);
+      else if (t - since > this.leaseMs && state.holders.size === 0) {
+        this.matureWanted.delete(unit);
+        state.wantsMature = false;
+        this.book.check(state, 'vouch');
+        this.book.reindex(state);
+      }
+    }
+    return lost;
   }
 
   /** The worker's connection died: every lease it holds is lost at once. */
@@ -308,8 +493,13 @@ export class Coordinator {
     if (!this.reputation.isBanned(worker)) this.reputation.recordBad(worker, 'proven');
     if (this.withdrawn.has(worker)) return;
     this.withdrawn.add(worker);
+    if (!this.bannedAt.has(worker)) this.bannedAt.set(worker, this.verdicts.epoch);
     step.penalised.push(worker);
-    for (const lease of this.leases.heldBy(worker)) this.dropLease(lease);
+    // Its leases end now, so its units go to others; what it still sends on them waits for the epoch like anything else.
+    for (const lease of this.leases.heldBy(worker)) {
+      this.dropLease(lease);
+      this.refused.set(lease.id, { worker, unit: lease.unit });
+    }
     for (const unit of this.answeredBy(worker)) this.book.withdraw(this.book.state(unit), worker, step);
   }
 

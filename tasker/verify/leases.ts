@@ -13,6 +13,8 @@ export interface Lease {
   unit: number;
   issued: number;
   deadline: number;
+  /** Leases its worker already held when this one was issued: the queue it waits behind. */
+  held: number;
 }
 
 export class LeaseTable {
@@ -32,7 +34,7 @@ export class LeaseTable {
       bytes = Uint8Array.from({ length: LEASE_BYTES }, () => Math.floor(this.random() * 256) & 255);
       id = toHex(bytes);
     } while (this.byId.has(id));
-    const lease: Lease = { id, bytes, worker, unit, issued, deadline };
+    const lease: Lease = { id, bytes, worker, unit, issued, deadline, held: this.count(worker) };
     this.byId.set(id, lease);
     let mine = this.byWorker.get(worker);
     if (!mine) this.byWorker.set(worker, (mine = new Set()));

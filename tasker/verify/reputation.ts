@@ -153,6 +153,11 @@ export class ReputationBook {
     return this.records.get(key)?.banned ?? false;
   }
 
+  /** Results credited as good over the key's whole life: how far it has come from a throwaway key. */
+  credits(key: string): number {
+    return this.records.get(key)?.totals.good ?? 0;
+  }
+
   /** Consecutive verified-good results since the last bad event. */
   cleanStreak(key: string): number {
     return this.records.get(key)?.streak ?? 0;

@@ -1,5 +1,6 @@
 // The coordinator's public shapes: what it is built from and what it answers.
 
+import type { Defence } from './defence.ts';
 import type { ReputationBook } from './reputation.ts';
 import type { LocalReason } from './unit-state.ts';
 
@@ -20,11 +21,13 @@ export interface CoordinatorOptions {
   now?: () => number;
   /** How long a worker has for one unit before it is reissued. */
   leaseMs: number;
-  /** Most leases one worker may hold at once, at the top of the trust ramp. Default 64. */
+  /** Most leases one worker may hold at once, at the top of the trust ramp. Default 16: a key cannot hoard. */
   maxBatch?: number;
   reputation?: ReputationBook;
   /** Clean results in a row before a worker may have a unit accepted alone. Default 10. */
   adaptiveStreak?: number;
+  /** The checks against coordinated cheaters; each defaults to DEFENCE's value. */
+  defence?: Partial<Defence>;
 }
 
 export interface Assignment {
@@ -58,4 +61,25 @@ export interface Progress {
   units: number;
   outstanding: number;
   pendingChecks: number;
+}
+
+/** Where a worker reaches the tasker from. Keys in one group never verify a unit only among themselves. */
+export interface WorkerProfile {
+  /** An address class: an IPv4 /16 or an IPv6 /32 prefix, or `stealth` for every worker on an onion route. */
+  group: string;
+}
+
+/**
+ * A final verdict on one result: what its receipt says. Nothing is final
+ * before the unit's hold has passed (or the task merges), so a receipt never
+ * tells a worker which of its units were checks.
+ */
+export interface Settlement {
+  worker: string;
+  unit: number;
+  lease: Uint8Array;
+  status: 'accepted' | 'rejected';
+  reason?: string;
+  /** Accepted and past the key's unpaid warm-up: the tasker pays for it. */
+  paid: boolean;
 }

@@ -23,10 +23,25 @@ export function newStep(): Step {
   return { verified: [], penalised: [], judgments: [] };
 }
 
+/** What the book asks of the coordinator's defences when results agree. */
+export interface Judge {
+  /** Whether these agreeing keys may verify a unit without the tasker vouching for it. */
+  diverse(workers: string[]): boolean;
+  /** The chance, now, that a unit these keys verified is sampled. */
+  sampleRate(workers: string[]): number;
+  /** Told of each unit's first verdict: whether its results had disagreed on the way. */
+  decided(disagreed: boolean): void;
+  /** Whether a mature key's answer can be waited for, instead of the tasker vouching for the unit itself. */
+  askMature(unit: number): boolean;
+}
+
 export class UnitBook {
   /** Open units by how many more leases they can take. */
   readonly open: GapIndex;
-  readonly canaryUnits: readonly number[];
+  /** Units whose answer the tasker knows (canaries, and every unit it recomputed): its known-answer checks. */
+  readonly known: number[];
+  /** Units that have become verified, counting again each time one is verified anew: the epoch clock. */
+  decisions = 0;
   private readonly states = new Map<number, UnitState>();
   private localQueue: LocalCheck[] = [];
   private verifiedCount: number;
@@ -38,6 +53,7 @@ export class UnitBook {
     private readonly policy: VerifyPolicy,
     private readonly random: () => number,
     private readonly reputation: ReputationBook,
+    private readonly judge: Judge,
   ) {
     this.open = new GapIndex(units, policy.replication);
     for (const [unit, hash] of canaries) {
@@ -47,8 +63,8 @@ export class UnitBook {
       state.status = 'verified';
       this.states.set(unit, state);
     }
-    this.canaryUnits = [...canaries.keys()].sort((a, b) => a - b);
-    this.verifiedCount = this.canaryUnits.length;
+    this.known = [...canaries.keys()].sort((a, b) => a - b);
+    this.verifiedCount = this.known.length;
     for (let unit = 0; unit < units; unit++) {
       if (!canaries.has(unit)) this.open.set(unit, policy.replication);
     }
@@ -71,6 +87,11 @@ export class UnitBook {
     return state;
   }
 
+  /** A unit only a mature key may take next. */
+  wantsMature(unit: number): boolean {
+    return this.states.get(unit)?.wantsMature ?? false;
+  }
+
   touched(unit: number, worker: string): boolean {
     return this.states.get(unit)?.touchedBy(worker) ?? false;
   }
@@ -82,7 +103,8 @@ export class UnitBook {
 
   /** Call after any change to a unit's answers, holders or status. */
   reindex(state: UnitState): void {
-    if (!state.canary) this.open.set(state.index, state.gap(this.policy.replication));
+    // A unit waiting for a mature key's answer can be short of more than the policy's count once results are withdrawn.
+    if (!state.canary) this.open.set(state.index, Math.min(this.policy.replication, state.gap(this.policy.replication)));
   }
 
   /** Decides a unit with no authoritative answer from the counted results it has. */
@@ -92,21 +114,39 @@ export class UnitBook {
     const first = counted[0]![1].hash;
     if (counted.some(([, a]) => !equalBytes(a.hash, first))) {
       // Never a majority vote: colluders can be the majority. The tasker decides.
-      if (state.status === 'verified') this.unverify(state);
-      if (state.status !== 'tiebreak') {
-        state.status = 'tiebreak';
-        this.queueLocal(state, 'tiebreak');
-      }
+      state.disagreed = true;
+      this.check(state, 'tiebreak');
       return;
     }
     if (state.status === 'open' && counted.length >= state.need(this.policy.replication)) {
+      const workers = counted.map(([worker]) => worker);
+      if (!this.judge.diverse(workers)) {
+        if (this.judge.askMature(state.index)) {
+          state.extra++;
+          state.wantsMature = true;
+          this.reindex(state);
+        } else this.check(state, 'vouch');
+        return;
+      }
+      state.wantsMature = false;
       state.status = 'verified';
       state.verified = first;
       this.verifiedCount++;
+      this.decisions++;
+      this.judge.decided(state.disagreed);
       step.verified.push({ unit: state.index, hash: first.slice() });
       this.creditMatches(state);
-      const { samplePpm } = this.policy;
-      if (samplePpm > 0 && (samplePpm >= PPM || this.random() * PPM < samplePpm)) this.queueLocal(state, 'sample');
+      const rate = this.judge.sampleRate(workers);
+      if (rate > 0 && (rate >= 1 || this.random() < rate)) this.queueLocal(state, 'sample');
+    }
+  }
+
+  /** The tasker owes the unit its own answer; nothing about it is decided before that. */
+  check(state: UnitState, reason: LocalReason): void {
+    if (state.status === 'verified') this.unverify(state);
+    if (state.status !== 'checking') {
+      state.status = 'checking';
+      this.queueLocal(state, reason);
     }
   }
 
@@ -123,7 +163,12 @@ export class UnitBook {
     if (!wasVerified || !equalBytes(state.verified!, truth)) {
       step.verified.push({ unit: state.index, hash: truth.slice() });
     }
-    if (!wasVerified) this.verifiedCount++;
+    if (!wasVerified) {
+      this.verifiedCount++;
+      this.decisions++;
+      this.judge.decided(state.disagreed);
+    }
+    if (!state.truth) this.known.push(state.index);
     state.truth = truth;
     state.verified = truth;
     state.status = 'verified';
@@ -137,15 +182,24 @@ export class UnitBook {
     return losers;
   }
 
-  /** Takes back a worker's counted result; a unit it helped verify is reopened and decided again. */
+  /**
+   * Takes back a worker's counted result. A unit it helped verify is decided
+   * again; when others had agreed with the taken-back result, the tasker
+   * recomputes the unit, so that every partner in a wrong answer is caught
+   * too and one catch unravels a whole coalition.
+   */
   withdraw(state: UnitState, worker: string, step: Step): void {
     const answer = state.answers.get(worker);
     if (answer?.state !== 'counted') return;
     answer.state = 'withdrawn';
     step.judgments.push({ worker, unit: state.index, status: 'rejected' });
     if (!state.truth) {
-      if (state.status === 'verified') this.unverify(state);
-      if (state.status === 'open') this.evaluate(state, step);
+      const partners = state.counted().some(([, a]) => equalBytes(a.hash, answer.hash));
+      if (partners) this.check(state, 'reopened');
+      else {
+        if (state.status === 'verified') this.unverify(state);
+        if (state.status === 'open') this.evaluate(state, step);
+      }
     }
     this.reindex(state);
   }
@@ -155,6 +209,7 @@ export class UnitBook {
     for (const [worker, answer] of state.counted()) {
       if (!answer.credited && equalBytes(answer.hash, state.verified!)) {
         answer.credited = true;
+        answer.creditIndex = this.reputation.credits(worker);
         this.reputation.recordGood(worker);
       }
     }

@@ -1,8 +1,16 @@
 // The coordinator's bookkeeping for units: what it knows about one unit, and
 // the index that finds the unit a worker should get next.
 
-export type UnitStatus = 'open' | 'tiebreak' | 'verified';
-export type LocalReason = 'tiebreak' | 'sample';
+/** `checking`: the tasker owes the unit its own recomputation before anything is decided. */
+export type UnitStatus = 'open' | 'checking' | 'verified';
+/**
+ * Why the tasker recomputes a unit itself: results disagree (`tiebreak`); a
+ * random draw (`sample`); the results agree but come only from young keys or
+ * from one address group (`vouch`); a result came back far slower than its
+ * worker's usual pace (`slow`); or a key that vouched for it was proven to
+ * cheat and others had agreed with it (`reopened`).
+ */
+export type LocalReason = 'tiebreak' | 'sample' | 'vouch' | 'slow' | 'reopened';
 
 /**
  * One worker's answer for one unit. `counted` answers vote; `disputed` ones
@@ -14,6 +22,14 @@ export interface Answer {
   state: 'counted' | 'disputed' | 'withdrawn';
   /** Whether the reputation book has already been told this answer was good. */
   credited: boolean;
+  /** The lease it was returned under, for its receipt. */
+  lease: Uint8Array;
+  /** The verification epoch it arrived in: its verdict is not told before that epoch closes. */
+  epoch: number;
+  /** Its final verdict has gone out. */
+  settled: boolean;
+  /** The key's count of credited results when this one was credited: the first few are its unpaid warm-up. */
+  creditIndex?: number;
 }
 
 export class UnitState {
@@ -26,6 +42,12 @@ export class UnitState {
   solo: string | undefined;
   /** Set while the tasker owes this unit a local recomputation. */
   awaitingLocal: LocalReason | undefined;
+  /** Its results have disagreed at some point: evidence of trouble for the sampling rate. */
+  disagreed = false;
+  /** Results it needs beyond the policy's, because those it has came from young keys or one group. */
+  extra = 0;
+  /** Waiting for a mature key's answer: young keys may not take it. */
+  wantsMature = false;
   readonly answers = new Map<string, Answer>();
   /** Worker → id of the lease it holds on this unit. */
   readonly holders = new Map<string, string>();
@@ -45,7 +67,7 @@ export class UnitState {
 
   /** Agreeing results this unit needs before it is verified. */
   need(replication: number): number {
-    return this.solo === undefined ? replication : 1;
+    return (this.solo === undefined ? replication : 1) + this.extra;
   }
 
   /**

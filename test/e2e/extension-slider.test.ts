@@ -39,7 +39,9 @@ describe('the CPU slider in the extension', () => {
     const log: LogLine[] = [];
     const session = await mesh.publish(dir, { log: (line) => log.push(line) });
     const results: Array<{ worker: string; unit: number; status: string }> = [];
+    // Arrivals and verdicts alike: only verdicts say `accepted`.
     session.on('result', (r) => results.push(r));
+    session.on('verdict', (r) => results.push(r));
 
     ext = await launchWithExtension();
     const popup = await ext.openPopup();

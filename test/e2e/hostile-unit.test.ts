@@ -111,7 +111,9 @@ describe('a task with units that loop forever, in the extension', () => {
       log: (line) => log.push({ ...line, at: performance.now() }),
     });
     const results: Array<{ worker: string; unit: number; status: string; at: number }> = [];
+    // Arrivals and verdicts alike: only verdicts say `accepted`.
     session.on('result', (r) => results.push({ ...r, at: performance.now() }));
+    session.on('verdict', (r) => results.push({ ...r, at: performance.now() }));
 
     const popup = await ext!.openPopup();
     const cores = await popup.evaluate(() => navigator.hardwareConcurrency || 1);

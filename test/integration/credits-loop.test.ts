@@ -13,12 +13,15 @@ import { nobleCurve } from '../../protocol/credits/curve.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
+import { DEFENCE } from '../../tasker/verify/defence.ts';
 import { corrupting } from '../../testnet/adversaries.ts';
 import { Mesh, type MeshWorker } from '../../testnet/mesh.ts';
 import { waitFor } from '../../testnet/wait.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const PRICE = 5; // two denominations (4 + 1) per unit
+/** A key's first credited results are its unpaid admission warm-up (tasker/verify/defence.ts). */
+const paidUnits = (accepted: number) => Math.max(0, accepted - DEFENCE.warmupUnits);
 
 let mesh: Mesh | undefined;
 afterEach(async () => {
@@ -51,7 +54,7 @@ describe('paying for verified units', () => {
     // Every verdict has reached its worker, and the pay of every accepted one has been unblinded.
     await waitFor(
       'every worker holding the pay of every accepted result',
-      () => workers.every((w) => w.engine.stats.pending === 0 && w.engine.stats.credits === w.engine.stats.accepted * PRICE),
+      () => workers.every((w) => w.engine.stats.pending === 0 && w.engine.stats.credits === paidUnits(w.engine.stats.accepted) * PRICE),
       20_000,
     );
     // Accepted results, as the workers heard them (a canary answered right is accepted too).
@@ -60,27 +63,29 @@ describe('paying for verified units', () => {
       const key = toHex(w.identity.publicKey);
       expect(w.engine.stats.rejected).toBe(0);
       expect(accepted[i]).toBeGreaterThanOrEqual(verified[i]!);
-      expect(wallets[i]!.wallet.balance(mint.url)).toBe(accepted[i]! * PRICE);
+      expect(wallets[i]!.wallet.balance(mint.url)).toBe(paidUnits(accepted[i]!) * PRICE);
       // What the tasker says it paid this worker is exactly what its wallet holds.
-      expect(paidTo.get(key) ?? 0).toBe(accepted[i]! * PRICE);
+      expect(paidTo.get(key) ?? 0).toBe(paidUnits(accepted[i]!) * PRICE);
       // Nothing is left waiting for pay that will never come.
       expect(wallets[i]!.wallet.snapshot().pending).toEqual([]);
       // The pay survives a restart: the wallet file holds it.
       const reopened = await Wallet.open(new WalletFile(wallets[i]!.path));
-      expect(reopened.balance(mint.url)).toBe(accepted[i]! * PRICE);
+      expect(reopened.balance(mint.url)).toBe(paidUnits(accepted[i]!) * PRICE);
     }
-    const paidTotal = accepted.reduce((a, b) => a + b, 0) * PRICE;
+    const paidTotal = accepted.reduce((a, b) => a + paidUnits(b), 0) * PRICE;
     expect(await mint.client.balance(toHex(session.identity.publicKey))).toBe(deposit - paidTotal);
 
     // Redeeming: the first worker to an account, the second by a swap into fresh credits.
-    const first = await wallets[0]!.wallet.redeem(mint.client, { to: 'worker-0' });
-    expect(first.redeemed).toBe(accepted[0]! * PRICE);
-    expect(await mint.client.balance('worker-0')).toBe(accepted[0]! * PRICE);
+    // An account is a key: the worker's own.
+    const account = toHex(workers[0]!.identity.publicKey);
+    const first = await wallets[0]!.wallet.redeem(mint.client, { to: account });
+    expect(first.redeemed).toBe(paidUnits(accepted[0]!) * PRICE);
+    expect(await mint.client.balance(account)).toBe(paidUnits(accepted[0]!) * PRICE);
     expect(wallets[0]!.wallet.balance()).toBe(0);
 
     const before = wallets[1]!.wallet.list();
     await wallets[1]!.wallet.redeem(mint.client, { swap: true });
-    expect(wallets[1]!.wallet.balance()).toBe(accepted[1]! * PRICE);
+    expect(wallets[1]!.wallet.balance()).toBe(paidUnits(accepted[1]!) * PRICE);
     const oldYs = before.map((c) => hashToCurve(nobleCurve, fromHex(c.x)));
     expect(new Set(await mint.client.state(oldYs))).toEqual(new Set(['spent']));
     const fresh = wallets[1]!.wallet.list().map((c) => hashToCurve(nobleCurve, fromHex(c.x)));
@@ -110,8 +115,8 @@ describe('paying for verified units', () => {
     expect(liarWallet.balance()).toBe(0);
     expect(liarWallet.snapshot().pending).toEqual([]);
     const honestAccepted = session.coordinator.acceptedUnits(toHex(honest[0]!.identity.publicKey)).length;
-    await waitFor('the honest worker holding its pay', () => honest[0]!.engine.stats.credits === honestAccepted * PRICE, 20_000);
-    expect(honestWallet.balance(mint.url)).toBe(honestAccepted * PRICE);
+    await waitFor('the honest worker holding its pay', () => honest[0]!.engine.stats.credits === paidUnits(honestAccepted) * PRICE, 20_000);
+    expect(honestWallet.balance(mint.url)).toBe(paidUnits(honestAccepted) * PRICE);
     expect(mint.mint.ledger.checkInvariants()).toEqual([]);
   });
 });

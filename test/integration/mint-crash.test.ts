@@ -12,7 +12,7 @@ import { MintClient } from '../../net/mint-client.ts';
 import { Ledger } from '../../mint/ledger.ts';
 import { loadSodiumCurve } from '../../mint/sodium-curve.ts';
 import type { LogLine } from '../../serve/log.ts';
-import { fromBase64, toHex } from '../../protocol/bytes.ts';
+import { fromBase64, fromHex, toHex } from '../../protocol/bytes.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { decodeMessage } from '../../protocol/messages/index.ts';
@@ -21,6 +21,7 @@ import {
   depositMessage,
   errorOf,
   issue,
+  newAccount,
   post,
   redeemMessage,
   spawnMint,
@@ -89,20 +90,22 @@ describe('cycles mint killed mid-storm', () => {
     // 320 credits of 1 to 16; the storm spends 300 of them, 20 stay in the wallet.
     const amounts = Array.from({ length: 320 }, (_, i) => 2 ** (i % 5));
     const issuedTotal = amounts.reduce((a, b) => a + b, 0);
-    await client.deposit(depositMessage(admin, toHex(tasker.publicKey), issuedTotal + 100));
+    await client.deposit(depositMessage(admin, fromHex((await client.info()).mint), toHex(tasker.publicKey), issuedTotal + 100));
     const { credits, issuances } = await issue(client, curve, tasker, keyset, amounts);
     const kept = credits.slice(300);
 
     // 260 requests of one credit, 20 of two, all to alice; and 30 to mallory that
     // name a credit of a one-credit alice request, under an id of their own.
+    const alice = newAccount();
+    const mallory = newAccount();
     const make = (cs: TestCredit[], to: string): Request => {
       const msg = redeemMessage(keyset.id, cs, to);
       return { id: msg.id, credits: cs, to, body: bodyOf(msg) };
     };
     const requests: Request[] = [
-      ...credits.slice(0, 260).map((c) => make([c], 'alice')),
-      ...Array.from({ length: 20 }, (_, i) => make([credits[260 + 2 * i]!, credits[261 + 2 * i]!], 'alice')),
-      ...Array.from({ length: 30 }, (_, i) => make([credits[i * 8]!], 'mallory')),
+      ...credits.slice(0, 260).map((c) => make([c], alice)),
+      ...Array.from({ length: 20 }, (_, i) => make([credits[260 + 2 * i]!, credits[261 + 2 * i]!], alice)),
+      ...Array.from({ length: 30 }, (_, i) => make([credits[i * 8]!], mallory)),
     ];
     // Shuffled, so the rivals race each other.
     for (let i = requests.length - 1; i > 0; i--) {
@@ -170,7 +173,7 @@ describe('cycles mint killed mid-storm', () => {
     const stormCredits = credits.slice(0, 300);
     for (const c of stormCredits) expect(winners.get(toHex(c.Y)), `credit ${toHex(c.Y)}`).toHaveLength(1);
     expect(winners.size).toBe(300);
-    const rivals = requests.filter((r) => r.to === 'mallory');
+    const rivals = requests.filter((r) => r.to === mallory);
     const lost = requests.filter((r) => retried.get(r)!.status === 409);
     expect(lost).toHaveLength(rivals.length);
     for (const r of lost) {
@@ -183,9 +186,9 @@ describe('cycles mint killed mid-storm', () => {
     const wonBy = (to: string) =>
       requests.filter((r) => r.to === to && retried.get(r)!.status === 200).reduce((a, r) => a + r.credits.reduce((b, c) => b + c.amount, 0), 0);
     const stormTotal = stormCredits.reduce((a, c) => a + c.amount, 0);
-    expect(wonBy('alice') + wonBy('mallory')).toBe(stormTotal);
-    expect((await again.balance('alice')) ?? 0).toBe(wonBy('alice'));
-    expect((await again.balance('mallory')) ?? 0).toBe(wonBy('mallory'));
+    expect(wonBy(alice) + wonBy(mallory)).toBe(stormTotal);
+    expect((await again.balance(alice)) ?? 0).toBe(wonBy(alice));
+    expect((await again.balance(mallory)) ?? 0).toBe(wonBy(mallory));
     expect(await again.balance(toHex(tasker.publicKey))).toBe(100);
     expect(await again.state(kept.map((c) => c.Y))).toEqual(kept.map(() => 'unspent'));
 

@@ -4,8 +4,9 @@
 // until the paid worker's wires to the tasker are gone, so its receipt falls
 // due while the worker cannot hear it. WebTorrent dials the tasker again by
 // itself (it re-adds a closed outgoing TCP peer after a second); when the
-// worker greets on the new wire, the tasker sends what it kept, and the
-// worker's wallet ends with that unit's pay exactly once.
+// worker greets on the new wire, the tasker sends what it kept, the worker
+// keeps the pay and acknowledges it, and the worker's wallet ends with that
+// unit's pay exactly once. (More of this in pay-after-disconnect.test.ts.)
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -99,18 +100,17 @@ describe('pay for a worker whose wire is gone', () => {
 
     // The receipt could not go out, so it was kept; then it went out on A's new wire.
     await waitFor('the receipt held for A', () => lines.find((l) => l.event === 'receipt-held' && l.worker === keyA && l.paid === true), 10_000);
-    // A tasker about to exit can tell that something is held, and wait for it to go out.
+    // A tasker about to exit can tell that something is held, and wait for it to be acknowledged.
     expect(session.heldReceipts).toBeGreaterThan(0);
-    const delivered = session.receiptsDelivered(30_000);
     await waitFor('the receipt delivered on A\'s new wire', () => lines.find((l) => l.event === 'receipts-redelivered' && l.worker === keyA), 30_000);
-    expect(await delivered).toBe(true);
-    expect(session.heldReceipts).toBe(0);
     await waitFor('the held pay in A\'s wallet', () => walletA.pendingFor(heldLabel).length === 0, 10_000);
 
     await session.done;
     await session.paymentsSettled();
-    await waitFor('A holding the pay of every result it heard accepted', () => a.engine.stats.pending === 0 && a.engine.stats.credits === a.engine.stats.accepted * PRICE, 20_000);
-    await waitFor('B holding the pay of every result it heard accepted', () => b.engine.stats.pending === 0 && b.engine.stats.credits === b.engine.stats.accepted * PRICE, 20_000);
+    expect(await session.receiptsDelivered(30_000)).toBe(true);
+    expect(session.heldReceipts).toBe(0);
+    // Every receipt is acknowledged, so every worker has kept the pay of each (an ack follows the keeping).
+    await waitFor('every result answered and its pay kept', () => [a, b].every((w) => w.engine.stats.pending === 0 && w.engine.unsettled === 0), 20_000);
 
     // The held unit was paid to A once: one credit set in the wallet, one 'paid' from the engine.
     const heldUnit = Number(heldLabel.split(':')[1]);
@@ -119,8 +119,10 @@ describe('pay for a worker whose wire is gone', () => {
     for (const [w, wallet] of [[a, walletA], [b, walletB]] as const) {
       const key = toHex(w.identity.publicKey);
       expect(w.engine.stats.rejected).toBe(0);
-      expect(paidTo.get(key) ?? 0).toBe(w.engine.stats.accepted * PRICE);
-      expect(wallet.balance(mint.url)).toBe(w.engine.stats.accepted * PRICE);
+      // A key's first accepted results may go unpaid (its admission warm-up): what counts is that pay made is pay kept.
+      expect(paidTo.get(key) ?? 0).toBeGreaterThan(0);
+      expect(w.engine.stats.credits).toBe(paidTo.get(key));
+      expect(wallet.balance(mint.url)).toBe(paidTo.get(key));
     }
     expect(paidEvents.reduce((sum, p) => sum + p.amount, 0)).toBe(walletA.balance(mint.url));
     expect(mint.mint.ledger.checkInvariants()).toEqual([]);
@@ -174,7 +176,8 @@ describe('cycles worker stopped by a signal', () => {
     expect(paid.length).toBeGreaterThanOrEqual(1);
     expect(events.some((e) => e.event === 'unsettled')).toBe(false);
     // Every accepted result it heard was paid into the wallet file, once.
-    const accepted = events.filter((e) => e.event === 'receipt' && e.status === 'accepted').length;
+    // (A key's first accepted results may go unpaid, its admission warm-up: their receipts say so.)
+    const accepted = events.filter((e) => e.event === 'receipt' && e.status === 'accepted' && !String(e.reason ?? '').startsWith('unpaid')).length;
     expect(paid.length).toBe(accepted);
     const wallet = await Wallet.open(new WalletFile(walletPath));
     expect(wallet.balance(mesh.net.mint!.url)).toBe(paid.length * PRICE);

@@ -42,7 +42,9 @@ describe('a task over the network', () => {
     mesh = await Mesh.start();
     const session = await mesh.publish(EXAMPLE, { leaseMs: 4000 });
     const statuses = new Map<string, string[]>();
-    session.on('result', (r) => statuses.set(r.worker, [...(statuses.get(r.worker) ?? []), r.status]));
+    const heard = (r: { worker: string; status: string }) => statuses.set(r.worker, [...(statuses.get(r.worker) ?? []), r.status]);
+    session.on('result', heard);
+    session.on('verdict', heard);
 
     // A worker killed mid-unit: a real `cycles worker` process, SIGKILLed once it
     // holds ordinary units. Its first unit is a canary, whose answer the tasker

@@ -1,7 +1,7 @@
 // `cycles wallet` and `cycles redeem` as a user runs them: real child
 // processes against a real `cycles mint` child, all on 127.0.0.1 and under a
-// temporary SPARECYCLES_HOME. The mint accepts deposits from that home's
-// mint-admin key, which is what `cycles deposit` signs with. A worker's pay
+// temporary SPARECYCLES_HOME. The mint accepts deposits from its own admin
+// key beside its ledger, which `cycles deposit --key` signs with. A worker's pay
 // is made in-process (a tasker's signed payment on the wallet's outputs),
 // then moved around by the commands only.
 
@@ -19,7 +19,7 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { signMessage } from '../../protocol/messages/index.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
-import { spawnMint, type MintProcess } from '../support/mint.ts';
+import { newAccount, spawnMint, type MintProcess } from '../support/mint.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CYCLES = join(ROOT, 'bin/cycles.mjs');
@@ -52,7 +52,7 @@ const file = (name: string) => join(home, name);
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sc-wallet-cli-'));
-  // No --admin: the mint takes deposits from this home's mint-admin key, as `cycles deposit` signs them.
+  // No --admin: the mint takes deposits from its own admin key, beside its ledger, which `cycles deposit --key` signs with.
   mint = await spawnMint({ db: file('ledger.db'), home });
   url = mint.url;
 });
@@ -66,9 +66,16 @@ describe('cycles wallet and cycles redeem', () => {
   it('show, export, import and redeem credits against a running mint', { timeout: 180_000 }, async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const account = toHex(tasker.publicKey);
-    const deposited = await cycles('deposit', '--mint', url, '--account', account, '--amount', '1000');
+    const deposited = await cycles('deposit', '--mint', url, '--account', account, '--amount', '1000', '--key', file('ledger.db-admin.key'));
     expect(deposited).toMatchObject({ code: 0 });
     expect(deposited.stdout).toBe(`${account} 1000\n`);
+    // The mint's admin key is its own: no machine-wide key was made, and deposits name no default.
+    await expect(stat(file('mint-admin.key'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await cycles('deposit', '--mint', url, '--account', account, '--amount', '1')).code).toBe(2);
+    const bob = newAccount();
+    const carolAccount = newAccount();
+    const malloryAccount = newAccount();
+    const workerAccount = newAccount();
 
     // The worker's pay, into the default wallet ($SPARECYCLES_HOME/wallet.json).
     const client = new MintClient(url);
@@ -117,13 +124,13 @@ describe('cycles wallet and cycles redeem', () => {
     const again = await cycles('wallet', '--wallet', file('bob.json'), 'import', file('bob.token'));
     expect(again).toMatchObject({ code: 0, stdout: `${url} 0\n` });
     expect(again.stderr).toMatch(/2 credit\(s\) of the token were in the wallet already/);
-    expect(await cycles('redeem', file('bob.json'), '--mint', url, '--to', 'bob')).toMatchObject({ code: 0, stdout: 'redeemed 36\nbob 36\n' });
-    expect(await client.balance('bob')).toBe(36);
+    expect(await cycles('redeem', file('bob.json'), '--mint', url, '--to', bob)).toMatchObject({ code: 0, stdout: `redeemed 36\n${bob} 36\n` });
+    expect(await client.balance(bob)).toBe(36);
     expect(await cycles('wallet', '--wallet', file('bob.json'), 'balance')).toMatchObject({ stdout: 'total 0\n' });
 
     // Carol was handed the same token: spent already, and she is told so.
-    const carol = await cycles('redeem', file('bob.token'), '--mint', url, '--to', 'carol', '--wallet', file('carol.json'));
-    expect(carol).toMatchObject({ code: 1, stdout: 'redeemed 0\ncarol 0\nalready-spent 36\n' });
+    const carol = await cycles('redeem', file('bob.token'), '--mint', url, '--to', carolAccount, '--wallet', file('carol.json'));
+    expect(carol).toMatchObject({ code: 1, stdout: `redeemed 0\n${carolAccount} 0\nalready-spent 36\n` });
     expect(await cycles('wallet', '--wallet', file('carol.json'), 'balance')).toMatchObject({ stdout: 'total 0\n' });
 
     // A token swapped for fresh credits, which land in the default wallet.
@@ -137,10 +144,13 @@ describe('cycles wallet and cycles redeem', () => {
     expect(await cycles('redeem', file('dave.token'), '--mint', url, '--swap')).toMatchObject({ code: 0, stdout: 'redeemed 64\nreceived 64\n' });
     expect(await cycles('wallet', 'balance')).toMatchObject({ stdout: `${url} 64\ntotal 64\n` });
     // The swapped token is spent; the wallet's fresh credits are good.
-    const retry = await cycles('redeem', file('dave.token'), '--mint', url, '--to', 'mallory', '--wallet', file('mallory.json'));
-    expect(retry).toMatchObject({ code: 1, stdout: 'redeemed 0\nmallory 0\nalready-spent 64\n' });
-    expect(await cycles('redeem', file('wallet.json'), '--mint', url, '--to', 'worker')).toMatchObject({ code: 0, stdout: 'redeemed 64\nworker 64\n' });
-    expect(await client.balance('worker')).toBe(64);
+    const retry = await cycles('redeem', file('dave.token'), '--mint', url, '--to', malloryAccount, '--wallet', file('mallory.json'));
+    expect(retry).toMatchObject({ code: 1, stdout: `redeemed 0\n${malloryAccount} 0\nalready-spent 64\n` });
+    expect(await cycles('redeem', file('wallet.json'), '--mint', url, '--to', workerAccount)).toMatchObject({
+      code: 0,
+      stdout: `redeemed 64\n${workerAccount} 64\n`,
+    });
+    expect(await client.balance(workerAccount)).toBe(64);
     // The tasker paid 100; every unit of it ended in an account.
     expect(await client.balance(account)).toBe(900);
   });
@@ -149,7 +159,11 @@ describe('cycles wallet and cycles redeem', () => {
     const neither = await cycles('redeem', file('wallet.json'), '--mint', url);
     expect(neither.code).toBe(2);
     expect(neither.stderr).toMatch(/exactly one of --to ACCOUNT and --swap/);
-    expect((await cycles('redeem', file('wallet.json'), '--mint', url, '--to', 'x', '--swap')).code).toBe(2);
+    expect((await cycles('redeem', file('wallet.json'), '--mint', url, '--to', newAccount(), '--swap')).code).toBe(2);
+    // An account is a key, never a name.
+    const named = await cycles('redeem', file('wallet.json'), '--mint', url, '--to', 'alice');
+    expect(named.code).toBe(2);
+    expect(named.stderr).toMatch(/--to: expected an account, the lowercase hex of an ed25519 public key/);
     expect((await cycles('redeem', file('missing.json'), '--mint', url, '--swap')).code).toBe(2);
     expect((await cycles('wallet', 'frobnicate')).code).toBe(2);
     expect((await cycles('wallet', 'list', '--amount', '3')).code).toBe(2);

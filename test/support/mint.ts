@@ -36,6 +36,9 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 export const newId = (): Uint8Array => nodeCrypto.randomBytes(16);
 
+/** A fresh account: an account at a mint is an ed25519 key in hex, here one nobody holds the seed of. */
+export const newAccount = (): string => toHex(Identity.generate(nodeCrypto).publicKey);
+
 /** A fresh directory under the system's temp dir; `rm` removes it. */
 export async function tempDir(prefix = 'sc-mint-'): Promise<{ dir: string; rm: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -216,8 +219,8 @@ export interface MintProcess {
 
 /**
  * Starts `node bin/cycles.mjs mint --db F --port 0` and reads its URL from its
- * first stdout line. Without `admin`, it takes deposits signed by the home's
- * mint-admin key, the one `cycles deposit` signs with.
+ * first stdout line. Without `admin`, it takes deposits signed by its own
+ * admin key, which it keeps beside its ledger (`<db>-admin.key`).
  */
 export async function spawnMint(options: { db: string; admin?: Uint8Array; home: string }): Promise<MintProcess> {
   const admin = options.admin ? ['--admin', toHex(options.admin)] : [];

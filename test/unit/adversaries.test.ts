@@ -4,10 +4,7 @@
 // real tasker (task-run, credits-loop).
 
 import { describe, expect, it } from 'vitest';
-import type { ChannelListener, MessageChannel } from '../../protocol/channel.ts';
-import { Identity } from '../../protocol/crypto/identity.ts';
-import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { sealMessage, type Sealed } from '../../protocol/messages/index.ts';
+import type { FrameChannel, FrameListener } from '../../protocol/channel.ts';
 import type { UnitRequest } from '../../protocol/unit.ts';
 import { Board, colluding, copying, corrupting, idle, tappedPort } from '../../testnet/adversaries.ts';
 import type { TorrentPort, UnitRunner } from '../../worker/ports.ts';
@@ -71,9 +68,8 @@ describe('adversarial runners', () => {
 });
 
 describe('a tapped port', () => {
-  it('sees every channel and message before the engine, can drop one, and can replay it elsewhere', () => {
-    const tasker = Identity.generate(nodeCrypto);
-    let engineSide: ChannelListener | undefined;
+  it('sees every wire and frame before the engine, can drop one, and can replay it elsewhere', () => {
+    let engineSide: FrameListener | undefined;
     const port: TorrentPort = {
       openTask(_magnet, listener) {
         engineSide = listener;
@@ -82,41 +78,33 @@ describe('a tapped port', () => {
       seedResults: async () => new Uint8Array(20),
     };
     const heard: string[] = [];
-    const engine: ChannelListener = {
+    const engine: FrameListener = {
       open: () => heard.push('open'),
-      message: (_c, sealed) => heard.push(sealed.message.t),
-      invalid: () => heard.push('invalid'),
+      frame: (_c, frame) => heard.push(`frame:${frame[1]}`),
       closed: () => heard.push('closed'),
     };
-    const captured: Sealed[] = [];
-    const tapped = tappedPort(port, ({ channel, sealed }) => {
-      if (!sealed) return;
-      captured.push(sealed);
-      // The tap keeps the tasker's hello from the engine and sends it back where it came from.
-      if (sealed.message.t === 'hello') {
-        channel.channel.send(sealed);
+    const captured: Uint8Array[] = [];
+    const tapped = tappedPort(port, ({ channel, frame }) => {
+      if (!frame) return;
+      captured.push(frame);
+      // The tap keeps an initiation from the engine and sends it back where it came from.
+      if (frame[1] === 1) {
+        channel.channel.send(frame);
         return false;
       }
     });
     tapped.openTask('magnet:?xt=urn:btih:00', engine);
-    const sent: Sealed[] = [];
-    const channel: MessageChannel = { open: true, peer: 'p', send: (s) => sent.push(s), close: () => {} };
+    const sent: Uint8Array[] = [];
+    const channel: FrameChannel = { open: true, peer: 'p', send: (f) => sent.push(f), close: () => {} };
     engineSide!.open(channel);
-    const hello = sealMessage(nodeCrypto, tasker.exportSeed(), {
-      t: 'hello',
-      v: 1,
-      key: tasker.publicKey,
-      role: 'tasker',
-      caps: [],
-      agent: 't',
-      nonce: new Uint8Array(16),
-      ts: 1,
-    });
-    engineSide!.message(channel, hello);
+    const initiation = Uint8Array.of(1, 1, 7);
+    const transport = Uint8Array.of(1, 3, 8);
+    engineSide!.frame(channel, initiation);
+    engineSide!.frame(channel, transport);
     engineSide!.closed(channel);
-    expect(heard).toEqual(['open', 'closed']);
-    expect(captured).toEqual([hello]);
-    expect(sent).toEqual([hello]);
-    expect(sent[0]!.bytes).toBe(hello.bytes);
+    expect(heard).toEqual(['open', 'frame:3', 'closed']);
+    expect(captured).toEqual([initiation, transport]);
+    expect(sent).toEqual([initiation]);
+    expect(sent[0]).toBe(initiation);
   });
 });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/messages.json' with { type: 'json' };
 import { dictEntries, encode } from '../../protocol/bencode.ts';
 import { fromHex, toHex, utf8 } from '../../protocol/bytes.ts';
-import type { ChannelListener, MessageChannel } from '../../protocol/channel.ts';
+import type { ChannelListener, FrameChannel, MessageChannel } from '../../protocol/channel.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { nobleCrypto } from '../../protocol/crypto/noble.ts';
@@ -25,7 +25,7 @@ import {
   type Sealed,
   type UnsignedMessage,
 } from '../../protocol/messages/index.ts';
-import { messageExtension, type ExtensibleWire } from '../../protocol/wire.ts';
+import { frameExtension, messageExtension, type ExtensibleWire } from '../../protocol/wire.ts';
 import { caught } from '../support/caught.ts';
 
 const worker = Identity.generate(nodeCrypto);
@@ -204,5 +204,28 @@ describe('the BEP 10 channel', () => {
     unopened.destroy();
     expect(quiet.events).toEqual([]);
     expect(caught(() => openMessage(new Uint8Array(0)))).toBeInstanceOf(DecodeError);
+  });
+});
+
+describe('the BEP 10 frame channel', () => {
+  it('passes frames both ways as they are, and closes once with its wire', () => {
+    const events: string[] = [];
+    const frames: Uint8Array[] = [];
+    let channel: FrameChannel | undefined;
+    const wire = new FakeWire();
+    const ext = new (frameExtension<FakeWire>('sc_task', {
+      open: (c) => (events.push('open'), (channel = c)),
+      frame: (_c, f) => (events.push('frame'), frames.push(f)),
+      closed: () => events.push('closed'),
+    }))(wire) as unknown as Extension;
+    ext.onExtendedHandshake();
+    const frame = Uint8Array.of(1, 3, 9, 9);
+    channel!.send(frame);
+    expect(wire.sent[0]).toBe(frame);
+    ext.onMessage(Uint8Array.of(0xff));
+    expect(frames).toEqual([Uint8Array.of(0xff)]);
+    wire.destroy();
+    expect(events).toEqual(['open', 'frame', 'closed']);
+    expect(caught(() => channel!.send(frame))).toBeInstanceOf(ProtocolError);
   });
 });

@@ -12,6 +12,7 @@
 //   browser, storage and mint are in test/e2e/extension-credits.test.ts;
 // - the popup's wording for the wallet (lib/credits-text.ts).
 
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import {
   describeBalance,
@@ -100,7 +101,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 /** Wallet data that says which save it was: one pending output labelled `save-<n>`. */
 function marked(n: number): WalletData {
   const d = emptyWallet();
-  d.pending.push({ mint: 'http://mint.test', amount: 1, x: '11'.repeat(32), r: '22'.repeat(32), B: n.toString(16).padStart(64, '0'), label: `save-${n}` });
+  d.pending.push({ mint: 'http://mint.test', amount: 1, x: '11'.repeat(32), r: '22'.repeat(32), B: n.toString(16).padStart(64, '0'), label: `save-${n}`, created: 0 });
   return d;
 }
 
@@ -218,15 +219,30 @@ describe('the wallet store over storage.local (a fake area)', () => {
     expect(reopened.pendingFor('task:0:lease').map((p) => p.B)).toEqual(outputs.map((o) => toHex(o.B)));
   });
 
+  it('reads a version 1 record (the format before pending outputs had times) and stores it as version 2 with the next change', async () => {
+    const old = JSON.parse(await readFile(new URL('../fixtures/wallet/wallet-v1.json', import.meta.url), 'utf8'));
+    const area = memoryArea({ [WALLET_KEY]: old });
+    const wallet = await Wallet.open(storageWalletStore(area));
+    expect(wallet.balance()).toBe(4);
+    const label = old.pending[0].label as string;
+    expect(wallet.pendingFor(label)).toHaveLength(2);
+    expect(area.data.get(WALLET_KEY)).toEqual(old);
+    await wallet.prepare(MINT, 1, 'task:1:lease');
+    const stored = area.data.get(WALLET_KEY) as WalletData;
+    expect(stored.v).toBe(2);
+    expect(stored.credits).toEqual(old.credits);
+    expect(stored.pending.filter((p) => p.label === label).every((p) => Number.isSafeInteger(p.created))).toBe(true);
+  });
+
   it('never writes over a record it cannot read: the wallet reports it and the record stays', async () => {
-    const future = { v: 2, credits: [{ anything: 'a later version keeps' }], pending: [], redeems: [] };
+    const future = { v: 3, credits: [{ anything: 'a later version keeps' }], pending: [], redeems: [] };
     const area = memoryArea({ [WALLET_KEY]: future });
     await expect(Wallet.open(storageWalletStore(area))).rejects.toSatisfy((e: unknown) => e instanceof WalletError && e.code === 'VERSION');
     const { service, send } = background({ area });
     const summary = await service.summary();
     expect(summary).toMatchObject({ total: 0, count: 0, mints: [] });
-    expect(summary.error).toMatch(/version 2/);
-    await expect(remoteEarnings(send).request(MINT, 1, 'task:0:lease')).rejects.toThrow(/version 2/);
+    expect(summary.error).toMatch(/version 3/);
+    await expect(remoteEarnings(send).request(MINT, 1, 'task:0:lease')).rejects.toThrow(/version 3/);
     expect(area.data.get(WALLET_KEY)).toEqual(future);
   });
 });
@@ -350,9 +366,11 @@ describe('Earnings in the offscreen document, kept by the background wallet', ()
     await earnings.receive(MINT, 'task:4:aa', payFor(outputs, [4, 2]));
     await expect(askWallet(send, 'redeem')).rejects.toSatisfy((e: unknown) => e instanceof WalletRefusedError && e.code === 'NO_ACCOUNT');
     expect(mint.redeems).toEqual([]);
-    setAccount('alice');
-    expect(await askWallet(send, 'redeem')).toEqual({ account: 'alice', mints: [{ mint: MINT_KEY, redeemed: 6, dropped: 0 }] });
-    expect(mint.redeems.map((r) => [r.to, r.proofs.map((p) => p.amount)])).toEqual([['alice', [4, 2]]]);
+    // An account is an ed25519 key in hex.
+    const alice = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+    setAccount(alice);
+    expect(await askWallet(send, 'redeem')).toEqual({ account: alice, mints: [{ mint: MINT_KEY, redeemed: 6, dropped: 0 }] });
+    expect(mint.redeems.map((r) => [r.to, r.proofs.map((p) => p.amount)])).toEqual([[alice, [4, 2]]]);
     expect(stored()!.credits).toEqual([]);
     expect((await askWallet(send, 'summary')).total).toBe(0);
   });

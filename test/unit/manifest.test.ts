@@ -37,6 +37,16 @@ describe.each([nodeCrypto, naclCrypto, nobleCrypto])('manifest with the $name ba
     expect(toHex(opened.sig)).toBe(vectors.sig);
     expect(opened.units).toBe(32);
     expect(opened.deadline).toBe(vectors.created + 24 * 3600);
+    // The key workers open the task wire's handshake to: the one the tasker's seed yields.
+    expect(opened.v).toBe(2);
+    expect(toHex(opened.noise)).toBe(vectors.noise);
+    expect(toHex(opened.noise)).toBe(toHex(Identity.fromSeed(backend, seed).noise.publicKey));
+  });
+
+  it('refuses a manifest whose Noise key was changed after signing', () => {
+    const opened = openManifest(backend, fromHex(vectors.bytes));
+    const swapped: Manifest = { ...opened, noise: Identity.generate(backend).noise.publicKey };
+    expect(() => openManifest(backend, encodeManifest(swapped))).toThrow(SignatureError);
   });
 
   it('refuses a manifest changed after signing', () => {

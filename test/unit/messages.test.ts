@@ -347,7 +347,8 @@ const blindedOutputArb = fc.record({ amount: amountArb, B: bytesArb(32) });
 const blindSignatureArb = fc.record({ amount: amountArb, C: bytesArb(32), e: bytesArb(32), s: bytesArb(32) });
 const listOf = <T>(arb: fc.Arbitrary<T>, min: number, max: number) => fc.array(arb, { minLength: min, maxLength: max });
 const signaturesArb = listOf(blindSignatureArb, 1, MESSAGE_LIMITS.outputs);
-const accountArb = textArb(MESSAGE_LIMITS.accountBytes, 1);
+/** An account is an ed25519 key in lowercase hex. */
+const accountArb = bytesArb(32).map((seed) => toHex(nodeCrypto.ed25519PublicKey(seed)));
 
 /** Random valid unsigned messages of each signed type, signed by `key`. */
 const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<UnsignedMessage> } = {
@@ -421,8 +422,14 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
     }),
   deposit: (key) =>
     fc.record({
-      t: fc.constant('deposit' as const), v: fc.constant(1 as const), id: bytesArb(16), account: accountArb, amount: amountArb,
+      t: fc.constant('deposit' as const), v: fc.constant(2 as const), id: bytesArb(16), mint: bytesArb(16), account: accountArb, amount: amountArb,
       admin: fc.constant(key), ts: safeNat(),
+    }),
+  ack: (key) =>
+    fc.record({
+      t: fc.constant('ack' as const), v: fc.constant(1 as const), task: bytesArb(20),
+      leases: fc.uniqueArray(bytesArb(16), { minLength: 1, maxLength: LIMITS.unitsPerMessage, selector: (l) => toHex(l) }),
+      worker: fc.constant(key),
     }),
   'relay-descriptor': (key) =>
     fc.record({

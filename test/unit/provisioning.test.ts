@@ -28,10 +28,29 @@ const SHELL_STARTERS = new Set(['exec', 'execSync']);
 /** Node and npm start themselves; `sh` is everywhere a shell is. */
 const NOT_SYSTEM_TOOLS = new Set(['node', 'npm', 'npx', 'sh']);
 
+/** Names a module's `node:child_process` import is bound to as a whole (`import * as cp`), per file. */
+let childProcessNames = new Set<string>();
+
 function calleeName(node: ts.Expression): string | undefined {
   if (ts.isIdentifier(node)) return node.text;
-  if (ts.isPropertyAccessExpression(node)) return node.name.text;
+  // `cp.spawn(…)` starts a program; `db.exec(…)` (SQLite) does not.
+  if (ts.isPropertyAccessExpression(node)) {
+    const owner = node.expression;
+    return ts.isIdentifier(owner) && !childProcessNames.has(owner.text) ? undefined : node.name.text;
+  }
   return undefined;
+}
+
+function childProcessBindings(source: ts.SourceFile): Set<string> {
+  const names = new Set<string>();
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    if (!/^(node:)?child_process$/.test(statement.moduleSpecifier.text)) continue;
+    const clause = statement.importClause;
+    if (clause?.name) names.add(clause.name.text);
+    if (clause?.namedBindings && ts.isNamespaceImport(clause.namedBindings)) names.add(clause.namedBindings.name.text);
+  }
+  return names;
 }
 
 /** The starter a value stands for: `execFile`, or `promisify(execFile)`. */
@@ -57,6 +76,7 @@ function literal(node: ts.Node | undefined): string | undefined {
  */
 function programsStarted(path: string, text: string): string[] {
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, false);
+  childProcessNames = childProcessBindings(source);
   const direct = new Set(STARTERS);
   const shell = new Set(SHELL_STARTERS);
   const found: string[] = [];
@@ -136,6 +156,8 @@ describe('programsStarted', () => {
       "execFile('sh', ['-c', 'true']);",
       "execFile(found, ['--version']);",
       "const executablePath = '/not/a/property';",
+      // A method of another object that shares a starter's name: SQLite's exec runs SQL.
+      "db.exec('CREATE TABLE t (x)');",
     ].join('\n');
     expect(programsStarted('x.ts', text)).toEqual(['transmission-cli', 'sqlite3', 'nft', 'initdb', 'pg_ctl', 'ip', 'tar', 'google-chrome']);
   });

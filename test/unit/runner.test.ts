@@ -21,7 +21,7 @@ import { compileFixture } from '../../testnet/wasm-fixtures.ts';
 function manifestFor(bytes: Uint8Array, memoryPages = 64): ManifestBody {
   return {
     t: 'manifest',
-    v: 1,
+    v: 2,
     name: 'fixture',
     module: { path: 'unit.wasm', sha256: nodeCrypto.sha256(bytes), size: bytes.length },
     units: 4,

@@ -22,7 +22,7 @@ import { decodeToken, encodeToken } from '../../protocol/credits/token.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { KeyError, MintError, NetworkError } from '../../protocol/errors.ts';
-import { signMessage, type BlindedOutput, type BlindSignature } from '../../protocol/messages/index.ts';
+import { encodeMessage, signMessage, type BlindedOutput, type BlindSignature } from '../../protocol/messages/index.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { readWalletData, type WalletStore } from '../../worker/wallet-data.ts';
@@ -36,6 +36,10 @@ let client: MintClient;
 let url: string;
 let keyset: PublicKeyset;
 const tasker = Identity.generate(nodeCrypto);
+/** Accounts to redeem to: an account is an ed25519 key in hex. */
+const ACCOUNTS = Object.fromEntries(
+  ['alice', 'many', 'swapper', 'first', 'second', 'picky', 'x'].map((name) => [name, toHex(Identity.generate(nodeCrypto).publicKey)]),
+) as Record<'alice' | 'many' | 'swapper' | 'first' | 'second' | 'picky' | 'x', string>;
 
 beforeAll(async () => {
   m = await startTestMint();
@@ -136,7 +140,8 @@ describe('a wallet being paid', () => {
     expect(wallet.pendingFor('task/unit-7').map((p) => p.amount)).toEqual([8, 4, 1]);
     expect(wallet.balance()).toBe(0);
 
-    const received = await wallet.receive(url, keyset, await pay(outputs), outputs.map((o) => o.B));
+    const signatures = await pay(outputs);
+    const received = await wallet.receive(url, keyset, signatures, outputs.map((o) => o.B));
     expect(amounts(received)).toEqual([1, 4, 8]);
     expect(wallet.balance()).toBe(13);
     expect(wallet.balance(url)).toBe(13);
@@ -148,7 +153,7 @@ describe('a wallet being paid', () => {
     expect(await states(received)).toEqual(['unspent', 'unspent', 'unspent']);
 
     // The same signatures again: the outputs are no longer pending.
-    expect((await refusal(wallet.receive(url, keyset, await pay(outputs), outputs.map((o) => o.B)))).code).toBe('UNKNOWN_OUTPUT');
+    expect((await refusal(wallet.receive(url, keyset, signatures, outputs.map((o) => o.B)))).code).toBe('UNKNOWN_OUTPUT');
     expect(wallet.balance()).toBe(13);
   });
 
@@ -298,13 +303,13 @@ describe('redeeming', () => {
   it('to an account moves the balance there and spends the credits', async () => {
     const wallet = await paidWallet([100, 7]);
     const credits = wallet.list();
-    const report = await wallet.redeem(client, { to: 'alice' });
+    const report = await wallet.redeem(client, { to: ACCOUNTS.alice });
     expect(report).toEqual({ redeemed: 107, received: 0, requests: 1, spent: [], invalid: [] });
-    expect(await client.balance('alice')).toBe(107);
+    expect(await client.balance(ACCOUNTS.alice)).toBe(107);
     expect(wallet.balance()).toBe(0);
     expect(new Set(await states(credits))).toEqual(new Set(['spent']));
     // Nothing left: nothing sent.
-    expect(await wallet.redeem(client, { to: 'alice' })).toMatchObject({ redeemed: 0, requests: 0 });
+    expect(await wallet.redeem(client, { to: ACCOUNTS.alice })).toMatchObject({ redeemed: 0, requests: 0 });
   });
 
   it('in requests of at most 64 credits', async () => {
@@ -314,9 +319,9 @@ describe('redeeming', () => {
     const signatures = [...(await pay(outputs.slice(0, 64))), ...(await pay(outputs.slice(64)))];
     await wallet.receive(url, keyset, signatures, outputs.map((o) => o.B));
     expect(wallet.list()).toHaveLength(70);
-    const report = await wallet.redeem(client, { to: 'many' });
+    const report = await wallet.redeem(client, { to: ACCOUNTS.many });
     expect(report).toMatchObject({ redeemed: 70, requests: 2 });
-    expect(await client.balance('many')).toBe(70);
+    expect(await client.balance(ACCOUNTS.many)).toBe(70);
   });
 
   it('as a swap gives fresh credits and spends the old ones', async () => {
@@ -333,8 +338,8 @@ describe('redeeming', () => {
     expect(new Set(await states(fresh))).toEqual(new Set(['unspent']));
     expect(wallet.snapshot()).toMatchObject({ pending: [], redeems: [] });
     // The fresh credits are good money.
-    expect(await wallet.redeem(client, { to: 'swapper' })).toMatchObject({ redeemed: 80 });
-    expect(await client.balance('swapper')).toBe(80);
+    expect(await wallet.redeem(client, { to: ACCOUNTS.swapper })).toMatchObject({ redeemed: 80 });
+    expect(await client.balance(ACCOUNTS.swapper)).toBe(80);
   });
 
   it('of one token from two wallets: the second finds it spent and drops exactly those credits', async () => {
@@ -346,20 +351,20 @@ describe('redeeming', () => {
     await second.importToken(token);
     expect(second.balance()).toBe(15);
 
-    expect(await first.redeem(client, { to: 'first' })).toMatchObject({ redeemed: 12, spent: [] });
-    const report = await second.redeem(client, { to: 'second' });
+    expect(await first.redeem(client, { to: ACCOUNTS.first })).toMatchObject({ redeemed: 12, spent: [] });
+    const report = await second.redeem(client, { to: ACCOUNTS.second });
     expect(amounts(report.spent)).toEqual([4, 8]);
     expect(report).toMatchObject({ redeemed: 3, requests: 1, invalid: [] });
     expect(second.balance()).toBe(0);
-    expect(await client.balance('first')).toBe(12);
-    expect(await client.balance('second')).toBe(3);
+    expect(await client.balance(ACCOUNTS.first)).toBe(12);
+    expect(await client.balance(ACCOUNTS.second)).toBe(3);
   });
 
   it('drops a credit the mint finds invalid and redeems the rest', async () => {
     const wallet = await paidWallet([5]);
     const bogus = { keyset: keyset.id, amount: 2, x: nodeCrypto.randomBytes(32), C: keyset.keys.get(2)! };
     await wallet.importToken(encodeToken(url, [bogus]));
-    const report = await wallet.redeem(client, { to: 'picky' });
+    const report = await wallet.redeem(client, { to: ACCOUNTS.picky });
     expect(report.invalid.map((c) => c.x)).toEqual([toHex(bogus.x)]);
     expect(report).toMatchObject({ redeemed: 5, spent: [] });
     expect(wallet.balance()).toBe(0);
@@ -415,7 +420,7 @@ describe('redeeming', () => {
     const wallet = await paidWallet([3]);
     // A redeem that goes to a route the mint does not have: NOT_FOUND, for good.
     const astray = new MintClient(url, { fetch: (input, init) => fetch(String(input).replace('/v1/redeem', '/v1/nowhere'), init) });
-    const error = await wallet.redeem(astray, { to: 'x' }).then(
+    const error = await wallet.redeem(astray, { to: ACCOUNTS.x }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -423,7 +428,7 @@ describe('redeeming', () => {
     expect(error).toBeInstanceOf(MintError);
     expect(wallet.snapshot()).toMatchObject({ redeems: [] });
     expect(wallet.balance()).toBe(3);
-    expect(await wallet.redeem(client, { to: 'x' })).toMatchObject({ redeemed: 3 });
+    expect(await wallet.redeem(client, { to: ACCOUNTS.x })).toMatchObject({ redeemed: 3 });
   });
 });
 
@@ -432,9 +437,9 @@ describe('redeeming', () => {
 describe('wallet storage', () => {
   const x = 'ab'.repeat(32);
   const good: WalletData = {
-    v: 1,
+    v: 2,
     credits: [{ mint: 'http://127.0.0.1:8300', keyset: '00'.repeat(8), amount: 4, x, C: 'cd'.repeat(32) }],
-    pending: [{ mint: 'http://127.0.0.1:8300', amount: 1, x, r: '01'.repeat(32), B: 'ef'.repeat(32), label: 'task/1' }],
+    pending: [{ mint: 'http://127.0.0.1:8300', amount: 1, x, r: '01'.repeat(32), B: 'ef'.repeat(32), label: 'task/1', created: 1_700_000_000_000 }],
     redeems: [],
   };
   const edit = (f: (d: any) => void) => {
@@ -450,7 +455,10 @@ describe('wallet storage', () => {
   for (const [name, data, code, field] of [
     ['not an object', [], 'FORMAT', 'data'],
     ['no version', edit((d) => delete d.v), 'FORMAT', 'v'],
-    ['a newer version', edit((d) => (d.v = 2)), 'VERSION', 'v'],
+    ['a newer version', edit((d) => (d.v = 3)), 'VERSION', 'v'],
+    ['a version older than any it migrates', edit((d) => (d.v = 0)), 'VERSION', 'v'],
+    ['a pending output without the time it was made', edit((d) => delete d.pending[0].created), 'FORMAT', 'pending[0].created'],
+    ['a pending output made at a negative time', edit((d) => (d.pending[0].created = -1)), 'FORMAT', 'pending[0].created'],
     ['no credits list', edit((d) => delete d.credits), 'FORMAT', 'credits'],
     ['an unknown field', edit((d) => (d.extra = 1)), 'FORMAT', 'data.extra'],
     ['a credit with upper-case hex', edit((d) => (d.credits[0].x = x.toUpperCase())), 'FORMAT', 'credits[0].x'],
@@ -495,6 +503,82 @@ describe('wallet storage', () => {
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ name: 'WalletError', code: 'FORMAT' });
+  });
+});
+
+describe('wallet versions and expiry', () => {
+  const FIXTURE = new URL('../fixtures/wallet/wallet-v1.json', import.meta.url);
+
+  it('migrates a version 1 wallet as it reads it: every pending output counts from then', async () => {
+    const old = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    const before = structuredClone(old);
+    const read = readWalletData(old, 1_800_000_000_000);
+    expect(old).toEqual(before);
+    expect(read).toEqual({ ...old, v: 2, pending: old.pending.map((p: object) => ({ ...p, created: 1_800_000_000_000 })) });
+  });
+
+  it('opens a version 1 file, keeps what it held, and writes it back as version 2 with the next change', async () => {
+    const path = await tempFile('wallet.json');
+    await writeFile(path, await readFile(FIXTURE, 'utf8'));
+    const old = JSON.parse(await readFile(FIXTURE, 'utf8'));
+    const label = old.pending[0].label as string;
+    const wallet = await Wallet.open(new WalletFile(path));
+    expect(wallet.balance()).toBe(4);
+    expect(wallet.pendingFor(label).map((p) => p.B)).toEqual(old.pending.map((p: { B: string }) => p.B));
+    // Reading changed nothing on disk.
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(old);
+    await wallet.prepare(url, 1, 'after the migration');
+    const stored = JSON.parse(await readFile(path, 'utf8'));
+    expect(stored.v).toBe(2);
+    expect(stored.credits).toEqual(old.credits);
+    expect(stored.pending.filter((p: { label: string }) => p.label === label)).toHaveLength(2);
+  });
+
+  it('takes pay for outputs handed out before the migration', async () => {
+    const path = await tempFile('wallet.json');
+    const fresh = await Wallet.open(memoryWalletStore());
+    const outputs = await fresh.prepare(url, 5, 'task:3:lease');
+    // The same outputs as a version 1 wallet wrote them.
+    const v1 = { ...fresh.snapshot(), v: 1, pending: fresh.snapshot().pending.map(({ created: _created, ...p }) => p) };
+    await writeFile(path, JSON.stringify(v1));
+    const wallet = await Wallet.open(new WalletFile(path));
+    const earnings = walletEarnings(wallet);
+    const signatures = await pay(outputs);
+    expect(await earnings.receive(url, 'task:3:lease', { keyset: keyset.id, signatures })).toBe(5);
+    // Pay for the same label again adds nothing.
+    expect(await earnings.receive(url, 'task:3:lease', { keyset: keyset.id, signatures })).toBe(0);
+    expect((await Wallet.open(new WalletFile(path))).balance(url)).toBe(5);
+  });
+
+  it('drops pending outputs no pay answered in time, with any change or when asked', async () => {
+    let now = 1_000_000;
+    const wallet = await Wallet.open(memoryWalletStore(), curve, undefined, { now: () => now, pendingTtlMs: 1000 });
+    await wallet.prepare(url, 1, 'old');
+    now += 600;
+    await wallet.prepare(url, 2, 'newer');
+    now += 600;
+    expect(wallet.pendingFor('old')).toHaveLength(1);
+    // Any change drops what is too old...
+    await wallet.prepare(url, 4, 'newest');
+    expect(wallet.pendingFor('old')).toEqual([]);
+    expect(wallet.pendingFor('newer')).toHaveLength(1);
+    // ...and so does asking.
+    now += 500;
+    expect(await wallet.expirePending()).toBe(1);
+    expect(wallet.snapshot().pending.map((p) => p.label)).toEqual(['newest']);
+  });
+
+  it('keeps the outputs of a swap still in a redeem request, however old', async () => {
+    const id = nodeCrypto.randomBytes(16);
+    const redeem = encodeMessage({
+      t: 'redeem', v: 1, id, keyset: keyset.id, proofs: [{ amount: 1, x: nodeCrypto.randomBytes(32), C: curve.mulBase(new Uint8Array(32).fill(5)) }],
+      outputs: [{ amount: 1, B: curve.mulBase(new Uint8Array(32).fill(6)) }],
+    });
+    const output = (label: string) => ({ mint: url, amount: 1, x: toHex(nodeCrypto.randomBytes(32)), r: '01'.repeat(32), B: toHex(nodeCrypto.randomBytes(32)), label, created: 0 });
+    const data: WalletData = { v: 2, credits: [], pending: [output(`swap:${toHex(id)}`), output('task:1:lease')], redeems: [{ mint: url, message: toHex(redeem) }] };
+    const wallet = await Wallet.open(memoryWalletStore(data), curve, undefined, { now: () => 10_000, pendingTtlMs: 1000 });
+    expect(await wallet.expirePending()).toBe(1);
+    expect(wallet.snapshot().pending.map((p) => p.label)).toEqual([`swap:${toHex(id)}`]);
   });
 });
 

@@ -6,16 +6,17 @@
 // Earnings only counts its calls (the
 // wallet's side of pay delivered twice is tested in wallet.test.ts).
 // Checked: a final receipt sent again after a reconnection changes neither
-// the stats nor the wallet a second time, and settled() waits for every
-// result's final receipt and for its pay to be kept.
+// the stats nor the wallet a second time, and is acknowledged again; a
+// receipt is acknowledged only once its pay is kept (or forfeited); one that
+// arrives before the engine has its task is taken once it has; and settled()
+// waits for every result's final receipt and for its pay to be kept.
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { encodeManifest, signManifest } from '../../protocol/manifest.ts';
-import type { ChannelListener, MessageChannel } from '../../protocol/channel.ts';
-import { sealMessage } from '../../protocol/messages/index.ts';
+import type { FrameListener } from '../../protocol/channel.ts';
 import type { MessageOf, Sealed, UnsignedMessage } from '../../protocol/messages/index.ts';
 import { MANIFEST_FILE } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
@@ -25,6 +26,7 @@ import { nodeUnitPool } from '../../units/node/node-thread.ts';
 import type { UnitPool } from '../../units/pool.ts';
 import type { Earnings, ReceivedPay, TorrentPort } from '../../worker/ports.ts';
 import { waitFor } from '../../testnet/wait.ts';
+import { TaskerEnd } from '../support/task-wire.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const PRICE = 5;
@@ -38,24 +40,32 @@ beforeAll(async () => {
   task.body.price = PRICE;
 });
 
-/** One channel as the engine sees it: what it sends is kept in `sent`; the test plays the tasker through the engine's listener. */
-class TestChannel implements MessageChannel {
-  open = true;
-  readonly peer = 'test';
-  readonly sent: Sealed[] = [];
-  constructor(private readonly listener: ChannelListener) {}
-  send(sealed: Sealed): void {
-    this.sent.push(sealed);
+/**
+ * One wire to the engine, with the test as the tasker at its other end
+ * (test/support/task-wire.ts): the handshake is real, what the engine sends
+ * is kept in `sent`, and what the test delivers before the handshake is done
+ * goes out the moment it is.
+ */
+class TestChannel {
+  private readonly end: TaskerEnd;
+  constructor(frames: FrameListener) {
+    this.end = new TaskerEnd(tasker, frames, INFO_HASH);
+  }
+  get sent(): Sealed[] {
+    return this.end.received;
   }
   close(): void {
-    this.open = false;
-    this.listener.closed(this);
+    this.end.close();
   }
   deliver(message: UnsignedMessage): void {
-    this.listener.message(this, sealMessage(nodeCrypto, tasker.exportSeed(), message));
+    this.end.deliver(message);
   }
   results(): MessageOf<'result'>[] {
     return this.sent.map((s) => s.message).filter((m): m is MessageOf<'result'> => m.t === 'result');
+  }
+  /** The leases of each ack sent, in order, as hex. */
+  acks(): string[][] {
+    return this.sent.map((s) => s.message).filter((m): m is MessageOf<'ack'> => m.t === 'ack').map((m) => m.leases.map(toHex));
   }
 }
 
@@ -64,12 +74,18 @@ class CountingEarnings implements Earnings {
   readonly forfeited: string[] = [];
   /** While set, receive() waits for it: pay still being kept. */
   gate: Promise<void> | undefined;
+  /** receive() calls to fail, as a mint out of reach would. */
+  failures = 0;
   async request(): Promise<Uint8Array[]> {
     return [nodeCrypto.randomBytes(32), nodeCrypto.randomBytes(32)];
   }
   async receive(_mint: string, label: string, _pay: ReceivedPay): Promise<number> {
     this.received.push(label);
     await this.gate;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('the mint could not be reached');
+    }
     return PRICE;
   }
   async forfeit(label: string): Promise<void> {
@@ -89,11 +105,11 @@ afterEach(async () => {
 async function engineWithResults(units: number[]) {
   const manifest = signManifest(nodeCrypto, tasker.exportSeed(), task.body);
   const files = new Map([[MANIFEST_FILE, encodeManifest(manifest)], ...task.files]);
-  let listener: ChannelListener | undefined;
+  let listener: FrameListener | undefined;
   const torrents: TorrentPort = {
     openTask(_magnet, channels) {
       listener = channels;
-      return { infoHash: INFO_HASH, complete: async () => {}, read: async (path) => files.get(path), close: () => {} };
+      return { infoHash: INFO_HASH, complete: () => taskHere, read: async (path) => files.get(path), close: () => {} };
     },
     seedResults: async () => nodeCrypto.randomBytes(20),
   };
@@ -103,8 +119,6 @@ async function engineWithResults(units: number[]) {
   engine = new WorkerEngine({ backend: nodeCrypto, identity: worker, pool, torrents, earnings, claimIntervalMs: 60_000 }, `magnet:?xt=urn:btih:${INFO_HASH}`);
   await engine.ready;
   const wire = new TestChannel(listener!);
-  listener!.open(wire);
-  wire.deliver({ t: 'hello', v: 1, key: tasker.publicKey, role: 'tasker', caps: ['wasm'], agent: 'test-tasker', nonce: nodeCrypto.randomBytes(16), ts: Date.now() });
   const leases = units.map(() => nodeCrypto.randomBytes(16));
   wire.deliver({
     t: 'assign',
@@ -115,7 +129,7 @@ async function engineWithResults(units: number[]) {
     worker: worker.publicKey,
     tasker: tasker.publicKey,
   });
-  await waitFor('every result sent', () => wire.results().length === units.length, 30_000);
+  if (units.length > 0) await waitFor('every result sent', () => wire.results().length === units.length, 30_000);
   const receipt = (i: number, status: 'accepted' | 'rejected' | 'pending') => ({
     t: 'receipt' as const,
     v: 1 as const,
@@ -129,14 +143,17 @@ async function engineWithResults(units: number[]) {
     tasker: tasker.publicKey,
   });
   const label = (i: number) => `${INFO_HASH}:${units[i]}:${toHex(leases[i]!)}`;
-  return { engine, wire, earnings, receipt, label };
+  return { engine, wire, earnings, receipt, label, lease: (i: number) => toHex(leases[i]!) };
 }
+
+/** When the task torrent is complete; a test may hold it back. */
+let taskHere: Promise<void> = Promise.resolve();
 
 const tick = () => new Promise((r) => setTimeout(r, 10));
 
 describe('worker engine receipts', () => {
   it('applies a final receipt once, however often it arrives', async () => {
-    const { engine, wire, earnings, receipt, label } = await engineWithResults([0, 1]);
+    const { engine, wire, earnings, receipt, label, lease } = await engineWithResults([0, 1]);
     const heard: string[] = [];
     engine.on('receipt', (r) => heard.push(`${r.unit}:${r.status}`));
     const paid: number[] = [];
@@ -158,6 +175,75 @@ describe('worker engine receipts', () => {
     expect(earnings.forfeited).toEqual([label(1)]);
     expect(paid).toEqual([0]);
     expect(heard).toEqual(['0:pending', '0:accepted', '1:rejected']);
+    // Each settled lease was acknowledged once it was kept, and the one sent after that again: its earlier ack may have been lost.
+    const acked = wire.acks();
+    expect(acked.flat().sort()).toEqual([lease(0), lease(1), lease(0)].sort());
+    expect(acked.at(-1)).toEqual([lease(0)]);
+  });
+
+  it('acknowledges a receipt only once its pay is kept: one that failed is tried again when it comes again', async () => {
+    const { engine, wire, earnings, receipt, label, lease } = await engineWithResults([5]);
+    earnings.failures = 1;
+    wire.deliver(receipt(0, 'accepted'));
+    await waitFor('the first try', () => engine.unsettled === 0);
+    expect(wire.acks()).toEqual([]);
+    expect(engine.stats).toMatchObject({ accepted: 1, credits: 0 });
+    // The tasker sends it again, as it does for every receipt not acknowledged.
+    wire.deliver(receipt(0, 'accepted'));
+    await waitFor('the ack', () => wire.acks().length === 1);
+    expect(wire.acks()).toEqual([[lease(0)]]);
+    expect(earnings.received).toEqual([label(0), label(0)]);
+    expect(engine.stats).toMatchObject({ accepted: 1, credits: PRICE });
+  });
+
+  it('takes a receipt that arrives before it has the task once it has, as a restarted worker must', async () => {
+    let here!: () => void;
+    taskHere = new Promise((resolve) => (here = resolve));
+    try {
+      const manifest = signManifest(nodeCrypto, tasker.exportSeed(), task.body);
+      const files = new Map([[MANIFEST_FILE, encodeManifest(manifest)], ...task.files]);
+      let listener: FrameListener | undefined;
+      const torrents: TorrentPort = {
+        openTask(_magnet, channels) {
+          listener = channels;
+          return { infoHash: INFO_HASH, complete: () => taskHere, read: async (path) => files.get(path), close: () => {} };
+        },
+        seedResults: async () => nodeCrypto.randomBytes(20),
+      };
+      const earnings = new CountingEarnings();
+      const worker = Identity.generate(nodeCrypto);
+      pool = nodeUnitPool(0.25);
+      engine = new WorkerEngine({ backend: nodeCrypto, identity: worker, pool, torrents, earnings, claimIntervalMs: 60_000 }, `magnet:?xt=urn:btih:${INFO_HASH}`);
+      // The handshake waits for the manifest, which names the tasker's Noise key; the receipt waits for the handshake.
+      const wire = new TestChannel(listener!);
+      // A receipt for a result an earlier run of this worker sent.
+      const lease = nodeCrypto.randomBytes(16);
+      wire.deliver({
+        t: 'receipt', v: 1, task: fromHex(INFO_HASH), unit: 9, lease, status: 'accepted', tasker: tasker.publicKey,
+        paid: { keyset: nodeCrypto.randomBytes(8), signatures: [{ amount: 4, C: nodeCrypto.randomBytes(32), e: nodeCrypto.randomBytes(32), s: nodeCrypto.randomBytes(32) }] },
+      });
+      await tick();
+      expect(earnings.received).toEqual([]);
+      here();
+      await waitFor('the ack', () => wire.acks().length === 1);
+      expect(earnings.received).toEqual([`${INFO_HASH}:9:${toHex(lease)}`]);
+      expect(wire.acks()).toEqual([[toHex(lease)]]);
+      expect(engine.stats).toMatchObject({ accepted: 1, credits: PRICE });
+    } finally {
+      taskHere = Promise.resolve();
+    }
+  });
+
+  it('refuses a receipt for another task, and does not acknowledge it', async () => {
+    const { engine, wire, earnings, receipt } = await engineWithResults([6]);
+    const warnings: Error[] = [];
+    engine.on('warning', (e) => warnings.push(e));
+    wire.deliver({ ...receipt(0, 'accepted'), task: nodeCrypto.randomBytes(20) });
+    await tick();
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/another/)]);
+    expect(earnings.received).toEqual([]);
+    expect(wire.acks()).toEqual([]);
+    expect(engine.stats.pending).toBe(1);
   });
 
   it('settled() waits for every final receipt and for the pay it brings, and says false on timeout', async () => {
