@@ -184,31 +184,48 @@ export class HandshakeClock {
 }
 
 /**
+ * How far below the guard's floor a key it does not remember may start: a
+ * flood of new keys raises the floor to about the responder's own clock, and
+ * an honest worker whose clock runs behind must still get in.
+ */
+export const HANDSHAKE_SKEW_MS = 10 * 60_000;
+
+/**
  * The responder's memory of the latest timestamp of each initiator static
- * key, so a replayed initiation fails. Bounded: past `limit` keys the least
- * recently seen is forgotten, and a key not (or no longer) remembered must
- * then beat the latest forgotten timestamp, capped at the responder's clock
- * so a stamp from the future cannot lock everyone out.
+ * key, so a replayed initiation fails. A key it remembers must beat its own
+ * latest stamp, however old. Bounded: past `limit` keys the least recently
+ * seen is forgotten, and the latest forgotten stamp (capped at the
+ * responder's clock, so a stamp from the future cannot lock everyone out)
+ * becomes the floor; a key not (or no longer) remembered must beat the floor
+ * less `skewMs`. So a forgotten key's initiation from within that margin
+ * could be answered once more, which gains its sender nothing: without the
+ * initiation's ephemeral secret it cannot finish the handshake (the
+ * responder opens a channel only on the initiator's first transport frame),
+ * and a fresh key costs the responder as much.
  */
 export class TimestampGuard {
   readonly #latest = new Map<string, number>();
   readonly #limit: number;
+  readonly #skewMs: number;
   #floor = 0;
 
-  constructor(limit: number = TASK_HANDSHAKE.timestamps) {
+  constructor(limit: number = TASK_HANDSHAKE.timestamps, skewMs: number = HANDSHAKE_SKEW_MS) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit: expected a positive integer, got ${limit}`);
+    if (!Number.isSafeInteger(skewMs) || skewMs < 0) throw new RangeError(`skewMs: expected a whole number of milliseconds, got ${skewMs}`);
     this.#limit = limit;
+    this.#skewMs = skewMs;
   }
 
   get size(): number {
     return this.#latest.size;
   }
 
-  /** Throws a HandshakeError unless `ts` is later than every earlier one of this key; remembers it otherwise. */
+  /** Throws a HandshakeError unless `ts` is later than every earlier one of this key (see the class); remembers it otherwise. */
   admit(staticKey: Uint8Array, ts: number, now: number = Date.now()): void {
     const id = toHex(staticKey);
-    const last = this.#latest.get(id) ?? this.#floor;
+    const last = this.#latest.get(id) ?? Math.max(0, this.#floor - this.#skewMs);
     if (ts <= last) {
-      throw new HandshakeError(`ts: expected a timestamp after ${last}, got ${ts}: a replayed initiation`, { field: 'ts' });
+      throw new HandshakeError(`ts: expected a timestamp after ${last}, got ${ts}: a replayed initiation, or a clock far behind`, { field: 'ts' });
     }
     this.#latest.delete(id);
     this.#latest.set(id, ts);

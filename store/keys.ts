@@ -14,7 +14,7 @@ export function sparecyclesHome(): string {
   return process.env.SPARECYCLES_HOME ?? join(homedir(), '.sparecycles');
 }
 
-export function defaultKeyFile(role: 'tasker' | 'worker' | 'relay' | 'mint-admin'): string {
+export function defaultKeyFile(role: 'tasker' | 'worker' | 'relay'): string {
   return join(sparecyclesHome(), `${role}.key`);
 }
 

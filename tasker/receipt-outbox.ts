@@ -2,10 +2,17 @@
 // acknowledges them (an `ack`). An accepted receipt carries the mint's blind
 // signatures, the worker's only copy of its pay, so a receipt that is lost on
 // the way (the wire closed, the worker's process ended before it kept the
-// pay) must be there to send again. Bounded per worker, in total, and in age:
-// a worker that never comes back (or a flood of keys) costs at most `total`
-// entries, and when the total is full the worker holding the most loses its
-// oldest, so one busy or hostile key cannot push out everyone else's pay.
+// pay) must be there to send again. The session holds only receipts that
+// carry pay: anyone can earn a rejection with a throwaway key, so held
+// rejections would let a flood of keys that never acknowledge push paid
+// receipts out.
+//
+// Bounded per worker, in total, and in age: a worker that never comes back
+// (or a flood of keys) costs at most `total` entries. Over a limit, a receipt
+// without pay goes first if any is held (the oldest of the worker holding
+// the most of them), so a paid receipt never makes room for an unpaid one;
+// otherwise the worker holding the most loses its oldest, so one busy or
+// hostile key cannot push out everyone else's pay.
 //
 // The session sees only the ReceiptOutbox interface; the outbox in memory is
 // here, one on disk in receipt-store.ts.
@@ -52,6 +59,11 @@ export interface ReceiptOutbox {
   flush(): Promise<void>;
 }
 
+/** Whether a held receipt carries pay (the mint's blind signatures): the worker's only copy of it. */
+export function carriesPay(receipt: HeldReceipt): boolean {
+  return receipt.sealed.message.paid !== undefined;
+}
+
 /** Told of every receipt dropped to stay within the limits. */
 export type DroppedListener = (receipt: HeldReceipt) => void;
 
@@ -59,6 +71,8 @@ export type DroppedListener = (receipt: HeldReceipt) => void;
 export class MemoryReceiptOutbox implements ReceiptOutbox {
   /** Per worker, by lease, in the order they were put (a Map keeps insertion order). */
   private readonly byWorker = new Map<string, Map<string, HeldReceipt>>();
+  /** Per worker, how many of its receipts carry no pay (absent when none). */
+  private readonly unpaid = new Map<string, number>();
   private count = 0;
 
   constructor(
@@ -93,20 +107,34 @@ export class MemoryReceiptOutbox implements ReceiptOutbox {
 
   /** put(), for a caller that needs no promise. */
   add(receipt: HeldReceipt): void {
-    let queue = this.byWorker.get(receipt.worker);
-    if (!queue) this.byWorker.set(receipt.worker, (queue = new Map()));
-    if (queue.delete(receipt.lease)) this.count--;
+    const { worker } = receipt;
+    this.ack(worker, receipt.lease);
+    let queue = this.byWorker.get(worker);
+    if (!queue) this.byWorker.set(worker, (queue = new Map()));
     queue.set(receipt.lease, receipt);
     this.count++;
-    if (queue.size > this.limits.perWorker) this.dropOldest(receipt.worker);
-    if (this.count > this.limits.total) this.dropOldest(this.fullest());
+    if (!carriesPay(receipt)) this.unpaid.set(worker, (this.unpaid.get(worker) ?? 0) + 1);
+    // The receipt just put counts among the unpaid, so when it is one, no paid receipt makes room for it.
+    if (queue.size > this.limits.perWorker) this.drop(worker, this.unpaid.has(worker));
+    if (this.count > this.limits.total) {
+      const unpaid = this.mostUnpaid();
+      if (unpaid !== undefined) this.drop(unpaid, true);
+      else this.drop(this.fullest(), false);
+    }
   }
 
   ack(worker: string, lease: string): boolean {
     const queue = this.byWorker.get(worker);
-    if (!queue?.delete(lease)) return false;
+    const gone = queue?.get(lease);
+    if (!queue || !gone) return false;
+    queue.delete(lease);
     this.count--;
     if (queue.size === 0) this.byWorker.delete(worker);
+    if (!carriesPay(gone)) {
+      const left = this.unpaid.get(worker)! - 1;
+      if (left === 0) this.unpaid.delete(worker);
+      else this.unpaid.set(worker, left);
+    }
     return true;
   }
 
@@ -129,8 +157,25 @@ export class MemoryReceiptOutbox implements ReceiptOutbox {
     return worst;
   }
 
-  private dropOldest(worker: string): void {
-    const oldest = this.byWorker.get(worker)?.values().next().value;
+  /** The worker holding the most receipts without pay, if any are held. */
+  private mostUnpaid(): string | undefined {
+    let worst: string | undefined;
+    let most = 0;
+    for (const [worker, n] of this.unpaid) {
+      if (n > most) [worst, most] = [worker, n];
+    }
+    return worst;
+  }
+
+  /** Drops `worker`'s oldest receipt, or its oldest without pay. */
+  private drop(worker: string, unpaidOnly: boolean): void {
+    let oldest: HeldReceipt | undefined;
+    for (const held of this.byWorker.get(worker)?.values() ?? []) {
+      if (!unpaidOnly || !carriesPay(held)) {
+        oldest = held;
+        break;
+      }
+    }
     if (oldest === undefined || !this.ack(worker, oldest.lease)) return;
     this.dropped(oldest);
   }

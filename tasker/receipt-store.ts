@@ -1,24 +1,23 @@
 // The tasker's held receipts on disk: one JSON file per task, so pay the
 // tasker made still reaches its workers after the tasker's process ends and
-// starts again. The file is
+// starts again. (The session holds only receipts that carry pay.) The file is
 //
 //   { "v": 1, "task": "<info-hash, 40 hex>",
 //     "receipts": [ { "worker": "<key, 64 hex>", "lease": "<32 hex>", "unit": 7,
 //                     "at": <Unix ms first held>, "receipt": "<the signed receipt's bytes, hex>" } ] }
 //
-// Each write replaces the file atomically (a temporary file in the same
-// folder, synced, renamed over the old one, the folder synced), so after a
+// Each write replaces the file atomically (store/atomic-file.ts), so after a
 // crash the file holds the receipts before or after a change, never half of
 // either. Writes are coalesced: one write covers every change made before it
 // starts. A file that does not read is an error, never overwritten.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fromHex, toHex } from '../protocol/bytes.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
 import { openMessage } from '../protocol/messages/index.ts';
 import type { Receipt, Sealed } from '../protocol/messages/index.ts';
+import { removeFileDurably, writeFileAtomic } from '../store/atomic-file.ts';
 import { sparecyclesHome } from '../store/keys.ts';
 import { MemoryReceiptOutbox, OUTBOX_LIMITS, type DroppedListener, type HeldReceipt, type OutboxLimits, type ReceiptOutbox } from './receipt-outbox.ts';
 
@@ -130,47 +129,13 @@ export class ReceiptFile implements ReceiptOutbox {
 
   private async write(): Promise<void> {
     const receipts = this.memory.all();
-    if (receipts.length === 0) {
-      await rm(this.path, { force: true });
-      return syncDir(dirname(this.path));
-    }
+    if (receipts.length === 0) return removeFileDurably(this.path);
     const data: StoredFile = {
       v: RECEIPT_FILE_VERSION,
       task: this.task,
       receipts: receipts.map((r) => ({ worker: r.worker, lease: r.lease, unit: r.unit, at: r.at, receipt: toHex(r.sealed.bytes) })),
     };
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = join(dir, `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify(data)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await syncDir(dir);
-  }
-}
-
-/** A rename or unlink is durable once its folder is synced (not possible on Windows). */
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (!handle) return;
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await writeFileAtomic(this.path, `${JSON.stringify(data)}\n`);
   }
 }
 

@@ -101,7 +101,7 @@ export interface TaskerEvents {
   progress: [Progress];
   /** A result arrived: `pending` (or `disputed`) news, or `rejected` at once for a lease that was not its to use. */
   result: [{ worker: string; unit: number; status: string; reason?: string }];
-  /** A result's final verdict, told when its epoch closes (verify/verdicts.ts), and whether it is paid. */
+  /** A result's final verdict, told when its epoch closes (verify/verdicts.ts); `paid`: pay is owed (the `paid` event says when it went out). */
   verdict: [{ worker: string; unit: number; status: 'accepted' | 'rejected'; reason?: string; paid: boolean }];
   paid: [{ worker: string; unit: number; amount: number }];
   done: [Uint8Array];
@@ -401,7 +401,9 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const want = this.waiting.get(channel);
     const peer = this.channels.get(channel);
     if (want === undefined || this.finished || !channel.open || !peer?.worker || !peer.workerKey) return;
-    this.coordinator.introduce(peer.worker, { group: (this.options.groupOf ?? addressGroup)(channel.peer) });
+    // A peer with no address to group it by stands alone.
+    const group = (this.options.groupOf ?? addressGroup)(channel.peer);
+    if (group !== 'unknown') this.coordinator.introduce(peer.worker, { group });
     const units = this.coordinator.assign(peer.worker, want);
     if (units.length === 0) return;
     if (units.length >= want) this.waiting.delete(channel);
@@ -496,8 +498,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     for (const verdict of this.coordinator.settle()) {
       const leaseId = verdict.lease;
       const lease = this.leases.get(toHex(leaseId));
+      // A lease refused at once already had its verdict.
+      if (lease?.settled) continue;
       this.emit('verdict', { worker: verdict.worker, unit: verdict.unit, status: verdict.status, reason: verdict.reason, paid: verdict.paid });
-      if (!lease || lease.settled) continue;
+      if (!lease) continue;
       lease.settled = true;
       if (verdict.status === 'rejected') this.receipt(lease.channel, verdict.unit, leaseId, 'rejected', verdict.reason);
       else if (verdict.paid) this.accept(lease, leaseId);
@@ -516,21 +520,25 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: the result carried no blinded outputs');
       return;
     }
-    const paying = payments.pay(lease.worker, lease.unit, lease.blinded).then(
-      (paid) => {
-        if (!paid) {
-          this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: this unit was already paid for');
-          return;
-        }
-        this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payments.payer.price });
-        this.receipt(lease.channel, lease.unit, leaseId, 'accepted', undefined, paid);
-      },
-      (error: Error) => {
-        const code = (error as { code?: string }).code ?? 'NETWORK';
-        this.options.log({ level: 'warn', event: 'payment-failed', worker: lease.worker, unit: lease.unit, code, message: error.message });
-        this.receipt(lease.channel, lease.unit, leaseId, 'accepted', `unpaid: ${code}`);
-      },
-    );
+    const paying = payments
+      .pay(lease.worker, lease.unit, lease.blinded)
+      .then(
+        (paid) => {
+          if (!paid) {
+            this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: this unit was already paid for');
+            return;
+          }
+          // The receipt before the event: a listener that throws must not keep the worker from its pay.
+          this.receipt(lease.channel, lease.unit, leaseId, 'accepted', undefined, paid);
+          this.emit('paid', { worker: lease.worker, unit: lease.unit, amount: payments.payer.price });
+        },
+        (error: Error) => {
+          const code = (error as { code?: string }).code ?? 'NETWORK';
+          this.options.log({ level: 'warn', event: 'payment-failed', worker: lease.worker, unit: lease.unit, code, message: error.message });
+          this.receipt(lease.channel, lease.unit, leaseId, 'accepted', `unpaid: ${code}`);
+        },
+      )
+      .catch((error: unknown) => this.fault('receipt-failed', error, { worker: lease.worker, unit: lease.unit }));
     this.payments.add(paying);
     void paying.finally(() => this.payments.delete(paying));
   }
@@ -540,16 +548,21 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     while (this.payments.size > 0) await Promise.allSettled([...this.payments]);
   }
 
+  /** Runs from a timer: one that throws (a listener of ours, say) is logged, and the next runs as usual. */
   private tick(): void {
     if (this.stopped) return;
-    // Workers are owed their receipts after the task is done, too.
-    this.resendDue();
-    if (this.finished) return;
-    const expired = this.coordinator.expire();
-    if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
-    // An epoch may close with time alone.
-    this.applySettlements();
-    this.afterProgress();
+    try {
+      // Workers are owed their receipts after the task is done, too.
+      this.resendDue();
+      if (this.finished) return;
+      const expired = this.coordinator.expire();
+      if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
+      // An epoch may close with time alone.
+      this.applySettlements();
+      this.afterProgress();
+    } catch (error) {
+      this.fault('tick-failed', error);
+    }
   }
 
   private afterProgress(): void {
@@ -593,8 +606,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const worker = this.channels.get(channel)?.worker ?? this.leases.get(leaseHex)?.worker;
     // The channel a result came on may be gone while the worker holds another (TCP and WebRTC).
     if (!channel.open && worker) channel = this.channelOf(worker) ?? channel;
-    // A pending receipt is only news; a final one may carry the worker's pay, so it waits for the worker to come back.
-    if (!channel.open && (status === 'pending' || !worker)) return;
+    // A receipt without pay is sent at best once; one with pay is the worker's only copy of it, so it waits for the worker to come back.
+    if (!channel.open && (!paid || !worker)) return;
     const sealed = this.sign({
       t: 'receipt',
       v: 1,
@@ -606,12 +619,15 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       ...(paid ? { paid } : {}),
       tasker: this.options.identity.publicKey,
     }) as Sealed<Receipt>;
-    // Kept until acknowledged: a final receipt for a lease the worker holds. A
-    // rejection of a lease it never held answers nothing the worker waits for,
-    // and one of a second result on a lease must not take the place of the
-    // verdict held for it (which may carry the pay).
+    // Kept until acknowledged: a receipt that carries pay, for a lease the
+    // worker holds. Nothing else is: anyone can earn a rejection with a
+    // throwaway key and never acknowledge it, and a flood of those must not
+    // push paid receipts out of the outbox (a worker whose receipt without
+    // pay is lost forgets the outputs it asked for when they expire). One of
+    // a second result on a lease must not take the place of the receipt held
+    // for it.
     const holds = (w: string) => this.leases.get(leaseHex)?.worker === w && !this.outbox.held(w).some((h) => h.lease === leaseHex);
-    if (status === 'pending' || !worker || !holds(worker)) {
+    if (!paid || !worker || !holds(worker)) {
       if (channel.open) channel.send(sealed);
       return;
     }
@@ -624,11 +640,21 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       if (live) this.sendHeld(held, live);
       else this.options.log({ level: 'info', event: 'receipt-held', worker, unit, status, paid: paid !== undefined });
     };
-    this.outbox.put(held).then(send, (error: Error) => {
-      // Not on disk, but held in memory all the same: the worker should still have its pay.
-      this.options.log({ level: 'error', event: 'receipt-store-failed', worker, unit, message: error.message });
-      send();
-    });
+    this.outbox
+      .put(held)
+      .then(send, (error: Error) => {
+        // Not on disk, but held in memory all the same: the worker should still have its pay.
+        this.options.log({ level: 'error', event: 'receipt-store-failed', worker, unit, message: error.message });
+        send();
+      })
+      // A send that threw (the wire died under it): the receipt is still held, and goes out again on the next tick.
+      .catch((error: unknown) => this.fault('receipt-send-failed', error, { worker, unit }));
+  }
+
+  /** A failure of ours in work no caller waits for: logged as a typed error, never an unhandled rejection that ends the process. */
+  private fault(event: string, error: unknown, fields: Record<string, unknown> = {}): void {
+    const e = typed(error);
+    this.options.log({ level: 'error', event, ...fields, code: e.code, message: e.message });
   }
 
   private sign(message: UnsignedMessage): Sealed {

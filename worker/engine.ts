@@ -23,6 +23,17 @@ import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
 import type { Earnings, TaskHandle, TorrentPort, UnitRunner } from './ports.ts';
 
+/**
+ * The wallet's refusals of the pay itself (worker/wallet.ts): a proof that
+ * does not verify, signatures that do not fit the outputs, outputs it does
+ * not hold. A receipt that brings one brings it every time, so its outputs are
+ * forfeited and it is acknowledged; unacknowledged, the tasker would send it
+ * for as long as it keeps receipts. Anything else (the mint out of reach, the
+ * wallet busy, a disk that failed) may pass: the receipt goes unacknowledged
+ * and is tried again when it comes again.
+ */
+const UNKEEPABLE_PAY: ReadonlySet<string> = new Set(['PROOF', 'MISMATCH', 'UNKNOWN_OUTPUT']);
+
 export interface WorkerEngineOptions {
   backend: CryptoBackend;
   identity: Identity;
@@ -335,7 +346,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.applying.add(lease);
     const paying = this.settlePay(receipt).then((kept) => {
       this.applying.delete(lease);
-      // Not kept (the mint's keyset out of reach, the wallet busy): no ack, so the tasker sends it again and it is tried again.
+      // Not kept for now (the mint's keyset out of reach, the wallet busy): no ack, so the tasker sends it again and it is tried again.
       if (!kept) return;
       remember(this.settledLeases, lease);
       this.acknowledge(lease);
@@ -384,7 +395,11 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     return `${this.infoHash}:${unit}:${toHex(lease)}`;
   }
 
-  /** Keeps a final receipt's pay, or forfeits its outputs; false if that failed and may be tried again. */
+  /**
+   * Keeps a final receipt's pay, or forfeits its outputs; false if that
+   * failed and may be tried again. Pay the wallet refuses as such (see
+   * UNKEEPABLE_PAY) is forfeited too: it would be refused every time.
+   */
   private async settlePay(receipt: Receipt): Promise<boolean> {
     const terms = this.payTerms();
     if (!terms) return true;
@@ -398,6 +413,13 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       } else {
         await terms.earnings.forfeit(label);
       }
+      return true;
+    } catch (error) {
+      this.warn(error as Error);
+      if (!(error instanceof SpareCyclesError && UNKEEPABLE_PAY.has(error.code))) return false;
+    }
+    try {
+      await terms.earnings.forfeit(label);
       return true;
     } catch (error) {
       this.warn(error as Error);

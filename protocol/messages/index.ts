@@ -27,7 +27,6 @@ import { relayDescriptor, relayError, relayFind, relayGet, relayItem, relayOffer
 import { result } from './result.ts';
 
 export type { MessageSpec, SignedType, UnsignedType } from './envelope.ts';
-export type { Hello } from './hello.ts';
 export type { Offer } from './offer.ts';
 export type { Claim } from './claim.ts';
 export type { Assign } from './assign.ts';

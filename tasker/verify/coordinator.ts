@@ -93,6 +93,10 @@ export class Coordinator {
   private readonly profiles = new Map<string, WorkerProfile>();
   /** Banned keys, and the epoch each was caught in. */
   private readonly bannedAt = new Map<string, number>();
+  /** Banned keys that have been told a verdict since. */
+  private readonly toldBan = new Set<string>();
+  /** Accepted verdicts told in a row, per key: what the trust ramp climbs on. */
+  private readonly toldClean = new Map<string, number>();
   /** Leases taken from keys when they were caught (lease id → key), whose refusal is told later. */
   private readonly refused = new Map<string, { worker: string; unit: number }>();
   private readonly defence: Defence;
@@ -191,6 +195,11 @@ export class Coordinator {
 
   private tell(): void {
     const due = this.verdicts.due(this.isComplete());
+    for (const verdict of due) {
+      const streak = this.toldClean.get(verdict.worker) ?? this.reputation.cleanStreak(verdict.worker);
+      this.toldClean.set(verdict.worker, verdict.status === 'accepted' ? streak + 1 : 0);
+      if (verdict.status === 'rejected' && this.reputation.isBanned(verdict.worker)) this.toldBan.add(verdict.worker);
+    }
     if (due.length) this.finals.push(...due);
   }
 
@@ -198,12 +207,17 @@ export class Coordinator {
 
   /**
    * The trust ramp: how many leases a worker may hold at once. 1 for a worker
-   * with no clean result, doubling with each verified-good result in a row
-   * (1, 2, 4, 8, …) up to maxBatch; back to 1 after any bad result; 0 once banned.
+   * with no clean verdict, doubling with each accepted verdict in a row
+   * (1, 2, 4, 8, …) up to maxBatch; back to 1 after a rejected one; 0 once its
+   * ban is told. It moves only on verdicts already told, so the size of the
+   * next batch says nothing the receipts have not said: a ramp that grew the
+   * moment a known-answer unit was judged would list the checks.
    */
   batchLimit(worker: string): number {
-    if (this.reputation.isBanned(worker)) return 0;
-    return Math.min(this.maxBatch, 2 ** Math.min(this.reputation.cleanStreak(worker), 30));
+    if (this.reputation.isBanned(worker) && this.announced(worker)) return 0;
+    // A key's clean streak from earlier tasks (a shared book) counts as told: it was, there.
+    if (!this.toldClean.has(worker)) this.toldClean.set(worker, this.reputation.cleanStreak(worker));
+    return Math.min(this.maxBatch, 2 ** Math.min(this.toldClean.get(worker)!, 30));
   }
 
   assign(worker: string, want: number): Assignment[] {
@@ -267,22 +281,28 @@ export class Coordinator {
 
   /**
    * A key proven to cheat is not told so before its verdicts are: until the
-   * epoch it was caught in closes, it keeps getting one unit at a time, drawn
+   * epoch it was caught in closes, it keeps getting batches as before, drawn
    * from the units whose answer the tasker knows (so it holds up no real
    * work), and everything it sends is `pending`. Otherwise a throwaway key
    * that answered wrong would learn from its next claim whether the unit had
    * been a check.
    */
   private shadow(worker: string, want: number): Assignment[] {
-    if (!(want >= 1) || this.announced(worker) || this.leases.count(worker) > 0) return [];
-    const unit = pickRandom(this.book.known, (u) => !this.book.touched(u, worker), this.random);
-    return unit === undefined ? [] : [this.issue(worker, unit, false)];
+    if (this.announced(worker)) return [];
+    const room = Math.min(Number.isFinite(want) ? Math.floor(want) : 0, this.batchLimit(worker) - this.leases.count(worker));
+    const out: Assignment[] = [];
+    for (let i = 0; i < room; i++) {
+      const unit = pickRandom(this.book.known, (u) => !this.book.touched(u, worker), this.random);
+      if (unit === undefined) break;
+      out.push(this.issue(worker, unit, false));
+    }
+    return out;
   }
 
   /** Whether a banned key's verdicts, and so its ban, have been told. */
   private announced(worker: string): boolean {
     const at = this.bannedAt.get(worker);
-    return at === undefined || this.verdicts.epoch > at;
+    return at === undefined || this.toldBan.has(worker) || this.verdicts.epoch > at;
   }
 
   private mature(worker: string): boolean {
@@ -506,6 +526,8 @@ export class Coordinator {
   /** True when the worker is banned; the first time this coordinator learns it, its results here are withdrawn. */
   private syncBan(worker: string, step: Step): boolean {
     if (!this.reputation.isBanned(worker)) return false;
+    // Banned by another task sharing the book: that task has told it, nothing here is a secret.
+    if (!this.bannedAt.has(worker)) this.toldBan.add(worker);
     this.prove(worker, step);
     return true;
   }

@@ -14,6 +14,11 @@
 //     new engine with the same key and wallet file starts;
 //   - a tasker whose process stopped with receipts held reads them from its
 //     receipt file when it starts again on the same task, and delivers them.
+//
+// And what is not held: a receipt without pay is sent once and never kept,
+// so keys that never acknowledge cannot crowd out anyone's pay; and the
+// tasker's own faults around held pay (a send that throws, a timer tick that
+// throws) are logged, never the end of its process.
 
 import { once } from 'node:events';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -99,6 +104,18 @@ async function settledTasker(session: TaskerSession): Promise<void> {
   await session.paymentsSettled();
   expect(await session.receiptsDelivered(60_000)).toBe(true);
   expect(session.heldReceipts).toBe(0);
+}
+
+/** The first log line of `event` throws, as a send can when its wire dies under it. */
+function throwingOnce(lines: LogLine[], event: string): (line: LogLine) => void {
+  let thrown = false;
+  return (line) => {
+    lines.push(line);
+    if (line.event === event && !thrown) {
+      thrown = true;
+      throw new Error(`${event}: failed under the session`);
+    }
+  };
 }
 
 describe('pay after a disconnect', () => {
@@ -241,4 +258,88 @@ describe('pay after a disconnect', () => {
     expect(final.balance(mint.url)).toBe((paidBefore.get(key) ?? 0) + (paidAfter.get(key) ?? 0));
     expect(mint.mint.ledger.checkInvariants()).toEqual([]);
   }, 240_000);
+
+  it('holds only receipts that carry pay: one without is sent once, and a worker that never acknowledges leaves only its pay held', async () => {
+    mesh = await Mesh.start({ mint: true, transports: 'tcp' });
+    const lines: LogLine[] = [];
+    // The first payment fails (the mint out of reach): that result is accepted unpaid.
+    let first = true;
+    const session = await mesh.publish(EXAMPLE, {
+      pay: { price: PRICE, deposit: DEPOSIT },
+      log: (l) => lines.push(l),
+      wrapPayer: (payer) => ({
+        price: payer.price,
+        async pay(blinded): Promise<Paid> {
+          if (first) {
+            first = false;
+            throw new NetworkError('the mint could not be reached');
+          }
+          return payer.pay(blinded);
+        },
+      }),
+      ...ONE_WORKER,
+    });
+    const paid = paidTally(session);
+    // A worker that never keeps (so never acknowledges) anything: every final receipt stays unacknowledged.
+    const wallet = await Wallet.open(new WalletFile(join(await mkdtemp(join(mesh.dir, 'w-')), 'wallet.json')));
+    const never: Earnings = { request: walletEarnings(wallet).request, receive: () => new Promise(() => {}), forfeit: () => new Promise(() => {}) };
+    const worker = await mesh.worker(session.magnet, { pool: mesh.pool(0.25), earnings: never });
+    const heard: Array<{ status: string; reason?: string; paid: boolean }> = [];
+    worker.engine.on('receipt', (r) => {
+      if (r.status !== 'pending') heard.push({ status: r.status, ...(r.reason === undefined ? {} : { reason: r.reason }), paid: r.paid !== undefined });
+    });
+
+    await session.done;
+    await session.paymentsSettled();
+    expect(lines.some((l) => l.event === 'payment-failed')).toBe(true);
+    // The unpaid receipt went out on the live wire, once, and is not held.
+    await waitFor('the unpaid receipt heard', () => heard.find((r) => r.reason === 'unpaid: NETWORK'), 20_000);
+    const payments = (paid.get(toHex(worker.identity.publicKey)) ?? 0) / PRICE;
+    expect(payments).toBeGreaterThan(0);
+    expect(session.heldReceipts).toBe(payments);
+    expect(heard.filter((r) => !r.paid).length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('logs a send of a held receipt that throws, and still delivers the receipt', async () => {
+    mesh = await Mesh.start({ mint: true, transports: 'tcp' });
+    const mint = mesh.net.mint!;
+    const lines: LogLine[] = [];
+    const hold = holdFirstPayment();
+    const session = await mesh.publish(EXAMPLE, {
+      pay: { price: PRICE, deposit: DEPOSIT },
+      // The send of the held receipt fails under the session (here its log line throws).
+      log: throwingOnce(lines, 'receipt-held'),
+      wrapPayer: hold.wrapPayer,
+      ...ONE_WORKER,
+    });
+    const paid = paidTally(session);
+    const walletPath = join(await mkdtemp(join(mesh.dir, 'w-')), 'wallet.json');
+    const first = await mesh.worker(session.magnet, { pool: mesh.pool(0.25), earnings: walletEarnings(await Wallet.open(new WalletFile(walletPath))) });
+    const key = toHex(first.identity.publicKey);
+    const B = await hold.held;
+    const label = (await Wallet.open(new WalletFile(walletPath))).snapshot().pending.find((p) => p.B === B)!.label;
+    await stopWorker(session, first);
+    hold.release();
+
+    const failed = await waitFor('the failed send logged', () => lines.find((l) => l.event === 'receipt-send-failed' && l.worker === key), 20_000);
+    expect(failed).toMatchObject({ level: 'error', code: 'INTERNAL' });
+    expect(session.heldReceipts).toBeGreaterThan(0);
+    const wallet = await Wallet.open(new WalletFile(walletPath));
+    await mesh.worker(session.magnet, { identity: first.identity, pool: mesh.pool(0.25), earnings: walletEarnings(wallet) });
+    await waitFor('the held pay in the wallet', () => wallet.pendingFor(label).length === 0, 60_000);
+    await settledTasker(session);
+    expect((await Wallet.open(new WalletFile(walletPath))).balance(mint.url)).toBe(paid.get(key));
+  }, 180_000);
+
+  it('logs a timer tick that throws, and keeps ticking', async () => {
+    mesh = await Mesh.start({ transports: 'tcp' });
+    const lines: LogLine[] = [];
+    const session = await mesh.publish(EXAMPLE, { log: (l) => lines.push(l) });
+    // A listener of the session's that throws, on every tick.
+    session.on('progress', () => {
+      throw new Error('a listener failed');
+    });
+    await waitFor('two ticks failed', () => lines.filter((l) => l.event === 'tick-failed').length >= 2, 20_000);
+    expect(lines.find((l) => l.event === 'tick-failed')).toMatchObject({ level: 'error', code: 'INTERNAL', message: 'a listener failed' });
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import { nobleCrypto } from '../../protocol/crypto/noble.ts';
 import { nodeCrypto, opensslCrypto } from '../../protocol/crypto/node.ts';
 import { HandshakeError, type SpareCyclesError } from '../../protocol/errors.ts';
 import {
+  HANDSHAKE_SKEW_MS,
   HandshakeClock,
   Initiation,
   MAX_TRANSPORT_PLAINTEXT,
@@ -100,7 +101,8 @@ describe('handshake timestamps', () => {
   });
 
   it('are remembered per initiator key, within a bound, and a forgotten key must beat the latest forgotten stamp', () => {
-    const guard = new TimestampGuard(2);
+    // No margin for clocks behind: the floor alone.
+    const guard = new TimestampGuard(2, 0);
     const key = (n: number) => new Uint8Array(32).fill(n);
     guard.admit(key(1), 10, 100);
     expect(caught(() => guard.admit(key(1), 10, 100))).toBeInstanceOf(HandshakeError);
@@ -112,6 +114,36 @@ describe('handshake timestamps', () => {
     expect((caught(() => guard.admit(key(1), 11, 100)) as HandshakeError).field).toBe('ts');
     guard.admit(key(4), 12, 100); // a new key above the floor is fine; forgets key 2
     expect(caught(() => guard.admit(key(2), 5, 100))).toBeInstanceOf(HandshakeError);
+  });
+
+  it('let a worker whose clock runs behind in after a flood of new keys, within a stated margin, and refuse a remembered key\'s replays', () => {
+    const guard = new TimestampGuard(16);
+    const now = 1_700_000_000_000;
+    const key = (n: number) => {
+      const k = new Uint8Array(32);
+      new DataView(k.buffer).setUint32(0, n);
+      return k;
+    };
+    const honest = key(1);
+    const behind = now - 5 * 60_000;
+    guard.admit(honest, behind - 1000, now);
+    // Throwaway keys stamped with the tasker's own time push everyone out and raise the floor to it.
+    for (let i = 100; i < 200; i++) guard.admit(key(i), now, now);
+    expect(guard.size).toBe(16);
+    // The honest worker, its clock five minutes behind, comes back: forgotten, and let in within the margin.
+    guard.admit(honest, behind, now);
+    // Remembered again, its own earlier initiations are refused, margin or not.
+    expect((caught(() => guard.admit(honest, behind, now)) as HandshakeError).field).toBe('ts');
+    expect((caught(() => guard.admit(honest, behind - 1, now)) as HandshakeError).field).toBe('ts');
+    // A new key's clock may run HANDSHAKE_SKEW_MS behind the floor, not more.
+    expect(HANDSHAKE_SKEW_MS).toBe(10 * 60_000);
+    expect((caught(() => guard.admit(key(2), now - HANDSHAKE_SKEW_MS, now)) as HandshakeError).field).toBe('ts');
+    guard.admit(key(3), now - HANDSHAKE_SKEW_MS + 1, now);
+  });
+
+  it('refuse a margin or a bound that is not a whole number', () => {
+    expect(() => new TimestampGuard(0)).toThrow(/limit: expected a positive integer, got 0/);
+    expect(() => new TimestampGuard(4, -1)).toThrow(/skewMs/);
   });
 
   it('let no stamp from the future lock out everyone else', () => {

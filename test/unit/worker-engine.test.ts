@@ -7,7 +7,8 @@
 // wallet's side of pay delivered twice is tested in wallet.test.ts).
 // Checked: a final receipt sent again after a reconnection changes neither
 // the stats nor the wallet a second time, and is acknowledged again; a
-// receipt is acknowledged only once its pay is kept (or forfeited); one that
+// receipt is acknowledged only once its pay is kept (or forfeited), and pay
+// the wallet refuses as such (a bad proof) is forfeited and acknowledged; one that
 // arrives before the engine has its task is taken once it has; and settled()
 // waits for every result's final receipt and for its pay to be kept.
 
@@ -21,7 +22,9 @@ import type { MessageOf, Sealed, UnsignedMessage } from '../../protocol/messages
 import { MANIFEST_FILE } from '../../protocol/task-files.ts';
 import { loadTaskDir } from '../../tasker/task-dir.ts';
 import type { TaskDir } from '../../tasker/task-dir.ts';
+import { NetworkError } from '../../protocol/errors.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
+import { WalletError } from '../../worker/wallet-data.ts';
 import { nodeUnitPool } from '../../units/node/node-thread.ts';
 import type { UnitPool } from '../../units/pool.ts';
 import type { Earnings, ReceivedPay, TorrentPort } from '../../worker/ports.ts';
@@ -76,6 +79,8 @@ class CountingEarnings implements Earnings {
   gate: Promise<void> | undefined;
   /** receive() calls to fail, as a mint out of reach would. */
   failures = 0;
+  /** What the failing calls throw. */
+  errors: Error[] = [];
   async request(): Promise<Uint8Array[]> {
     return [nodeCrypto.randomBytes(32), nodeCrypto.randomBytes(32)];
   }
@@ -84,7 +89,7 @@ class CountingEarnings implements Earnings {
     await this.gate;
     if (this.failures > 0) {
       this.failures--;
-      throw new Error('the mint could not be reached');
+      throw this.errors.shift() ?? new Error('the mint could not be reached');
     }
     return PRICE;
   }
@@ -194,6 +199,36 @@ describe('worker engine receipts', () => {
     expect(wire.acks()).toEqual([[lease(0)]]);
     expect(earnings.received).toEqual([label(0), label(0)]);
     expect(engine.stats).toMatchObject({ accepted: 1, credits: PRICE });
+  });
+
+  it('forfeits and acknowledges pay its wallet can never keep; pay it could not keep for now is tried again', async () => {
+    const { engine, wire, earnings, receipt, label, lease } = await engineWithResults([2, 3]);
+    const warnings: Error[] = [];
+    engine.on('warning', (w) => warnings.push(w));
+    earnings.failures = 2;
+    earnings.errors = [
+      new WalletError('PROOF', 'signatures[0]: the DLEQ proof does not verify'),
+      new NetworkError('the mint could not be reached'),
+    ];
+    wire.deliver(receipt(0, 'accepted'));
+    await waitFor('the ack of the pay that can never be kept', () => wire.acks().length === 1);
+    expect(wire.acks()).toEqual([[lease(0)]]);
+    expect(earnings.forfeited).toEqual([label(0)]);
+    wire.deliver(receipt(1, 'accepted'));
+    await waitFor('the try at the second pay', () => earnings.received.length === 2 && engine.unsettled === 0);
+    // The mint out of reach may pass: no forfeit, no ack, and the receipt sent again is tried again.
+    expect(earnings.forfeited).toEqual([label(0)]);
+    expect(wire.acks()).toEqual([[lease(0)]]);
+    wire.deliver(receipt(1, 'accepted'));
+    await waitFor('the ack of the second pay', () => wire.acks().length === 2);
+    expect(wire.acks()).toEqual([[lease(0)], [lease(1)]]);
+    expect(earnings.received).toEqual([label(0), label(1), label(1)]);
+    expect(engine.stats).toMatchObject({ accepted: 2, credits: PRICE });
+    expect(warnings.map((w) => (w as WalletError).code)).toEqual(['PROOF', 'NETWORK']);
+    // The forfeited receipt sent again (its ack lost) is only acknowledged again.
+    wire.deliver(receipt(0, 'accepted'));
+    await waitFor('the ack sent again', () => wire.acks().length === 3);
+    expect(earnings.received).toHaveLength(3);
   });
 
   it('takes a receipt that arrives before it has the task once it has, as a restarted worker must', async () => {

@@ -1,18 +1,16 @@
 // A wallet in a JSON file, readable by its owner only. Each save replaces the
-// file atomically: the new contents go to a temporary file in the same
-// directory, which is synced, renamed over the old file, and the directory
-// synced, so after a crash the file holds either the old wallet or the new
-// one, never half of either.
+// file atomically (store/atomic-file.ts), so after a crash the file holds
+// either the old wallet or the new one, never half of either.
 //
 // Several processes may use one wallet (`cycles worker` earning while
 // `cycles wallet` exports), so each change holds a lock file beside it,
 // created exclusively and naming its process. A lock whose process is gone
 // (it crashed holding it) is taken over.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../store/atomic-file.ts';
 import { sparecyclesHome } from '../../store/keys.ts';
 import { WalletError, type WalletData, type WalletStore } from '../wallet-data.ts';
 
@@ -77,30 +75,7 @@ export class WalletFile implements WalletStore {
   }
 
   async save(data: WalletData): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = join(dir, `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      const file = await open(temp, 'wx', 0o600);
-      try {
-        await file.writeFile(`${JSON.stringify(data, null, 1)}\n`);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, this.path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    // The rename itself is durable once the directory is synced (not possible on Windows).
-    if (process.platform === 'win32') return;
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeFileAtomic(this.path, `${JSON.stringify(data, null, 1)}\n`);
   }
 }
 
