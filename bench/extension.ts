@@ -65,11 +65,14 @@ export async function benchExtensionWasm(units = 64, unitMs = 60): Promise<Recor
     const ws = mesh.trackers.filter((t) => t.startsWith('ws'));
     await ext.setSettings({ magnet: session.magnet, relayUrl: '', trackerUrls: ws, cpu });
     await waitFor('the popup to say "Not sharing"', async () => ((await statusText(popup)) === 'Not sharing' ? true : undefined), 10_000);
-    // The Node worker's thread is warmed first, so that the two start together:
-    // a browser as fast as Node would otherwise take most units before it joins.
+    // The Node worker's thread is warmed first, and it joins once the browser
+    // has sent its first result: the browser's handshake over WebRTC and its
+    // Web Worker's start take longer than Node's, and a Node worker that joined
+    // at once could take most units before the browser is computing.
     const nodePool = mesh.pool(1 / cores);
     await warm(nodePool, dir);
     await popup.click('label.switch');
+    await waitFor('a first result from the browser', () => runs.length > 0 || undefined, 60_000);
     const nodeWorker = await mesh.worker(session.magnet, { pool: nodePool });
     const nodeKey = toHex(nodeWorker.identity.publicKey);
     await waitFor(`all ${units} units accepted from the browser`, () => accepted.size === units || undefined, 30_000 + units * unitMs * 20);
