@@ -24,7 +24,7 @@ function result(outputBytes: number): UnsignedMessage {
   const output = new Uint8Array(outputBytes).fill(0x5a);
   return {
     t: 'result',
-    v: 1,
+    v: 2,
     task: new Uint8Array(20).fill(1),
     unit: 17,
     lease: new Uint8Array(16).fill(2),

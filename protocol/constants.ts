@@ -157,7 +157,8 @@ export const MESSAGE_TYPES = {
   offer: { version: 1, domain: 'offer' },
   claim: { version: 1, domain: 'claim' },
   assign: { version: 1, domain: 'assign' },
-  result: { version: 1, domain: 'result' },
+  // v2 carries the key that opens a result torrent's sealed files; v1 published outputs anyone could fetch and hand in.
+  result: { version: 2, domain: 'result' },
   receipt: { version: 1, domain: 'receipt' },
   payment: { version: 1, domain: 'payment' },
   'payment-ok': { version: 1 },

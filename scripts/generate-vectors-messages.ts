@@ -115,7 +115,7 @@ const unsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
     name: 'result inline, with blinded outputs',
     who: 'worker',
     msg: {
-      t: 'result', v: 1, task, unit: 7, lease: lease(7), hash: backend.sha256(output), runMs: 1234, output,
+      t: 'result', v: 2, task, unit: 7, lease: lease(7), hash: backend.sha256(output), runMs: 1234, output,
       blinded: [pointOf('B1'), pointOf('B2')], worker: keys.worker,
     },
   },
@@ -123,8 +123,8 @@ const unsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
     name: 'result as a torrent',
     who: 'worker',
     msg: {
-      t: 'result', v: 1, task, unit: 8, lease: lease(8), hash: det('result/hash', 32), runMs: 0,
-      torrent: det('result/torrent', 20), worker: keys.worker,
+      t: 'result', v: 2, task, unit: 8, lease: lease(8), hash: det('result/hash', 32), runMs: 0,
+      torrent: det('result/torrent', 20), key: det('result/key', 32), worker: keys.worker,
     },
   },
   {
@@ -614,6 +614,14 @@ bad('ack without a task', 'decode', 'SchemaError', 'task', tamper(ackMsg, (d) =>
 bad('ack lease swapped after signing', 'verify', 'SignatureError', 'sig', tamper(ackMsg, (d) => ((d.leases as Uint8Array[])[0] = lease(9))));
 bad('ack signed by another key', 'verify', 'SignatureError', 'sig', resign(ackMsg, seeds.other, 'ack'));
 bad('receipt signature pasted into an ack', 'verify', 'SignatureError', 'sig', resign(ackMsg, seeds.worker, 'receipt'));
+
+// Result torrent keys (result version 2), after the acknowledgements.
+bad('result torrent without a key', 'decode', 'SchemaError', 'key', tamper(resultMsg, (d) => (delete d.output, (d.torrent = det('t', 20)))));
+bad('result key with an inline output', 'decode', 'SchemaError', 'key', tamper(resultMsg, (d) => (d.key = det('result/key', 32))));
+bad('result key of 31 bytes', 'decode', 'SchemaError', 'key', tamper(resultMsg, (d) => (delete d.output, (d.torrent = det('t', 20)), (d.key = det('result/key', 31)))));
+bad('result key of 33 bytes', 'decode', 'SchemaError', 'key', tamper(resultMsg, (d) => (delete d.output, (d.torrent = det('t', 20)), (d.key = det('result/key', 33)))));
+// Version 1 carried no key: its result torrents were open to anyone who learnt their info-hash.
+bad('result of version 1', 'decode', 'VersionError', 'v', tamper(resultMsg, (d) => (d.v = 1)), 1);
 
 const file = {
   description:

@@ -14,7 +14,7 @@ import { LIMITS, PAY_LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
-import { blamesPeer, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
+import { blamesPeer, HashMismatchError, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
 import type { Claim, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
@@ -448,11 +448,11 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         this.receipt(channel, result.unit, result.lease, 'rejected', 'unknown, foreign or used lease');
         return;
       }
-      const output = result.output ?? (await this.fetcher.fetch(result.torrent!, result.unit));
-      const hash = this.options.backend.sha256(output);
-      if (toHex(hash) !== toHex(result.hash)) {
+      const output = result.output ?? (await this.fetchOutput(result));
+      const hash = output === undefined ? undefined : this.options.backend.sha256(output);
+      if (output === undefined || hash === undefined || toHex(hash) !== toHex(result.hash)) {
         lease.hash = toHex(result.hash);
-        this.receipt(channel, result.unit, result.lease, 'rejected', 'output does not match its hash');
+        this.receipt(channel, result.unit, result.lease, 'rejected', output ? 'output does not match its hash' : 'result torrent does not hold its output');
         lease.settled = true;
         return;
       }
@@ -476,6 +476,22 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.afterProgress();
     } catch (error) {
       this.onInvalid(channel, typed(error));
+    }
+  }
+
+  /**
+   * The output a result torrent holds, or undefined when the worker's torrent
+   * lacks it or it does not open under the result's key: a bad result, like
+   * one whose output does not match its hash. Failing to fetch at all is no
+   * verdict: the lease runs out and the unit is reissued.
+   */
+  private async fetchOutput(result: Result): Promise<Uint8Array | undefined> {
+    try {
+      return await this.fetcher.fetch(result.task, result.torrent!, result.key!, result.unit);
+    } catch (error) {
+      if (!(error instanceof HashMismatchError)) throw error;
+      this.options.log({ level: 'warn', event: 'bad-result-torrent', worker: toHex(result.worker), unit: result.unit, message: error.message });
+      return undefined;
     }
   }
 

@@ -17,6 +17,7 @@ import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
 import type { Assign, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import { RESULT_CIPHER, sealResultFile } from '../protocol/result-cipher.ts';
 import { SecureInitiator } from '../protocol/secure-channel.ts';
 import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-files.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
@@ -523,30 +524,34 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   private async sendTorrentBatch(large: Computed[]): Promise<void> {
     if (this.stopped) return;
     try {
+      // Anyone may fetch a result torrent: sealed under a key of its own that
+      // only the tasker hears, its files are no outputs to anyone else.
+      const key = this.options.backend.randomBytes(RESULT_CIPHER.keyBytes);
+      const task = fromHex(this.infoHash);
       const torrent = await this.options.torrents.seedResults(
         `sc-result-${this.infoHash.slice(0, 8)}-${toHex(this.options.backend.randomBytes(4))}`,
-        large.map((d) => ({ name: resultFileName(d.unit), bytes: d.output })),
+        large.map((d) => ({ name: resultFileName(d.unit), bytes: sealResultFile(key, task, d.unit, d.output) })),
       );
-      this.sendResults(large, torrent);
+      this.sendResults(large, { torrent, key });
     } catch (error) {
       this.warn(error as Error);
     }
   }
 
-  private sendResults(done: Computed[], torrent?: Uint8Array): void {
+  private sendResults(done: Computed[], sealed?: { torrent: Uint8Array; key: Uint8Array }): void {
     const channel = this.taskerChannel();
     if (this.stopped || !channel) return; // the tasker reissues what it never hears about
     for (const d of done) {
       channel.send(
         this.sign({
           t: 'result',
-          v: 1,
+          v: 2,
           task: fromHex(this.infoHash),
           unit: d.unit,
           lease: d.lease,
           hash: this.options.backend.sha256(d.output),
           runMs: d.runMs,
-          ...(torrent ? { torrent } : { output: d.output }),
+          ...(sealed ? { torrent: sealed.torrent, key: sealed.key } : { output: d.output }),
           ...(d.blinded ? { blinded: d.blinded } : {}),
           worker: this.options.identity.publicKey,
         }),

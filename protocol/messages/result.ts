@@ -3,8 +3,13 @@
 // points the worker wants signed as payment for this unit: one per
 // denomination of the manifest's price, largest first (splitAmount in
 // protocol/credits/keyset.ts), which is how the tasker knows each amount.
+// A result torrent is public, so its files are sealed (protocol/result-cipher.ts)
+// and `key` opens them: it rides only here, inside the task wire's session.
+// Version 2 added `key`; a version 1 result torrent could be fetched and
+// handed in by anyone who learnt its info-hash.
 
 import { LIMITS, MESSAGE_LIMITS } from '../constants.ts';
+import { RESULT_CIPHER } from '../result-cipher.ts';
 import { bytes, int, list, optional, type Infer } from '../schema.ts';
 import { infoHash, invalid, nonce, point, publicKey, sha256Hash, signedMessage, unitIndex } from './envelope.ts';
 
@@ -24,6 +29,8 @@ export const result = signedMessage(
     output: optional(bytes({ max: LIMITS.inlineOutputBytes })),
     /** Info-hash of a result torrent holding the output. */
     torrent: optional(infoHash),
+    /** The key the result torrent's files are sealed with: with torrent, never with output. */
+    key: optional(bytes({ length: RESULT_CIPHER.keyBytes })),
     blinded: optional(list(point, { min: 1, max: MESSAGE_LIMITS.outputs })),
     worker: publicKey,
   },
@@ -31,6 +38,9 @@ export const result = signedMessage(
     if ((m.output === undefined) === (m.torrent === undefined)) {
       const got = m.output === undefined ? 'neither' : 'both';
       throw invalid('output', `expected exactly one of output and torrent, got ${got}`);
+    }
+    if ((m.torrent === undefined) !== (m.key === undefined)) {
+      throw invalid('key', m.key === undefined ? 'expected a key with a result torrent, got none' : 'expected no key with an inline output, got one');
     }
   },
 );

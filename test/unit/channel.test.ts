@@ -33,7 +33,7 @@ const worker = Identity.generate(nodeCrypto);
 function result(output: Uint8Array): UnsignedMessage {
   return {
     t: 'result',
-    v: 1,
+    v: 2,
     task: new Uint8Array(20).fill(7),
     unit: 3,
     lease: new Uint8Array(16).fill(9),

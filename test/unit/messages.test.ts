@@ -266,7 +266,7 @@ describe('bounds', () => {
 
   it('the largest result and assign fit in a message', () => {
     const result = signMessage(nodeCrypto, seedA, {
-      t: 'result', v: 1, task: filled(20), unit: LIMITS.unitsPerTask - 1, lease: filled(16), hash: filled(32),
+      t: 'result', v: 2, task: filled(20), unit: LIMITS.unitsPerTask - 1, lease: filled(16), hash: filled(32),
       runMs: LIMITS.unitTimeMs, output: filled(LIMITS.inlineOutputBytes),
       blinded: Array.from({ length: MESSAGE_LIMITS.outputs }, () => filled(32)), worker: keyA,
     });
@@ -392,7 +392,7 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
       .tuple(
         fc.record(
           {
-            t: fc.constant('result' as const), v: fc.constant(1 as const), task: bytesArb(20),
+            t: fc.constant('result' as const), v: fc.constant(2 as const), task: bytesArb(20),
             unit: safeNat(LIMITS.unitsPerTask - 1), lease: bytesArb(16), hash: bytesArb(32), runMs: safeNat(LIMITS.unitTimeMs),
             blinded: listOf(bytesArb(32), 1, MESSAGE_LIMITS.outputs), worker: fc.constant(key),
           },
@@ -400,7 +400,7 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
         ),
         fc.oneof(
           fc.record({ output: fc.uint8Array({ maxLength: LIMITS.inlineOutputBytes }) }),
-          fc.record({ torrent: bytesArb(20) }),
+          fc.record({ torrent: bytesArb(20), key: bytesArb(32) }),
         ),
       )
       .map(([base, out]) => ({ ...base, ...out })),

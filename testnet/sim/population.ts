@@ -92,7 +92,7 @@ export function buildPopulation(
       break;
     case 'copying': {
       const board = new LeakBoard((ms, fire) => env.queue.after(ms, fire), adv.leakDelayMs ?? 500);
-      if (tasker.config.outputs === 'torrent') tasker.published.push((key, unit, hash) => board.published(key, unit, hash));
+      if (tasker.config.outputs === 'leaked') tasker.published.push((key, unit, hash) => board.published(key, unit, hash));
       strategy = copying(board, holdMs);
       break;
     }

@@ -25,12 +25,13 @@ export interface TaskConfig {
   adaptiveStreak?: number;
   receipts: ReceiptSource;
   /**
-   * How outputs travel. `inline`: inside the encrypted session, to the
-   * tasker alone, so nobody else ever sees one. `torrent`: as result
-   * torrents, which anyone who learns an info-hash (a DHT node near it) can
-   * fetch. Only these can be copied.
+   * Whether anyone but the tasker sees outputs. `private`, as the protocol
+   * makes them: inline outputs ride the encrypted session and result
+   * torrents are encrypted under a key only the result message carries.
+   * `leaked`: a what-if in which every output becomes public shortly after it
+   * is sent, to measure what copying would earn.
    */
-  outputs?: 'inline' | 'torrent';
+  outputs?: 'private' | 'leaked';
 }
 
 /** The coordinator's API as the session uses it: the real Coordinator, or another version of it to compare. */
