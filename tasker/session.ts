@@ -449,8 +449,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         return;
       }
       const output = result.output ?? (await this.fetchOutput(result));
-      const hash = output === undefined ? undefined : this.options.backend.sha256(output);
-      if (output === undefined || hash === undefined || toHex(hash) !== toHex(result.hash)) {
+      const hash = output && this.options.backend.sha256(output);
+      if (!output || !hash || toHex(hash) !== toHex(result.hash)) {
         lease.hash = toHex(result.hash);
         this.receipt(channel, result.unit, result.lease, 'rejected', output ? 'output does not match its hash' : 'result torrent does not hold its output');
         lease.settled = true;

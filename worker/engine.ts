@@ -350,7 +350,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       // Not kept for now (the mint's keyset out of reach, the wallet busy): no ack, so the tasker sends it again and it is tried again.
       if (!kept) return;
       remember(this.settledLeases, lease);
-      this.acknowledge(lease);
+      // Only a receipt that carries pay is held by the tasker until acknowledged: the rest need no answer.
+      if (receipt.paid) this.acknowledge(lease);
     });
     this.paying.add(paying);
     void paying.finally(() => {

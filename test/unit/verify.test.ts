@@ -12,6 +12,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, toHex } from '../../protocol/bytes.ts';
+// The simulation's seeded randomness and true hashes: the same world the sim's campaigns run in.
+import { seeded as mulberry32, trueHash as truth } from '../../testnet/sim/rng.ts';
 import { ADAPTIVE, Coordinator } from '../../tasker/verify/coordinator.ts';
 import type {
   Assignment,
@@ -27,30 +29,12 @@ import { REPUTATION, ReputationBook } from '../../tasker/verify/reputation.ts';
 
 // ---- deterministic world ---------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Clock {
   t = 1_000_000;
   readonly now = (): number => this.t;
   advance(ms: number): void {
     this.t += ms;
   }
-}
-
-/** The true output hash of a unit. */
-function truth(unit: number): Uint8Array {
-  const h = new Uint8Array(32).fill(0xa5);
-  new DataView(h.buffer).setUint32(0, unit);
-  return h;
 }
 
 /** The wrong hash colluders agree on: the same for all of them. */
