@@ -12,6 +12,7 @@ import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { launchWithExtension, statusText, waitFor } from '../testnet/extension-browser.ts';
 import type { ExtensionBrowser } from '../testnet/extension-browser.ts';
 import { toHex } from '../protocol/bytes.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { Mesh } from '../testnet/mesh.ts';
 import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
@@ -21,7 +22,7 @@ const WARM_UP = 2;
 
 const round = (n: number, places = 3) => Math.round(n * 10 ** places) / 10 ** places;
 
-export async function benchExtensionWasm(units = 64, unitMs = 60): Promise<Record<string, Figure>> {
+export async function benchExtensionWasm(units = 192, unitMs = 60): Promise<Record<string, Figure>> {
   const cores = cpus().length;
   const spin = await calibrateSpin(unitMs);
   const dir = await makeSpinTask({ units, spin, replication: 1, canaryRate: 0, sampleRate: 0 });
@@ -79,9 +80,16 @@ export async function benchExtensionWasm(units = 64, unitMs = 60): Promise<Recor
     const threads = await ext.engineStatus();
 
     // ---- figures -----------------------------------------------------------
-    const timed = runs.filter((r) => r.worker !== nodeKey).slice(WARM_UP);
-    const nodeTimed = runs.filter((r) => r.worker === nodeKey).slice(WARM_UP);
-    if (timed.length < 4 || nodeTimed.length < 4) throw new Error('expected both the browser and the Node worker to compute units');
+    // Only the stretch when both sides compute at once counts: a side running
+    // alone at the start or the end would have a core to itself.
+    const browserRuns = runs.filter((r) => r.worker !== nodeKey);
+    const nodeRuns = runs.filter((r) => r.worker === nodeKey);
+    const from = Math.max(browserRuns[WARM_UP]?.at ?? Infinity, nodeRuns[WARM_UP]?.at ?? Infinity);
+    const until = Math.min(browserRuns.at(-1)?.at ?? -Infinity, nodeRuns.at(-1)?.at ?? -Infinity);
+    const together = (r: { at: number }) => r.at >= from && r.at <= until;
+    const timed = browserRuns.filter(together);
+    const nodeTimed = nodeRuns.filter(together);
+    if (timed.length < 4 || nodeTimed.length < 4) throw new SpareCyclesError('INTERNAL', 'expected both the browser and the Node worker to compute units');
     const browserBusyMs = timed.reduce((sum, r) => sum + r.runMs, 0);
     const browserRate = timed.length / (browserBusyMs / 1000);
     const nodeSideMs = nodeTimed.reduce((sum, r) => sum + r.runMs, 0);
@@ -117,10 +125,10 @@ export async function benchExtensionWasm(units = 64, unitMs = 60): Promise<Recor
         browser_duty_cycle: threads?.dutyCycle,
         notes:
           `the same ${units}-unit spin task (slow.wat, ~${unitMs} ms a unit, replication 1, no canaries or samples), computed side by side by the extension and a Node worker, one thread each, at the same time. ` +
-          'value: units per second of in-thread compute time, from the runMs each result reports (the busy time measured inside the unit thread), over every result after each side\'s first ' +
+          'value: units per second of in-thread compute time, from the runMs each result reports (the busy time measured inside the unit thread), over the results that arrived while both sides were computing, after each side\'s first ' +
           `${WARM_UP}. ratio_vs_node_alone: the browser against run-local on one warmed thread with the machine otherwise idle, measured first. ` +
           'Extension: cpu = 1/hardwareConcurrency (one Web Worker at full duty). runMs is rounded up to whole ms on both sides. ' +
-          `wall_ratio: wall-clock throughput instead — Node: units ÷ run-local wall time; extension: results per second between the ${WARM_UP + 1}th result's arrival and the last's, so it also pays each unit's trip to the tasker and back and the offscreen page's work.`,
+          `wall_ratio: wall-clock throughput instead — Node: units ÷ run-local wall time; extension: results per second between the first and the last of its timed results' arrivals, so it also pays each unit's trip to the tasker and back and the offscreen page's work.`,
       },
     };
   } finally {

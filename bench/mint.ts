@@ -22,7 +22,7 @@ import { fromHex, toBase64, toHex } from '../protocol/bytes.ts';
 import { blind, scalarFromRandom, unblind } from '../protocol/credits/bdhke.ts';
 import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
-import { NetworkError, TimeoutError } from '../protocol/errors.ts';
+import { NetworkError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { encodeMessage, signMessage, type Proof } from '../protocol/messages/index.ts';
 import type { Figure } from './results-file.ts';
 
@@ -212,7 +212,7 @@ export async function benchMint(): Promise<Record<string, Figure>> {
     const big = await load(url, '/v1/redeem', batched);
     const balance = await client.balance(sink);
     if (redeems.failed || big.failed || balance !== ISSUED) {
-      throw new Error(`mint bench: ${redeems.failed + big.failed} redeems failed; the account holds ${balance}`);
+      throw new SpareCyclesError('INTERNAL', `mint bench: ${redeems.failed + big.failed} redeems failed; the account holds ${balance}`);
     }
     const perS = Math.round(redeems.perS);
     const p99 = round1(quantile(redeems.latencies, 0.99));

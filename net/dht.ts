@@ -63,7 +63,7 @@ export class DhtNode {
 
   /** The running node. */
   get dht(): DHT {
-    if (!this.#dht) throw new Error('DhtNode: no node before start()');
+    if (!this.#dht) throw new SpareCyclesError('INTERNAL', 'DhtNode: no node before start()');
     return this.#dht;
   }
 
@@ -73,7 +73,7 @@ export class DhtNode {
   }
 
   start(): Promise<void> {
-    if (this.#starting || this.#stopping) return Promise.reject(new Error('DhtNode: start() after start() or stop()'));
+    if (this.#starting || this.#stopping) return Promise.reject(new SpareCyclesError('INTERNAL', 'DhtNode: start() after start() or stop()'));
     this.#starting = this.#listen();
     return this.#starting;
   }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebTorrent from 'webtorrent';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import { dhtOptions } from './dht.ts';
 import { installOfferPolicy } from './webrtc-offers.ts';
 import { applyWebTorrentPatches } from './webtorrent-patches.ts';
@@ -40,18 +41,18 @@ export class TorrentClient {
   }
 
   get client(): WebTorrent {
-    if (!this.#client) throw new Error('TorrentClient: no client before start()');
+    if (!this.#client) throw new SpareCyclesError('INTERNAL', 'TorrentClient: no client before start()');
     return this.#client;
   }
 
   /** Where this client stores torrents: the configured folder, or a fresh temporary one. */
   get path(): string {
-    if (this.#path === undefined) throw new Error('TorrentClient: no storage before start()');
+    if (this.#path === undefined) throw new SpareCyclesError('INTERNAL', 'TorrentClient: no storage before start()');
     return this.#path;
   }
 
   start(): Promise<void> {
-    if (this.#starting || this.#stopping) return Promise.reject(new Error('TorrentClient: start() after start() or stop()'));
+    if (this.#starting || this.#stopping) return Promise.reject(new SpareCyclesError('INTERNAL', 'TorrentClient: start() after start() or stop()'));
     this.#starting = this.#create();
     return this.#starting;
   }

@@ -16,6 +16,7 @@ import type { WalletSummary } from '../extension/lib/wallet-messages.ts';
 import { chromiumArgs } from './chromium.ts';
 import { requireTool } from './tools.ts';
 import { waitFor } from './wait.ts';
+import { SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 
 export { waitFor };
 
@@ -51,7 +52,7 @@ export interface ExtensionBrowser {
 export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new TimeoutError(`${what} did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -83,7 +84,7 @@ export async function launchWithExtension(options: { extraArgs?: string[] } = {}
     });
     const extensionId = new URL(swTarget.url()).host;
     const serviceWorker = await swTarget.worker();
-    if (!serviceWorker) throw new Error('the extension service worker has no worker handle');
+    if (!serviceWorker) throw new SpareCyclesError('INTERNAL', 'the extension service worker has no worker handle');
     let current: Settings = defaultSettings();
     let messenger: Promise<Page> | undefined;
     const send = async (message: ExtensionMessage): Promise<unknown> => {

@@ -16,11 +16,12 @@
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, utf8 } from '../bytes.ts';
 import { CREDIT_DOMAINS } from '../constants.ts';
+import { SpareCyclesError } from '../errors.ts';
 import { scalarFromWide, scalarOps, type CreditCurve } from './curve.ts';
 
 // DST_prime = DST ‖ I2OSP(len(DST), 1); a DST this short needs no hashing first.
 const DST = utf8(CREDIT_DOMAINS.hashToCurve);
-if (DST.length > 255) throw new Error('the hash_to_curve DST must be at most 255 bytes');
+if (DST.length > 255) throw new SpareCyclesError('INTERNAL', 'the hash_to_curve DST must be at most 255 bytes');
 const DST_PRIME = concatBytes(DST, Uint8Array.of(DST.length));
 // Z_pad (one SHA-512 block of zeros) and I2OSP(64, 2).
 const Z_PAD = new Uint8Array(128);
