@@ -9,7 +9,6 @@
 export const DOMAINS = {
   manifest: 'sparecycles/v1/manifest\0',
   offer: 'sparecycles/v1/offer\0',
-  hello: 'sparecycles/v1/hello\0',
   claim: 'sparecycles/v1/claim\0',
   assign: 'sparecycles/v1/assign\0',
   result: 'sparecycles/v1/result\0',
@@ -24,6 +23,17 @@ export const DOMAINS = {
 } as const;
 
 export type Domain = keyof typeof DOMAINS;
+
+/**
+ * Names that were once in use and are never to be given out again, so that a
+ * signature or a message made under the old meaning cannot be read under a
+ * new one. `hello` (a signed greeting, version 1) was both a message type and
+ * a signing domain; the task-wire handshake replaced it.
+ */
+export const RETIRED = {
+  messageTypes: ['hello'],
+  domains: { hello: 'sparecycles/v1/hello\0' },
+} as const;
 
 /**
  * What a peer's Noise static X25519 secret is derived from: sha512(label ‖
@@ -43,6 +53,19 @@ export const TASK_HANDSHAKE = {
   prologue: 'sparecycles/task-wire/v1\0',
   /** How many initiators' latest timestamps a responder remembers. */
   timestamps: 4096,
+} as const;
+
+/**
+ * The sealing of a result torrent's files (protocol/result-cipher.ts):
+ * ChaCha20-Poly1305 under a fresh key per torrent. Every file's associated
+ * data starts with `label`, which carries the version, then the task and
+ * the unit.
+ */
+export const RESULT_CIPHER = {
+  version: 1,
+  label: 'sparecycles/v1/result-file\0',
+  keyBytes: 32,
+  tagBytes: 16,
 } as const;
 
 /** Domain-separation tags for the credit scheme's hashes (protocol/credits/). */
@@ -123,12 +146,44 @@ export const ERROR_CODES = [
   'MINT',
   /** No account is set to redeem to. */
   'NO_ACCOUNT',
+  // An onion packet a relay drops (protocol/onion/); a wrong size is DECODE, an unknown version VERSION, a bad ephemeral key KEY.
+  /** A per-hop MAC that does not verify: a tampered header, or a packet for another key. */
+  'ONION_MAC',
+  /** A packet whose replay tag the relay has seen in this onion-key epoch. */
+  'ONION_REPLAY',
+  /** A payload whose zero tag does not check out at the end of its route: tampered on the way. */
+  'ONION_PAYLOAD',
+  /** A packet under an onion-key epoch the relay holds no key for: expired, or not yet begun. */
+  'ONION_EPOCH',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * The onion packet format (protocol/onion/, docs/onion.md): Sphinx over
+ * X25519, one packet size for every packet, routes of at most `maxHops`
+ * hops. Every key a hop uses comes from HKDF-SHA256 with salt `extract`
+ * and one `info` label per purpose.
+ */
+export const ONION = {
+  version: 1,
+  packetBytes: 4096,
+  maxHops: 5,
+  labels: {
+    extract: 'sparecycles/v1/onion\0',
+    headerMac: 'sparecycles/v1/onion/header-mac\0',
+    headerStream: 'sparecycles/v1/onion/header-stream\0',
+    payload: 'sparecycles/v1/onion/payload\0',
+    blind: 'sparecycles/v1/onion/blind\0',
+    replay: 'sparecycles/v1/onion/replay\0',
+    /** Sender-side, from the packet's ephemeral secret: the header's random padding and a reply block's own key. */
+    padding: 'sparecycles/v1/onion/padding\0',
+    surbKey: 'sparecycles/v1/onion/surb-key\0',
+  },
+} as const;
+
 export const LIMITS = {
-  /** Largest control message (hello, claim, assign, result, receipt, payment, redeem). */
+  /** Largest control message (claim, assign, result, receipt, payment, redeem). */
   messageBytes: 64 * 1024,
   /** Largest signed manifest. Per-unit inputs live in the torrent, not here. */
   manifestBytes: 256 * 1024,
@@ -153,7 +208,6 @@ export const LIMITS = {
  * authenticated channel). Schemas live in protocol/messages/.
  */
 export const MESSAGE_TYPES = {
-  hello: { version: 1, domain: 'hello' },
   offer: { version: 1, domain: 'offer' },
   claim: { version: 1, domain: 'claim' },
   assign: { version: 1, domain: 'assign' },
@@ -195,7 +249,7 @@ export const PAY_LIMITS = {
 export const MESSAGE_LIMITS = {
   /** BEP 44 refuses a mutable item whose bencoded `v` is 1000 bytes or more. */
   offerBytes: 999,
-  /** Capabilities a hello may list, and the longest one. */
+  /** Capabilities a handshake payload may list, and the longest one. */
   caps: 16,
   capBytes: 32,
   /** Free-text fields. */
@@ -224,7 +278,7 @@ export const MESSAGE_LIMITS = {
 export const RELAY_SIGNALLING_PATH = '/announce';
 
 /**
- * The BEP 10 extension that carries hello, claim, assign, result and receipt
+ * The BEP 10 extension that carries the handshake, then claim, assign, result and receipt
  * on the BitTorrent wire a worker already has to the tasker in the task's swarm.
  */
 export const TASK_EXTENSION = 'sc_task';

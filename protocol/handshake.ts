@@ -22,7 +22,6 @@ import { MESSAGE_LIMITS, TASK_HANDSHAKE, type Domain } from './constants.ts';
 import type { CryptoBackend } from './crypto/backend.ts';
 import { verifyDomain } from './crypto/sign.ts';
 import { HandshakeError, SpareCyclesError, VersionError } from './errors.ts';
-import { CAP_PATTERN } from './messages/hello.ts';
 import { CipherState, IkInitiator, IkResponder, NOISE_MAX_MESSAGE, TAGLEN, type StaticKey } from './noise.ts';
 import { bytes, int, list, struct, text, type Infer } from './schema.ts';
 
@@ -39,6 +38,9 @@ export const MAX_TRANSPORT_PLAINTEXT = NOISE_MAX_MESSAGE - TAGLEN;
 export const MAX_FRAME = HEADER + NOISE_MAX_MESSAGE;
 /** Handshake payloads are small; anything longer is refused before it is parsed. */
 const MAX_PAYLOAD = 1024;
+
+/** A capability is one printable ASCII word, e.g. `wasm`, `simd`, `bep10`. */
+const CAP_PATTERN = /^[\x21-\x7e]+$/;
 
 const caps = list(text({ min: 1, max: MESSAGE_LIMITS.capBytes, pattern: CAP_PATTERN }), { max: MESSAGE_LIMITS.caps });
 const agent = text({ max: MESSAGE_LIMITS.agentBytes });

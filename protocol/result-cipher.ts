@@ -13,16 +13,11 @@
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { concatBytes, utf8 } from './bytes.ts';
-import { LIMITS } from './constants.ts';
+import { LIMITS, RESULT_CIPHER } from './constants.ts';
 import { HashMismatchError, KeyError, SchemaError } from './errors.ts';
 
-export const RESULT_CIPHER = {
-  version: 1,
-  /** The start of every file's associated data; the version is in the label. */
-  label: 'sparecycles/v1/result-file\0',
-  keyBytes: 32,
-  tagBytes: 16,
-} as const;
+// Its label and sizes live in the constants table with every other label.
+export { RESULT_CIPHER };
 
 /** ChaChaPoly's 96-bit nonce: 32 zero bits, then the unit as a little-endian 64-bit integer (as Noise lays out its counter). */
 export function resultFileNonce(unit: number): Uint8Array {

@@ -11,6 +11,20 @@
 // The worker initiates (SecureInitiator), once it knows the tasker's keys
 // from the manifest; the tasker responds (SecureResponder) and opens the
 // channel when the worker's first transport frame proves it holds the keys.
+//
+// An initiation can go unanswered on a live wire, and the initiator cannot
+// tell why: the responder refuses in silence (a timestamp at or below the
+// one it remembers, as after the worker's clock stepped back; any failed
+// check), a frame is lost on a route that does not promise delivery (an
+// onion route), or the peer is simply not the tasker (another worker in the
+// swarm, which never answers). So the initiator greets again, with a fresh
+// ephemeral key and a later timestamp, after `handshakeTimeoutMs`, up to
+// `handshakeAttempts` initiations in all, and then gives that channel's
+// handshake up. It gives up the handshake, not the wire: the same wire
+// carries the task's torrent between peers, and silence is what every peer
+// but the tasker answers. The attempts stay below the responder's
+// MAX_FAILED_HANDSHAKES, so a tasker that refused them all still keeps the
+// wire.
 
 import type { ChannelListener, FrameChannel, FrameListener, MessageChannel } from './channel.ts';
 import { LIMITS } from './constants.ts';
@@ -27,6 +41,7 @@ import {
   vouchFor,
   type Greeting,
   type HandshakeIdentity,
+  type InitiatorOptions,
 } from './handshake.ts';
 import { openMessage, type Sealed } from './messages/index.ts';
 
@@ -40,10 +55,22 @@ export interface SecureChannelOptions {
   agent: string;
   /** Largest message a frame may carry; defaults to LIMITS.messageBytes (and never beyond one frame). */
   maxBytes?: number;
+  /** The initiator: how long an initiation waits for its answer before the next one goes. */
+  handshakeTimeoutMs?: number;
+  /** The initiator: initiations sent on one channel, the first included, before its handshake is given up. */
+  handshakeAttempts?: number;
 }
 
 /** Failed handshakes a responder hears on one channel before it closes it. */
 const MAX_FAILED_HANDSHAKES = 4;
+
+/**
+ * Three initiations ten seconds apart: the handshake is given up after
+ * about as long as the worker waits for answers to its claims (30 s) before
+ * it tries another wire, and three stay below MAX_FAILED_HANDSHAKES.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const HANDSHAKE_ATTEMPTS = 3;
 
 type State = 'waiting' | 'initiated' | 'confirming' | 'open' | 'failed' | 'closed';
 
@@ -55,6 +82,18 @@ class SecureChannel implements MessageChannel {
   remote: Uint8Array | undefined;
   greeting: { caps: readonly string[]; agent: string } | undefined;
   failures = 0;
+  /** Initiations sent on this channel. */
+  attempts = 0;
+  /**
+   * What each initiation sent before the latest one was made of, ephemeral
+   * secret included: its answer may still arrive, and an Initiation reads
+   * one response only, so one is made again to read it.
+   */
+  earlier: InitiatorOptions[] = [];
+  /** What the latest initiation was made of. */
+  latest: InitiatorOptions | undefined;
+  /** Until the next initiation, or the handshake is given up. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly frames: FrameChannel) {}
 
@@ -119,6 +158,7 @@ abstract class SecureLayer implements FrameListener {
     if (!channel) return;
     const wasOpen = channel.state === 'open';
     channel.state = 'closed';
+    this.settle(channel);
     if (wasOpen) this.upper.closed(channel);
   }
 
@@ -128,8 +168,17 @@ abstract class SecureLayer implements FrameListener {
   /** The handshake is done: the layer above hears of the channel from now on. */
   protected authenticate(channel: SecureChannel): void {
     channel.state = 'open';
-    channel.initiation = undefined;
+    this.settle(channel);
     this.upper.open(channel);
+  }
+
+  /** The handshake is over, one way or another: nothing of it is waited for any more. */
+  protected settle(channel: SecureChannel): void {
+    clearTimeout(channel.timer);
+    channel.timer = undefined;
+    channel.initiation = undefined;
+    channel.earlier = [];
+    channel.latest = undefined;
   }
 
   protected fail(channel: SecureChannel, error: unknown): void {
@@ -172,6 +221,7 @@ abstract class SecureLayer implements FrameListener {
 export class SecureInitiator extends SecureLayer {
   private responder: { key: Uint8Array; noise: Uint8Array } | undefined;
   private readonly clock = new HandshakeClock();
+  private stopped = false;
 
   /** The tasker to greet: the manifest's `tasker` and `noise` keys. */
   start(responder: { key: Uint8Array; noise: Uint8Array }): void {
@@ -179,14 +229,27 @@ export class SecureInitiator extends SecureLayer {
     for (const channel of this.channels.values()) if (channel.state === 'waiting') this.initiate(channel);
   }
 
+  /** Greets no more and waits for no answer: handshakes not done by now never will be. Open channels stay open. */
+  stop(): void {
+    this.stopped = true;
+    for (const channel of this.channels.values()) {
+      if (channel.state === 'open') continue;
+      if (channel.state === 'waiting' || channel.state === 'initiated') channel.state = 'failed';
+      this.settle(channel);
+    }
+  }
+
   protected opened(channel: SecureChannel): void {
     if (this.responder) this.initiate(channel);
   }
 
   private initiate(channel: SecureChannel): void {
-    if (!channel.frames.open) return;
+    clearTimeout(channel.timer);
+    channel.timer = undefined;
+    if (this.stopped || !channel.frames.open) return;
+    if (channel.latest) channel.earlier.push(channel.latest);
     try {
-      channel.initiation = new Initiation({
+      channel.latest = {
         backend: this.options.backend,
         identity: this.options.identity,
         infoHash: this.options.infoHash(),
@@ -195,13 +258,54 @@ export class SecureInitiator extends SecureLayer {
         caps: this.options.caps,
         agent: this.options.agent,
         vouch: this.vouch,
-      });
+        // Kept, so that this initiation can be made again if a late answer to an earlier one uses it up.
+        ephemeral: this.options.backend.randomBytes(32),
+      };
+      channel.initiation = new Initiation(channel.latest);
       channel.state = 'initiated';
+      channel.attempts++;
       channel.frames.send(channel.initiation.frame);
     } catch (error) {
       channel.state = 'failed';
+      this.settle(channel);
       this.fail(channel, error);
+      return;
     }
+    channel.timer = setTimeout(() => this.unanswered(channel), this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+  }
+
+  /** No answer in time: greet again, or give the handshake up (see the top of this file). */
+  private unanswered(channel: SecureChannel): void {
+    channel.timer = undefined;
+    if (channel.state !== 'initiated') return;
+    if (channel.attempts < (this.options.handshakeAttempts ?? HANDSHAKE_ATTEMPTS)) {
+      this.initiate(channel);
+      return;
+    }
+    // Most often a peer that is not the tasker: nothing to tell the layer above, which never heard of this channel.
+    channel.state = 'failed';
+    this.settle(channel);
+  }
+
+  /**
+   * A response the latest initiation cannot read may answer an earlier one
+   * on this channel, sent before the timeout and answered late. That one is
+   * of no use: the responder, having read the later initiation too, keeps
+   * only its session, and its answer follows. True if `frame` is such a late
+   * answer; the latest initiation, used up by trying it, is then made again.
+   */
+  private lateAnswer(channel: SecureChannel, frame: Uint8Array): boolean {
+    for (const [i, earlier] of channel.earlier.entries()) {
+      try {
+        new Initiation(earlier).finish(frame);
+      } catch {
+        continue;
+      }
+      channel.earlier.splice(0, i + 1);
+      channel.initiation = new Initiation(channel.latest!);
+      return true;
+    }
+    return false;
   }
 
   protected handshake(channel: SecureChannel, frame: Uint8Array): void {
@@ -212,11 +316,20 @@ export class SecureInitiator extends SecureLayer {
       if (channel.state !== 'initiated') {
         throw new HandshakeError(`expected nothing before our initiation, got a ${kind} frame`, { field: 'kind' });
       }
-      const { session, remote } = channel.initiation!.finish(frame);
-      channel.authenticated(session, remote);
+      let answer: ReturnType<Initiation['finish']>;
+      try {
+        answer = channel.initiation!.finish(frame);
+      } catch (error) {
+        if (this.lateAnswer(channel, frame)) return;
+        throw error;
+      }
+      channel.authenticated(answer.session, answer.remote);
     } catch (error) {
       // A response is read once: a wrong one ends this channel's handshake.
-      if (channel.state === 'initiated') channel.state = 'failed';
+      if (channel.state === 'initiated') {
+        channel.state = 'failed';
+        this.settle(channel);
+      }
       this.fail(channel, error);
       return;
     }

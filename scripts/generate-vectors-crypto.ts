@@ -82,7 +82,9 @@ check(listed.size === smallOrder.size && [...smallOrder].every((e) => listed.has
 
 const domainNames = Object.keys(DOMAINS) as Domain[];
 const domainCases: { seed: Uint8Array; domain: Domain; message: Uint8Array }[] = [
-  ...domainNames.map((domain, i) => ({ seed: seedOf(`${i % 4}`), domain, message: utf8(`sparecycles ${domain}`) })),
+  // Each domain keeps the seed of the place it had before `hello` (third) was
+  // retired, so that retiring a name leaves every other vector as it was.
+  ...domainNames.map((domain, i) => ({ seed: seedOf(`${(i < 2 ? i : i + 1) % 4}`), domain, message: utf8(`sparecycles ${domain}`) })),
   { seed: seedOf('0'), domain: 'vector', message: new Uint8Array(0) },
   { seed: seedOf('1'), domain: 'vector', message: Uint8Array.from({ length: 256 }, (_, i) => i) },
   // A message that looks like another domain's prefix still signs as `vector`.

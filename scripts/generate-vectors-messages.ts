@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { encode, type BInput } from '../protocol/bencode.ts';
 import { concatBytes, toHex, utf8 } from '../protocol/bytes.ts';
-import { DOMAINS, MESSAGE_LIMITS, type Domain } from '../protocol/constants.ts';
+import { DOMAINS, MESSAGE_LIMITS, RETIRED, type Domain } from '../protocol/constants.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signDomain } from '../protocol/crypto/sign.ts';
 import {
@@ -69,19 +69,6 @@ const blindSignature = (amount: number, label: string) => ({ amount, C: pointOf(
 const output = utf8('unit 7: 0x1f 0x2e 0x3d');
 
 const unsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
-  {
-    name: 'hello from a worker',
-    who: 'worker',
-    msg: {
-      t: 'hello', v: 1, key: keys.worker, role: 'worker', caps: ['wasm', 'simd', 'bep10'],
-      agent: 'sparecycles-test/0.1.0', nonce: det('hello/nonce', 16), ts: 1_700_000_000_000,
-    },
-  },
-  {
-    name: 'hello from a tasker, no caps, empty agent',
-    who: 'tasker',
-    msg: { t: 'hello', v: 1, key: keys.tasker, role: 'tasker', caps: [], agent: '', nonce: det('hello/nonce2', 16), ts: 0 },
-  },
   {
     name: 'offer with a mint',
     who: 'tasker',
@@ -303,7 +290,6 @@ const find = (name: string) => {
   if (!found) throw new Error(`no vector ${name}`);
   return found.msg;
 };
-const helloMsg = find('hello from a worker') as SignedMessage & { t: 'hello' };
 const claimMsg = find('claim') as SignedMessage & { t: 'claim' };
 const offerMsg = find('offer with a mint') as SignedMessage & { t: 'offer' };
 const assignMsg = find('assign of three units') as SignedMessage & { t: 'assign' };
@@ -344,12 +330,10 @@ const replaceOnce = (bytes: Uint8Array, from: string, to: string): Uint8Array =>
 };
 
 const claimBytes = encodeMessage(claimMsg);
-const helloBytes = encodeMessage(helloMsg);
 
 // Not canonical bencode.
 bad('empty input', 'decode', 'DecodeError', null, new Uint8Array(0));
 bad('truncated by one byte', 'decode', 'DecodeError', null, claimBytes.subarray(0, claimBytes.length - 1));
-bad('truncated inside a string', 'decode', 'DecodeError', null, helloBytes.subarray(0, 40));
 bad('trailing bytes', 'decode', 'DecodeError', null, concatBytes(claimBytes, utf8('i0e')));
 {
   const entries = sortedEntries(claimMsg);
@@ -370,7 +354,6 @@ bad('missing t', 'decode', 'SchemaError', 't', tamper(claimMsg, (d) => delete d.
 bad('t is an integer', 'decode', 'SchemaError', 't', tamper(claimMsg, (d) => (d.t = 1)));
 bad('unknown type', 'decode', 'SchemaError', 't', tamper(claimMsg, (d) => (d.t = 'bogus')));
 bad('t is not UTF-8', 'decode', 'SchemaError', 't', tamper(claimMsg, (d) => (d.t = Uint8Array.of(0xff, 0xfe))));
-bad('future version', 'decode', 'VersionError', 'v', tamper(helloMsg, (d) => (d.v = 2)), 2);
 bad('future version of another type', 'decode', 'VersionError', 'v', tamper(redeemMsg, (d) => (d.v = 2)), 2);
 bad('version 0', 'decode', 'VersionError', 'v', tamper(claimMsg, (d) => (d.v = 0)), 0);
 bad('future version with unknown fields', 'decode', 'VersionError', 'v', tamper(claimMsg, (d) => ((d.v = 2), (d.z = 'new'))), 2);
@@ -384,23 +367,8 @@ bad('want as text', 'decode', 'SchemaError', 'want', tamper(claimMsg, (d) => (d.
 bad('negative price', 'decode', 'SchemaError', 'price', tamper(offerMsg, (d) => (d.price = -1)));
 bad('more units left than units', 'decode', 'SchemaError', 'left', tamper(offerMsg, (d) => (d.left = 1001)));
 bad('mint that is not a URL', 'decode', 'SchemaError', 'mint', tamper(offerMsg, (d) => (d.mint = 'mint.example')));
-bad('key of 31 bytes', 'decode', 'SchemaError', 'key', tamper(helloMsg, (d) => (d.key = keys.worker.subarray(0, 31))));
 bad('task of 21 bytes', 'decode', 'SchemaError', 'task', tamper(claimMsg, (d) => (d.task = det('task', 21))));
-bad('sig of 63 bytes', 'decode', 'SchemaError', 'sig', tamper(helloMsg, (d) => (d.sig = helloMsg.sig.subarray(0, 63))));
 bad('sig of 65 bytes', 'decode', 'SchemaError', 'sig', tamper(claimMsg, (d) => (d.sig = concatBytes(claimMsg.sig, Uint8Array.of(0)))));
-bad('unknown role', 'decode', 'SchemaError', 'role', tamper(helloMsg, (d) => (d.role = 'boss')));
-bad(
-  'too many caps',
-  'decode',
-  'SchemaError',
-  'caps',
-  tamper(helloMsg, (d) => (d.caps = Array.from({ length: MESSAGE_LIMITS.caps + 1 }, (_, i) => `c${i}`))),
-);
-bad('repeated cap', 'decode', 'SchemaError', 'caps[2]', tamper(helloMsg, (d) => (d.caps = ['wasm', 'simd', 'wasm'])));
-bad('agent not UTF-8', 'decode', 'SchemaError', 'agent', tamper(helloMsg, (d) => (d.agent = Uint8Array.of(0x61, 0xc3))));
-bad('agent too long', 'decode', 'SchemaError', 'agent', tamper(helloMsg, (d) => (d.agent = 'a'.repeat(65))));
-bad('extra unknown field', 'decode', 'SchemaError', 'extra', tamper(helloMsg, (d) => (d.extra = 1)));
-bad('missing sig', 'decode', 'SchemaError', 'sig', tamper(helloMsg, (d) => delete d.sig));
 bad('missing signer key', 'decode', 'SchemaError', 'worker', tamper(claimMsg, (d) => delete d.worker));
 bad('no units', 'decode', 'SchemaError', 'units', tamper(assignMsg, (d) => (d.units = [])));
 bad(
@@ -459,8 +427,6 @@ const resign = (msg: SignedMessage, seed: Uint8Array, domain: Domain, edit: (d: 
   d.sig = signDomain(backend, seed, domain, encode(d));
   return encode(d);
 };
-bad('sig by another key', 'verify', 'SignatureError', 'sig', resign(helloMsg, seeds.other, 'hello'));
-bad('claim signature pasted into a hello', 'verify', 'SignatureError', 'sig', resign(helloMsg, seeds.worker, 'claim'));
 bad('sig over the test-vector domain', 'verify', 'SignatureError', 'sig', resign(claimMsg, seeds.worker, 'vector'));
 bad('price changed after signing', 'verify', 'SignatureError', 'sig', tamper(offerMsg, (d) => (d.price = 6)));
 bad('lease swapped after signing', 'verify', 'SignatureError', 'sig', tamper(resultMsg, (d) => (d.lease = lease(8))));
@@ -481,7 +447,6 @@ bad('all-zero sig', 'verify', 'SignatureError', 'sig', tamper(receiptMsg, (d) =>
 {
   const identity = new Uint8Array(32);
   identity[0] = 1;
-  bad('signer key of small order', 'verify', 'KeyError', 'key', resign(helloMsg, seeds.worker, 'hello', (d) => (d.key = identity)));
   const notCanonical = new Uint8Array(32).fill(0xff);
   notCanonical[31] = 0x7f;
   bad('signer key not canonical', 'verify', 'KeyError', 'tasker', resign(receiptMsg, seeds.tasker, 'receipt', (d) => (d.tasker = notCanonical)));
@@ -622,6 +587,32 @@ bad('result key of 31 bytes', 'decode', 'SchemaError', 'key', tamper(resultMsg, 
 bad('result key of 33 bytes', 'decode', 'SchemaError', 'key', tamper(resultMsg, (d) => (delete d.output, (d.torrent = det('t', 20)), (d.key = det('result/key', 33)))));
 // Version 1 carried no key: its result torrents were open to anyone who learnt their info-hash.
 bad('result of version 1', 'decode', 'VersionError', 'v', tamper(resultMsg, (d) => (d.v = 1)), 1);
+
+// The retired `hello` (docs/protocol.md): its type name is unknown now, and
+// the edge cases its vectors carried are kept on other messages. After all
+// the others, so that earlier vectors keep their places.
+{
+  // A hello exactly as version 1 encoded it, signed under its retired domain.
+  const fields: Dict = {
+    t: 'hello', v: 1, key: keys.worker, role: 'worker', caps: ['wasm', 'simd', 'bep10'],
+    agent: 'sparecycles-test/0.1.0', nonce: det('hello/nonce', 16), ts: 1_700_000_000_000,
+  };
+  const signedBytes = concatBytes(utf8(RETIRED.domains.hello), encode(fields));
+  bad('hello, a retired type', 'decode', 'SchemaError', 't', encode({ ...fields, sig: backend.ed25519Sign(seeds.worker, signedBytes) }));
+}
+bad('claim truncated inside a string', 'decode', 'DecodeError', null, claimBytes.subarray(0, 40));
+bad('claim worker key of 31 bytes', 'decode', 'SchemaError', 'worker', tamper(claimMsg, (d) => (d.worker = keys.worker.subarray(0, 31))));
+bad('claim sig of 63 bytes', 'decode', 'SchemaError', 'sig', tamper(claimMsg, (d) => (d.sig = claimMsg.sig.subarray(0, 63))));
+bad('offer name not UTF-8', 'decode', 'SchemaError', 'name', tamper(offerMsg, (d) => (d.name = Uint8Array.of(0x61, 0xc3))));
+bad('claim with an extra unknown field', 'decode', 'SchemaError', 'extra', tamper(claimMsg, (d) => (d.extra = 1)));
+bad('claim without a sig', 'decode', 'SchemaError', 'sig', tamper(claimMsg, (d) => delete d.sig));
+bad('claim signed by another key', 'verify', 'SignatureError', 'sig', resign(claimMsg, seeds.other, 'claim'));
+bad('assign signature pasted into a claim', 'verify', 'SignatureError', 'sig', resign(claimMsg, seeds.worker, 'assign'));
+{
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  bad('claim signer key of small order', 'verify', 'KeyError', 'worker', resign(claimMsg, seeds.worker, 'claim', (d) => (d.worker = identity)));
+}
 
 const file = {
   description:

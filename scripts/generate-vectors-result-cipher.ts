@@ -11,9 +11,9 @@ import { createCipheriv } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
-import { LIMITS } from '../protocol/constants.ts';
+import { LIMITS, RESULT_CIPHER } from '../protocol/constants.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
-import { openResultFile, RESULT_CIPHER, resultFileAad, resultFileNonce, sealResultFile } from '../protocol/result-cipher.ts';
+import { openResultFile, resultFileAad, resultFileNonce, sealResultFile } from '../protocol/result-cipher.ts';
 
 /** Fixed bytes from a label: sha256 chained as far as needed. */
 function det(label: string, length: number): Uint8Array {

@@ -8,7 +8,7 @@
 
 import { EventEmitter } from 'eventemitter3';
 import { equalBytes, fromHex, toHex } from '../protocol/bytes.ts';
-import { LIMITS } from '../protocol/constants.ts';
+import { LIMITS, RESULT_CIPHER } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
@@ -17,7 +17,7 @@ import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
 import type { Assign, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
-import { RESULT_CIPHER, sealResultFile } from '../protocol/result-cipher.ts';
+import { sealResultFile } from '../protocol/result-cipher.ts';
 import { SecureInitiator } from '../protocol/secure-channel.ts';
 import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-files.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
@@ -58,6 +58,12 @@ export interface WorkerEngineOptions {
    * gone dead). Without another, it keeps the one it has.
    */
   claimTimeoutMs?: number;
+  /**
+   * How long each handshake initiation waits for the tasker's answer before
+   * another goes on the same wire; a few go unanswered and that wire's
+   * handshake is given up (protocol/secure-channel.ts).
+   */
+  handshakeTimeoutMs?: number;
   /** Where pay goes; without it this worker asks for none. */
   earnings?: Earnings;
 }
@@ -168,6 +174,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
         infoHash: () => fromHex(this.handle.infoHash),
         caps: ['wasm', 'bep10', 'result-torrent'],
         agent: 'sparecycles-worker/0.1',
+        ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       },
       this.listener,
     );
@@ -194,6 +201,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     this.flushAcks();
     this.stopped = true;
     clearTimeout(this.claimTimer);
+    this.secure.stop();
     this.handle.close();
     this.notifySettled();
   }

@@ -4,6 +4,8 @@
 // never stops the extension from starting. The functions here are pure apart
 // from loadSettings/saveSettings, which take the storage area as an argument.
 
+import { fromHex } from '../../protocol/bytes.ts';
+import { assertEd25519PublicKey } from '../../protocol/crypto/sign.ts';
 import { SpareCyclesError } from '../../protocol/errors.ts';
 
 export const SETTINGS_KEY = 'settings';
@@ -27,7 +29,10 @@ export interface Settings {
   magnet: string;
   /** The browser's budget of WebRTC PeerConnections (WebTorrent's maxConns). */
   maxPeerConnections: number;
-  /** The account at each mint that "Redeem to account" pays into. Empty: none chosen yet. */
+  /**
+   * The account at each mint that "Redeem to account" pays into: an ed25519
+   * public key in lowercase hex, as the mint takes it. Empty: none chosen yet.
+   */
   redeemAccount: string;
 }
 
@@ -35,8 +40,6 @@ export const CPU_MIN = 0.1;
 export const CPU_MAX = 1;
 export const PEER_CONNECTIONS_MIN = 1;
 export const PEER_CONNECTIONS_MAX = 100;
-/** A mint account name is text of 1 to 64 bytes (MESSAGE_LIMITS.accountBytes). */
-export const ACCOUNT_MAX_BYTES = 64;
 
 export const DEFAULT_TRACKERS = ['wss://tracker.openwebtorrent.com', 'wss://tracker.webtorrent.dev'];
 
@@ -119,13 +122,40 @@ export function validPeerConnections(value: unknown): number {
   return value;
 }
 
+/**
+ * An account is what the mint takes (`account` in protocol/messages/payment.ts):
+ * the lowercase hex of a canonical ed25519 public key not of small order, so
+ * that credits are never redeemed to a name nobody can spend from. Upper-case
+ * digits are taken and written in lower case.
+ */
 export function validRedeemAccount(value: unknown): string {
-  if (typeof value !== 'string') throw new SettingsError('redeemAccount', `expected an account name, got ${typeof value}`);
-  const text = value.trim();
-  const bytes = new TextEncoder().encode(text).length;
-  if (bytes > ACCOUNT_MAX_BYTES) throw new SettingsError('redeemAccount', `expected at most ${ACCOUNT_MAX_BYTES} bytes, got ${bytes}`);
-  if (/[\u0000-\u001f\u007f]/.test(text)) throw new SettingsError('redeemAccount', 'expected printable text, got a control character');
+  if (typeof value !== 'string') throw new SettingsError('redeemAccount', `expected an account key, got ${typeof value}`);
+  const text = value.trim().toLowerCase();
+  if (text === '') return '';
+  if (!/^[0-9a-f]*$/.test(text)) {
+    throw new SettingsError('redeemAccount', 'expected an account key: an ed25519 public key as 64 hexadecimal digits (0-9, a-f), got other characters');
+  }
+  if (text.length !== 64) {
+    throw new SettingsError('redeemAccount', `expected an account key: an ed25519 public key as 64 hexadecimal digits, got ${text.length} digits`);
+  }
+  try {
+    assertEd25519PublicKey(fromHex(text));
+  } catch (cause) {
+    throw new SettingsError('redeemAccount', `expected an account key, got 64 hexadecimal digits that are not a usable ed25519 public key (${(cause as Error).message})`);
+  }
   return text;
+}
+
+/** What a page says of stored fields that did not validate (see loadSettingsChecked); empty if none. */
+export function droppedSettingsText(dropped: readonly SettingsError[]): string {
+  return dropped
+    .map((error) =>
+      error.field === 'redeemAccount'
+        ? 'The saved account to redeem credits to is not an account key, so no account is set: ' +
+          "enter the account's ed25519 public key (64 hexadecimal digits) and save it again."
+        : `A saved setting did not fit and is back to its default. ${error.message}`,
+    )
+    .join(' ');
 }
 
 function validBool(field: string, value: unknown): boolean {
@@ -159,15 +189,20 @@ export function applyPatch(settings: Settings, patch: SettingsPatch): Settings {
   return next;
 }
 
-/** Reads a current-version record, keeping each valid field and defaulting the rest. */
-export function sanitizeSettings(raw: Record<string, unknown>): Settings {
+/**
+ * Reads a current-version record, keeping each valid field and defaulting
+ * the rest. Each stored field that did not validate is pushed to `dropped`,
+ * if given, so a page can say it is treated as unset.
+ */
+export function sanitizeSettings(raw: Record<string, unknown>, dropped?: SettingsError[]): Settings {
   const out = defaultSettings();
   for (const key of Object.keys(FIELDS) as Array<keyof typeof FIELDS>) {
     if (!(key in raw)) continue;
     try {
       (out as unknown as Record<string, unknown>)[key] = FIELDS[key](raw[key]);
-    } catch {
+    } catch (error) {
       // A bad stored value falls back to its default; the rest survive.
+      dropped?.push(error instanceof SettingsError ? error : new SettingsError(key, String(error)));
     }
   }
   return out;
@@ -206,8 +241,10 @@ const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string
 /**
  * Any stored value → current settings. Nothing stored gives the defaults; a
  * version from the future (a downgrade) is read as far as its fields match.
+ * Stored fields that do not validate (an account saved before accounts had
+ * to be keys) read as their defaults and are pushed to `dropped`, if given.
  */
-export function migrateSettings(stored: unknown): Settings {
+export function migrateSettings(stored: unknown, dropped?: SettingsError[]): Settings {
   if (stored === undefined || stored === null || typeof stored !== 'object' || Array.isArray(stored)) return defaultSettings();
   let raw = stored as Record<string, unknown>;
   let version = typeof raw.version === 'number' && Number.isInteger(raw.version) ? raw.version : 1;
@@ -217,7 +254,7 @@ export function migrateSettings(stored: unknown): Settings {
     raw = step(raw);
     version = raw.version as number;
   }
-  return sanitizeSettings(raw);
+  return sanitizeSettings(raw, dropped);
 }
 
 // ---- storage ------------------------------------------------------------------
@@ -229,15 +266,25 @@ export interface KeyValueArea {
 }
 
 export async function loadSettings(area: KeyValueArea): Promise<Settings> {
+  return (await loadSettingsChecked(area)).settings;
+}
+
+/**
+ * Settings as loadSettings reads them, with the stored fields that did not
+ * validate and now read as their defaults: what a page warns about. They
+ * stay as stored until the next save, which writes the settings as read.
+ */
+export async function loadSettingsChecked(area: KeyValueArea): Promise<{ settings: Settings; dropped: SettingsError[] }> {
   const stored = (await area.get(SETTINGS_KEY))[SETTINGS_KEY];
-  const settings = migrateSettings(stored);
+  const dropped: SettingsError[] = [];
+  const settings = migrateSettings(stored, dropped);
   // Write a migrated record back, so the next reader sees the current version.
   // Nothing stored means defaults, and nothing to write: a write here could
   // overwrite settings another page saves at the same moment.
   if (stored !== undefined && (stored as { version?: unknown } | null)?.version !== SETTINGS_VERSION) {
     await area.set({ [SETTINGS_KEY]: settings });
   }
-  return settings;
+  return { settings, dropped };
 }
 
 export async function saveSettings(area: KeyValueArea, patch: SettingsPatch): Promise<Settings> {

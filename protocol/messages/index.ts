@@ -17,7 +17,6 @@ import { ack } from './ack.ts';
 import { assign } from './assign.ts';
 import { claim } from './claim.ts';
 import type { MessageOfSpec, MessageSpec, SignedType } from './envelope.ts';
-import { hello } from './hello.ts';
 import { offer } from './offer.ts';
 import { payment, paymentOk } from './payment.ts';
 import { receipt } from './receipt.ts';
@@ -40,7 +39,6 @@ export type { RelayDescriptor, RelayError, RelayFind, RelayGet, RelayItem, Relay
 
 /** Every message type → its spec (version, domain, signer field, schema). */
 export const MESSAGES = {
-  hello,
   offer,
   claim,
   assign,

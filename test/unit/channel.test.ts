@@ -55,7 +55,7 @@ describe('sealed messages', () => {
       if (!isSignedMessage(opened.message)) continue;
       signed++;
       verifySealed(nodeCrypto, opened);
-      const { sig: _sig, ...unsigned } = opened.message as MessageOf<'hello'>;
+      const { sig: _sig, ...unsigned } = opened.message;
       const sealed = sealMessage(nodeCrypto, fromHex(vector.seed!), unsigned as UnsignedMessage);
       expect(toHex(sealed.bytes), vector.name).toBe(vector.encoded);
       expect(toHex(sealed.bytes)).toBe(toHex(encodeMessage(sealed.message)));

@@ -9,7 +9,9 @@ import {
   SettingsError,
   applyPatch,
   defaultSettings,
+  droppedSettingsText,
   loadSettings,
+  loadSettingsChecked,
   migrateSettings,
   migrateV1,
   migrateV2,
@@ -18,8 +20,17 @@ import {
   validRedeemAccount,
 } from '../../extension/lib/settings.ts';
 import type { KeyValueArea } from '../../extension/lib/settings.ts';
+import fc from 'fast-check';
+import { toHex, utf8 } from '../../protocol/bytes.ts';
+import { nodeCrypto } from '../../protocol/crypto/node.ts';
+import { account } from '../../protocol/messages/payment.ts';
 
 const MAGNET = `magnet:?xt=urn:btih:${'ab'.repeat(20)}&dn=mandelbrot`;
+/** An account the mint takes: an ed25519 public key in lowercase hex. */
+const ACCOUNT = toHex(nodeCrypto.ed25519PublicKey(new Uint8Array(32).fill(7)));
+/** 64 hexadecimal digits that are no account: the identity point (small order), and y ≥ p (not canonical). */
+const SMALL_ORDER = `01${'00'.repeat(31)}`;
+const NOT_CANONICAL = `ed${'ff'.repeat(30)}7f`;
 
 function memoryArea(initial: Record<string, unknown> = {}): KeyValueArea & { data: Map<string, unknown> } {
   const data = new Map(Object.entries(initial));
@@ -70,6 +81,19 @@ describe('settings migrations', () => {
     expect(migrateSettings({ version: 1, sharing: true, cpuPercent: 40, onlyOnAc: false, trackerUrl: '' }).redeemAccount).toBe('');
   });
 
+  it('reads a stored account that is not a key (saved when any text was taken) as unset, and says so', () => {
+    const v3 = { ...defaultSettings(), sharing: true, cpu: 0.3, magnet: MAGNET, redeemAccount: 'acct:alice' };
+    const dropped: SettingsError[] = [];
+    expect(migrateSettings(v3, dropped)).toEqual({ ...v3, redeemAccount: '' });
+    expect(dropped.map((e) => e.field)).toEqual(['redeemAccount']);
+    expect(droppedSettingsText(dropped)).toMatch(/not an account key, so no account is set/);
+    // A key stored in upper case is the same key.
+    const kept: SettingsError[] = [];
+    expect(migrateSettings({ ...v3, redeemAccount: ACCOUNT.toUpperCase() }, kept).redeemAccount).toBe(ACCOUNT);
+    expect(kept).toEqual([]);
+    expect(droppedSettingsText([])).toBe('');
+  });
+
   it('reads a record from a newer version as far as its fields match', () => {
     expect(migrateSettings({ version: 9, cpu: 0.3, future: true }).cpu).toBe(0.3);
   });
@@ -97,6 +121,12 @@ describe('settings validation', () => {
       [{ redeemAccount: 'é'.repeat(33) }, 'redeemAccount'],
       [{ redeemAccount: 'a\nb' }, 'redeemAccount'],
       [{ redeemAccount: 7 as unknown as string }, 'redeemAccount'],
+      [{ redeemAccount: 'alice' }, 'redeemAccount'],
+      [{ redeemAccount: 'x'.repeat(64) }, 'redeemAccount'],
+      [{ redeemAccount: ACCOUNT.slice(2) }, 'redeemAccount'],
+      [{ redeemAccount: `${ACCOUNT}00` }, 'redeemAccount'],
+      [{ redeemAccount: SMALL_ORDER }, 'redeemAccount'],
+      [{ redeemAccount: NOT_CANONICAL }, 'redeemAccount'],
     ];
     for (const [patch, field] of bad) {
       let error: unknown;
@@ -118,11 +148,51 @@ describe('settings validation', () => {
     expect(base).toEqual(defaultSettings());
   });
 
-  it('takes a redeem account of at most 64 bytes, trimmed, and empty for none', () => {
-    expect(validRedeemAccount('  alice ')).toBe('alice');
-    expect(validRedeemAccount('x'.repeat(64))).toBe('x'.repeat(64));
+  it('takes a redeem account that is an ed25519 key in hex, trimmed and in lower case, and empty for none', () => {
+    expect(validRedeemAccount(ACCOUNT)).toBe(ACCOUNT);
+    expect(validRedeemAccount(`  ${ACCOUNT.toUpperCase()}\n`)).toBe(ACCOUNT);
     expect(validRedeemAccount('')).toBe('');
-    expect(applyPatch(defaultSettings(), { redeemAccount: 'bob' }).redeemAccount).toBe('bob');
+    expect(validRedeemAccount('   ')).toBe('');
+    expect(applyPatch(defaultSettings(), { redeemAccount: ACCOUNT }).redeemAccount).toBe(ACCOUNT);
+  });
+
+  it('takes exactly the accounts the mint takes', () => {
+    const minted = (hex: string) => {
+      try {
+        account.read(utf8(hex), 'to');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const taken = (hex: string) => {
+      try {
+        return validRedeemAccount(hex) === hex;
+      } catch {
+        return false;
+      }
+    };
+    for (const hex of [ACCOUNT, SMALL_ORDER, NOT_CANONICAL, 'x'.repeat(64), ACCOUNT.slice(2)]) expect(taken(hex), hex).toBe(minted(hex));
+    // Random 32 bytes are a point about half the time: both sides of the rule come up.
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => taken(toHex(bytes)) === minted(toHex(bytes))), { numRuns: 300 });
+  });
+
+  it('says what an account must be, in words the options page shows as they are', () => {
+    const message = (value: string) => {
+      try {
+        validRedeemAccount(value);
+      } catch (error) {
+        expect(error).toBeInstanceOf(SettingsError);
+        return (error as SettingsError).message;
+      }
+      throw new Error(`${value} was taken`);
+    };
+    expect(message('alice')).toBe(
+      'redeemAccount: expected an account key: an ed25519 public key as 64 hexadecimal digits (0-9, a-f), got other characters',
+    );
+    expect(message(ACCOUNT.slice(1))).toBe('redeemAccount: expected an account key: an ed25519 public key as 64 hexadecimal digits, got 63 digits');
+    expect(message(SMALL_ORDER)).toMatch(/^redeemAccount: expected an account key, got 64 hexadecimal digits that are not a usable ed25519 public key \(.*small order.*\)$/);
+    expect(message(NOT_CANONICAL)).toMatch(/not a usable ed25519 public key \(.+\)$/);
   });
 
   it('takes magnets with hex or base32 info-hashes, and empty for none', () => {
@@ -143,5 +213,22 @@ describe('settings storage', () => {
     expect(await loadSettings(area)).toEqual(saved);
     await expect(saveSettings(area, { cpu: 2 })).rejects.toThrow(SettingsError);
     expect(await loadSettings(area)).toEqual(saved);
+  });
+
+  it('loads settings whose stored account is not a key, with the account unset and a warning, until a save', async () => {
+    const stored = { ...defaultSettings(), sharing: true, magnet: MAGNET, redeemAccount: 'alice' };
+    const area = memoryArea({ [SETTINGS_KEY]: stored });
+    const { settings, dropped } = await loadSettingsChecked(area);
+    expect(settings).toEqual({ ...stored, redeemAccount: '' });
+    expect(dropped.map((e) => [e.field, e.code])).toEqual([['redeemAccount', 'USAGE']]);
+    expect(await loadSettings(area)).toEqual(settings);
+    // Loading changes nothing stored; the next save writes the settings as read, and the warning is gone.
+    expect(area.data.get(SETTINGS_KEY)).toEqual(stored);
+    await saveSettings(area, { cpu: 0.4 });
+    expect(await loadSettingsChecked(area)).toEqual({ settings: { ...settings, cpu: 0.4 }, dropped: [] });
+    // A bad account in a patch is refused, and the stored one stays.
+    await saveSettings(area, { redeemAccount: ACCOUNT });
+    await expect(saveSettings(area, { redeemAccount: 'bob' })).rejects.toThrow(/64 hexadecimal digits/);
+    expect((await loadSettings(area)).redeemAccount).toBe(ACCOUNT);
   });
 });

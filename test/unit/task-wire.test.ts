@@ -30,9 +30,16 @@ const backend = nodeCrypto;
 const tasker = Identity.generate(backend);
 const taskerKeys = { key: tasker.publicKey, noise: tasker.noise.publicKey };
 
+/** Initiators made by a test: stopped after it, so no unanswered initiation waits on for a retry. */
+const initiators: SecureInitiator[] = [];
+afterEach(() => {
+  for (const initiator of initiators.splice(0)) initiator.stop();
+});
+
 function workerEnd(identity = Identity.generate(backend)) {
   const heard = recording();
   const secure = new SecureInitiator({ backend, identity, infoHash: () => fromHex(INFO_HASH), caps: ['wasm'], agent: 'test-worker' }, heard);
+  initiators.push(secure);
   return { identity, heard, secure };
 }
 

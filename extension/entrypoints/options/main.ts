@@ -3,7 +3,7 @@
 // Each form is validated as a whole by lib/settings.ts before it is saved.
 
 import { browser } from 'wxt/browser';
-import { SettingsError, loadSettings, saveSettings } from '../../lib/settings.ts';
+import { SettingsError, droppedSettingsText, loadSettingsChecked, saveSettings } from '../../lib/settings.ts';
 import type { Settings, SettingsPatch } from '../../lib/settings.ts';
 
 function input(id: string): HTMLInputElement {
@@ -36,7 +36,11 @@ function save(patch: SettingsPatch, done: string): void {
 }
 
 function main(): void {
-  void loadSettings(browser.storage.local).then(show);
+  void loadSettingsChecked(browser.storage.local).then(({ settings, dropped }) => {
+    show(settings);
+    // A stored value that no longer validates (an account saved when any text was taken) reads as unset: say so.
+    if (dropped.length) say(droppedSettingsText(dropped), false);
+  });
   document.getElementById('network')!.addEventListener('submit', (e) => {
     e.preventDefault();
     const trackers = (document.getElementById('trackers') as HTMLTextAreaElement).value
