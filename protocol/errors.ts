@@ -178,6 +178,30 @@ export class MintError extends SpareCyclesError {
   }
 }
 
+export type OnionErrorCode = Extract<ErrorCode, 'ONION_MAC' | 'ONION_REPLAY' | 'ONION_PAYLOAD' | 'ONION_EPOCH'>;
+
+/**
+ * An onion packet refused (protocol/onion/): ONION_MAC (a header that does
+ * not authenticate at this hop), ONION_REPLAY (a replay tag seen before in
+ * its epoch), ONION_PAYLOAD (a payload tampered on the way), ONION_EPOCH (an
+ * onion-key epoch with no key here). The packet is dropped; nothing else changes.
+ */
+export class OnionError extends SpareCyclesError {
+  declare readonly code: OnionErrorCode;
+  constructor(code: OnionErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, details);
+  }
+}
+
+function onionErrorOf(code: OnionErrorCode) {
+  return class extends OnionError {
+    constructor(message: string, details?: ErrorDetails) {
+      super(code, message, details);
+      this.name = 'OnionError';
+    }
+  };
+}
+
 /** A rebuilt error whose own class lives outside protocol/ (a usage error, a wallet's refusal): its code, message and field survive. */
 function codedError(code: ErrorCode) {
   return class extends SpareCyclesError {
@@ -257,6 +281,10 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   CHANGE: codedError('CHANGE'),
   MINT: codedError('MINT'),
   NO_ACCOUNT: codedError('NO_ACCOUNT'),
+  ONION_MAC: onionErrorOf('ONION_MAC'),
+  ONION_REPLAY: onionErrorOf('ONION_REPLAY'),
+  ONION_PAYLOAD: onionErrorOf('ONION_PAYLOAD'),
+  ONION_EPOCH: onionErrorOf('ONION_EPOCH'),
 };
 
 /** Whether a string from the wire or another thread is one of our codes. */
