@@ -9,7 +9,7 @@ import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { waitForSignal } from './signals.ts';
 import { UsageError } from './usage.ts';
 
-export const usage = 'cycles mint --db FILE [--port 8300] [--host 127.0.0.1] [--admin HEX …] [--work-per-minute N] [--verbose]';
+export const usage = 'cycles mint --db FILE [--port 8300] [--host 127.0.0.1] [--admin HEX …] [--work-per-minute N] [--trust-proxy ADDR[,ADDR…]] [--verbose]';
 
 /** The admin key of the mint whose ledger is `db` when no --admin is given: its own, beside its ledger. */
 export const adminKeyFileOf = (db: string): string => `${db}-admin.key`;
@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       admin: { type: 'string', multiple: true },
       'work-per-minute': { type: 'string' },
+      'trust-proxy': { type: 'string', multiple: true },
       verbose: { type: 'boolean' },
     },
   });
@@ -34,6 +35,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!isIP(host)) throw new UsageError(`--host: expected an IP address, got ${host}`);
   const work = values['work-per-minute'] === undefined ? undefined : Number(values['work-per-minute']);
   if (work !== undefined && (!Number.isInteger(work) || work < 1)) throw new UsageError(`--work-per-minute: expected a positive integer, got ${values['work-per-minute']}`);
+  // Off unless named: only these peers' X-Forwarded-For is believed (mint/client-address.ts).
+  const trustProxy = (values['trust-proxy'] ?? []).flatMap((list) => list.split(',')).map((a) => a.trim()).filter((a) => a !== '');
+  for (const address of trustProxy) if (!isIP(address)) throw new UsageError(`--trust-proxy: expected IP addresses, got ${address}`);
   const log = jsonLogger(process.stderr, values.verbose ? 'debug' : 'info');
 
   // Without --admin, deposits are signed by this mint's own admin key, beside its ledger (`cycles deposit --key` it).
@@ -48,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   const mint = await Mint.open({ db: values.db, admins });
   const signal = waitForSignal();
   // The burst stays ten seconds' worth of the rate, as in the default (mint/work.ts).
-  const server = new MintServer({ mint, port, host, log, ...(work ? { budget: { perMinute: work, burst: Math.max(1, Math.ceil(work / 6)) } } : {}) });
+  const server = new MintServer({ mint, port, host, log, trustProxy, ...(work ? { budget: { perMinute: work, burst: Math.max(1, Math.ceil(work / 6)) } } : {}) });
   try {
     await server.start();
   } catch (error) {

@@ -1,6 +1,7 @@
 // `cycles mint`'s HTTP server: the routes of protocol/mint-api.ts over a Mint. It
 // reads bounded bodies, answers every refusal with a typed JSON error, charges
-// each client IP the work its requests ask for (mint/work.ts), and allows any
+// each client IP the work its requests ask for (mint/work.ts; behind trusted
+// reverse proxies, the IP they forward: client-address.ts), and allows any
 // origin (CORS), since the extension's pages call it from their own origin and
 // a mint's API is public anyway. A bad request is a warn line and a 4xx, and a
 // client that hangs up is its own affair; only the mint's own faults are
@@ -13,6 +14,7 @@ import { toHex, utf8 } from '../protocol/bytes.ts';
 import { MintError, NetworkError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
 import { account as accountSchema } from '../protocol/messages/payment.ts';
 import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF, type MintInfo } from '../protocol/mint-api.ts';
+import { clientAddress, trustedProxies } from './client-address.ts';
 import { MintMetrics } from './metrics.ts';
 import type { Charge, Mint } from './mint.ts';
 import { bodyWork, DEFAULT_BUDGET, RateLimitedError, WORK, WorkBudget, type BudgetOptions } from './work.ts';
@@ -24,6 +26,13 @@ export interface MintServerOptions {
   log?: Logger;
   /** The work budget of each client IP (mint/work.ts); DEFAULT_BUDGET unless set. */
   budget?: BudgetOptions;
+  /**
+   * The addresses of reverse proxies in front of the mint (client-address.ts).
+   * A request from one of them is charged to the client its X-Forwarded-For
+   * names; from anyone else the header is ignored. None by default: the
+   * header is then never read, since any client can write it.
+   */
+  trustProxy?: readonly string[];
 }
 
 export class MintServer {
@@ -32,6 +41,7 @@ export class MintServer {
   readonly #log: Logger;
   readonly #http: HttpServer;
   readonly #budget: WorkBudget;
+  readonly #proxies: ReadonlySet<string>;
   readonly #metrics = new MintMetrics();
   readonly #sockets = new Set<Socket>();
   #started = 0;
@@ -46,6 +56,7 @@ export class MintServer {
     this.#options = options;
     this.#log = options.log ?? jsonLogger();
     this.#budget = new WorkBudget(options.budget ?? DEFAULT_BUDGET);
+    this.#proxies = trustedProxies(options.trustProxy ?? []);
     this.#http = createServer((req, res) => void this.#handle(req, res));
     this.#http.on('connection', (socket) => {
       socket.setNoDelay(true);
@@ -146,7 +157,7 @@ export class MintServer {
         return;
       }
       route = routeName(req.method, path) ?? 'unknown';
-      const charge = this.#budget.chargerFor(req.socket.remoteAddress);
+      const charge = this.#budget.chargerFor(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.#proxies));
       // Charged before the body is read: what was declared now, the rest as it turns out.
       const declared = Number(req.headers['content-length'] ?? 0) || 0;
       charge(WORK.request + bodyWork(Math.min(declared, MAX_BODY_BYTES)));

@@ -23,6 +23,14 @@ export interface MessageChannel {
    * channel without a handshake (the offer endpoint's).
    */
   readonly remote?: Uint8Array;
+  /**
+   * `onion` when the channel comes over an onion route (stealth mode): the
+   * transport hides the other end's address, so `peer` says nothing of where
+   * it is. A tasker counts every such worker in one address class, so that
+   * stealth workers never verify a unit only among themselves. Absent for a
+   * direct connection.
+   */
+  readonly route?: 'onion';
   /** What the other end said of itself in the handshake: its capabilities and software. */
   readonly greeting?: { readonly caps: readonly string[]; readonly agent: string };
   /** Sends the sealed bytes as they are. Throws a ProtocolError if the channel is not open. */

@@ -3,6 +3,14 @@
 // one operator's many keys tend to share a network: after Tor's path rule of
 // no two relays from one /16, an IPv4 /16, or an IPv6 /32.
 
+/**
+ * The one group of every worker on an onion route (MessageChannel.route):
+ * their addresses are hidden, and one operator can bring any number of them,
+ * so they count as a single class. Two stealth workers never verify a unit
+ * alone; a direct worker or the tasker's own recomputation must join them.
+ */
+export const STEALTH_GROUP = 'stealth';
+
 /** The group of a transport's peer string (`address:port`, `[v6]:port`, or `unknown`). */
 export function addressGroup(peer: string): string {
   const v6 = /^\[([0-9a-f:.]+)\]:\d+$/i.exec(peer);

@@ -24,7 +24,7 @@ import type { PreparedModule } from '../protocol/unit-module.ts';
 import { SecureResponder } from '../protocol/secure-channel.ts';
 import { attachChannel, type TaskWire } from '../protocol/wire.ts';
 import type { UnitPool } from '../units/pool.ts';
-import { addressGroup } from './address-group.ts';
+import { addressGroup, STEALTH_GROUP } from './address-group.ts';
 import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
 import { ResultFetcher } from './result-fetcher.ts';
@@ -37,7 +37,7 @@ import { UnitPayments } from './unit-payments.ts';
 import type { PayerPort } from './unit-payments.ts';
 import { Coordinator } from './verify/coordinator.ts';
 import type { Defence } from './verify/defence.ts';
-import type { Progress } from './verify/coordinator.ts';
+import type { CoordinatorStats, Progress } from './verify/coordinator.ts';
 
 export interface TaskerOptions {
   backend: CryptoBackend;
@@ -95,6 +95,20 @@ interface LeaseRecord {
   blinded?: Uint8Array[];
   /** A final receipt (accepted or rejected) went out for this lease. */
   settled?: boolean;
+  /** Its pay is being fetched from the mint: the record must outlive its worker's, for the receipt to be held. */
+  paying?: boolean;
+}
+
+/** How much the session keeps, for tests and reports: what must not grow with throwaway keys. */
+export interface SessionStats {
+  channels: number;
+  waiting: number;
+  /** Lease records: of live leases, and of results whose receipt may still be due. */
+  leases: number;
+  /** Outputs kept, all units together. */
+  outputs: number;
+  resends: number;
+  coordinator: CoordinatorStats;
 }
 
 export interface TaskerEvents {
@@ -134,6 +148,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
   private stopped = false;
+  /** The coordinator's count of forgotten keys when this session last pruned after it. */
+  private prunedAt = 0;
   readonly done: Promise<Uint8Array>;
   private resolveDone!: (merged: Uint8Array) => void;
   private rejectDone!: (error: Error) => void;
@@ -401,8 +417,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const want = this.waiting.get(channel);
     const peer = this.channels.get(channel);
     if (want === undefined || this.finished || !channel.open || !peer?.worker || !peer.workerKey) return;
-    // A peer with no address to group it by stands alone.
-    const group = (this.options.groupOf ?? addressGroup)(channel.peer);
+    // Stealth workers are one class whatever their peer string says; a peer with no address to group it by stands alone.
+    const group = channel.route === 'onion' ? STEALTH_GROUP : (this.options.groupOf ?? addressGroup)(channel.peer);
     if (group !== 'unknown') this.coordinator.introduce(peer.worker, { group });
     const units = this.coordinator.assign(peer.worker, want);
     if (units.length === 0) return;
@@ -536,6 +552,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       this.receipt(lease.channel, lease.unit, leaseId, 'accepted', 'unpaid: the result carried no blinded outputs');
       return;
     }
+    lease.paying = true;
     const paying = payments
       .pay(lease.worker, lease.unit, lease.blinded)
       .then(
@@ -556,7 +573,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       )
       .catch((error: unknown) => this.fault('receipt-failed', error, { worker: lease.worker, unit: lease.unit }));
     this.payments.add(paying);
-    void paying.finally(() => this.payments.delete(paying));
+    void paying.finally(() => {
+      this.payments.delete(paying);
+      lease.paying = false;
+    });
   }
 
   /** Resolves once no payment is in flight: call before stopping, so no worker's pay is cut off. */
@@ -573,6 +593,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       if (this.finished) return;
       const expired = this.coordinator.expire();
       if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
+      if (this.coordinator.forgotten !== this.prunedAt) this.prune();
       // An epoch may close with time alone.
       this.applySettlements();
       this.afterProgress();
@@ -599,6 +620,43 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     } catch (error) {
       this.rejectDone(error as Error);
     }
+  }
+
+  // ---- memory --------------------------------------------------------------------------
+
+  /**
+   * Drops what the session keeps for keys the coordinator has forgotten
+   * (verify/coordinator.ts): their lease records, since no verdict is owed
+   * them any more and a late result on such a lease is refused as unknown,
+   * which is what the coordinator would say too; and outputs no counted
+   * answer or verified hash stands for any more (a wrong output of a key
+   * long gone is not worth its bytes). A lease being paid keeps its record
+   * until the receipt is held.
+   */
+  private prune(): void {
+    this.prunedAt = this.coordinator.forgotten;
+    for (const [id, lease] of this.leases) {
+      if (!lease.paying && !this.coordinator.remembers(lease.worker)) this.leases.delete(id);
+    }
+    for (const [unit, byHash] of this.outputs) {
+      if (byHash.size < 2) continue;
+      const wanted = new Set(this.coordinator.hashesInPlay(unit).map(toHex));
+      for (const hash of byHash.keys()) if (!wanted.has(hash)) byHash.delete(hash);
+    }
+  }
+
+  /** What the session keeps now; read-only. */
+  stats(): SessionStats {
+    let outputs = 0;
+    for (const byHash of this.outputs.values()) outputs += byHash.size;
+    return {
+      channels: this.channels.size,
+      waiting: this.waiting.size,
+      leases: this.leases.size,
+      outputs,
+      resends: this.resends.size,
+      coordinator: this.coordinator.stats(),
+    };
   }
 
   // ---- helpers ------------------------------------------------------------------------

@@ -21,6 +21,13 @@
 // for units only young keys or one group agreed on, sampling that rises with
 // trouble, recomputation of results far slower than their worker's pace, and
 // an unpaid warm-up for every new key.
+//
+// Keys cost an attacker nothing, so what the coordinator keeps per key must
+// not grow with them: a key idle for `forgetAfterMs` that holds nothing (no
+// lease, no verdict owed, no counted answer on a unit without an
+// authoritative hash, which is to say no answer a unit rests on or that a
+// reopening would need) is forgotten, and comes back as a fresh key. A ban
+// outlives it (reputation.ts, BAN_MEMORY).
 
 import { equalBytes, toHex } from '../../protocol/bytes.ts';
 import { DEFENCE, PaceBook, RecentShare, samplingRate } from './defence.ts';
@@ -31,6 +38,7 @@ import { ReputationBook } from './reputation.ts';
 import type {
   Assignment,
   CoordinatorOptions,
+  CoordinatorStats,
   Judgment,
   LocalCheck,
   Progress,
@@ -48,6 +56,7 @@ import { Verdicts } from './verdicts.ts';
 export type {
   Assignment,
   CoordinatorOptions,
+  CoordinatorStats,
   Judgment,
   LocalCheck,
   Progress,
@@ -112,6 +121,13 @@ export class Coordinator {
   private readonly matureWanted = new Map<number, number>();
   /** When a mature key last asked for work. */
   private matureSeen: number | undefined;
+  /** When each key was last introduced, asked for work or answered: every key the coordinator remembers. */
+  private readonly lastSeen = new Map<string, number>();
+  private readonly forgetAfterMs: number;
+  /** A book of the coordinator's own: a shared one is pruned by whoever shares it. */
+  private readonly ownsBook: boolean;
+  private sweptAt: number;
+  private forgottenCount = 0;
 
   constructor(options: CoordinatorOptions) {
     const { units, policy } = options;
@@ -135,6 +151,10 @@ export class Coordinator {
     this.adaptiveStreak = options.adaptiveStreak ?? 10;
     checkInt('adaptiveStreak', this.adaptiveStreak, 1, Number.MAX_SAFE_INTEGER);
     this.reputation = options.reputation ?? new ReputationBook();
+    this.ownsBook = options.reputation === undefined;
+    this.forgetAfterMs = options.forgetAfterMs ?? 4 * this.leaseMs;
+    if (!(this.forgetAfterMs > 0)) throw new RangeError(`forgetAfterMs: expected a positive duration, got ${options.forgetAfterMs}`);
+    this.sweptAt = this.now();
     this.defence = { ...DEFENCE, ...options.defence };
     checkInt('defence.epochUnits', this.defence.epochUnits, 1, Number.MAX_SAFE_INTEGER);
     checkInt('defence.epochMs', this.defence.epochMs, 0, Number.MAX_SAFE_INTEGER);
@@ -180,9 +200,14 @@ export class Coordinator {
 
   // ---- workers -------------------------------------------------------------
 
-  /** Tells the coordinator where a worker reaches the tasker from; call before its first claim. */
+  /**
+   * Tells the coordinator where a worker reaches the tasker from. Call it
+   * before each claim: a key idle long enough is forgotten, its profile with
+   * it, and a key with no profile stands alone.
+   */
   introduce(worker: string, profile: WorkerProfile): void {
     this.profiles.set(worker, { ...profile });
+    this.seen(worker);
   }
 
   /** Final verdicts reached since the last call, each once: what receipts say, and what is paid. */
@@ -216,11 +241,15 @@ export class Coordinator {
   batchLimit(worker: string): number {
     if (this.reputation.isBanned(worker) && this.announced(worker)) return 0;
     // A key's clean streak from earlier tasks (a shared book) counts as told: it was, there.
-    if (!this.toldClean.has(worker)) this.toldClean.set(worker, this.reputation.cleanStreak(worker));
+    if (!this.toldClean.has(worker)) {
+      this.toldClean.set(worker, this.reputation.cleanStreak(worker));
+      this.seen(worker);
+    }
     return Math.min(this.maxBatch, 2 ** Math.min(this.toldClean.get(worker)!, 30));
   }
 
   assign(worker: string, want: number): Assignment[] {
+    this.seen(worker);
     if (this.syncBan(worker, newStep())) return this.shadow(worker, want);
     const room = this.batchLimit(worker) - this.leases.count(worker);
     const count = Math.min(Number.isFinite(want) ? Math.floor(want) : 0, room);
@@ -343,6 +372,7 @@ export class Coordinator {
       return { status: 'ignored', reason: 'unknown, expired or already used lease' };
     }
     if (found.worker !== worker) return { status: 'ignored', reason: 'lease belongs to another worker' };
+    this.seen(worker);
     if (found.unit !== unit) return { status: 'ignored', reason: `lease is for unit ${found.unit}, got unit ${unit}` };
     if (!(hash instanceof Uint8Array) || hash.length === 0 || hash.length > 64) {
       return { status: 'ignored', reason: 'expected a hash of 1 to 64 bytes' };
@@ -455,7 +485,98 @@ export class Coordinator {
         this.book.reindex(state);
       }
     }
+    if (t - this.sweptAt >= this.forgetAfterMs / 4) this.forgetIdle(t);
     return lost;
+  }
+
+  // ---- forgetting keys -----------------------------------------------------
+
+  private seen(worker: string): void {
+    this.lastSeen.set(worker, this.now());
+  }
+
+  /** Whether the coordinator keeps anything of this key: false for a key never seen or forgotten (a ban aside). */
+  remembers(worker: string): boolean {
+    return this.lastSeen.has(worker);
+  }
+
+  /** Keys forgotten so far: a caller that keeps per-key state of its own prunes it when this moves. */
+  get forgotten(): number {
+    return this.forgottenCount;
+  }
+
+  /** Forgets the keys idle for forgetAfterMs that hold nothing. */
+  private forgetIdle(t: number): void {
+    this.sweptAt = t;
+    // A caught key's taken leases are owed a refusal only until its ban is told; after that a late result is ignored anyway.
+    for (const [id, taken] of this.refused) if (this.announced(taken.worker)) this.refused.delete(id);
+    const refusedTo = new Set([...this.refused.values()].map((r) => r.worker));
+    for (const [worker, at] of this.lastSeen) {
+      if (t - at >= this.forgetAfterMs && !refusedTo.has(worker) && this.holdsNothing(worker)) this.forget(worker);
+    }
+  }
+
+  /**
+   * Nothing rests on the key: it holds no lease, is owed no verdict (so its
+   * ban, if any, has been told), and has no counted answer on a unit whose
+   * answer the tasker does not know itself. Such an answer verified a unit or
+   * waits for partners; if a partner is caught the unit is reopened and
+   * everyone who agreed with it must be found again, so it is kept.
+   */
+  private holdsNothing(worker: string): boolean {
+    if (this.leases.count(worker) > 0 || this.verdicts.owes(worker)) return false;
+    if (this.reputation.isBanned(worker) && !this.announced(worker)) return false;
+    for (const unit of this.answered.get(worker) ?? []) {
+      const state = this.book.state(unit);
+      if (!state.truth && state.answers.get(worker)?.state === 'counted') return false;
+    }
+    return true;
+  }
+
+  private forget(worker: string): void {
+    // Its answers left are withdrawn, disputed, or settled against a known answer: none can change a verdict.
+    for (const unit of this.answered.get(worker) ?? []) {
+      const state = this.book.state(unit);
+      state.answers.delete(worker);
+      this.book.reindex(state);
+    }
+    this.answered.delete(worker);
+    this.profiles.delete(worker);
+    this.toldClean.delete(worker);
+    this.withdrawn.delete(worker);
+    this.bannedAt.delete(worker);
+    this.toldBan.delete(worker);
+    this.pace.forget(worker);
+    this.lastSeen.delete(worker);
+    if (this.ownsBook) this.reputation.forget(worker);
+    this.forgottenCount++;
+  }
+
+  /** What the coordinator keeps per key, for tests and reports; read-only. */
+  stats(): CoordinatorStats {
+    const book = this.ownsBook ? this.reputation.size : { records: 0, bans: 0 };
+    return {
+      keys: this.lastSeen.size,
+      profiles: this.profiles.size,
+      answered: this.answered.size,
+      told: this.toldClean.size,
+      paced: this.pace.size,
+      leaseHolders: this.leases.holders,
+      refused: this.refused.size,
+      answers: this.book.answerCount(),
+      records: book.records,
+      bans: book.bans,
+      forgotten: this.forgottenCount,
+    };
+  }
+
+  /** The hashes a unit's outputs may still be wanted under: its verified hash and every counted answer's. */
+  hashesInPlay(unit: number): Uint8Array[] {
+    checkInt('unit', unit, 0, this.units - 1);
+    const state = this.book.state(unit);
+    const out = state.counted().map(([, a]) => a.hash);
+    if (state.verified) out.push(state.verified);
+    return out;
   }
 
   /** The worker's connection died: every lease it holds is lost at once. */
@@ -520,7 +641,7 @@ export class Coordinator {
       this.dropLease(lease);
       this.refused.set(lease.id, { worker, unit: lease.unit });
     }
-    for (const unit of this.answeredBy(worker)) this.book.withdraw(this.book.state(unit), worker, step);
+    for (const unit of this.answered.get(worker) ?? []) this.book.withdraw(this.book.state(unit), worker, step);
   }
 
   /** True when the worker is banned; the first time this coordinator learns it, its results here are withdrawn. */

@@ -116,6 +116,15 @@ export class PaceBook {
     return slow;
   }
 
+  /** Drops a key's pace: it starts over as a key never seen. */
+  forget(worker: string): void {
+    this.pace.delete(worker);
+  }
+
+  get size(): number {
+    return this.pace.size;
+  }
+
   private learn(worker: string, perLease: number): void {
     const p = this.pace.get(worker);
     if (!p) this.pace.set(worker, { msPerLease: perLease, samples: 1 });

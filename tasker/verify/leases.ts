@@ -49,7 +49,15 @@ export class LeaseTable {
 
   drop(lease: Lease): void {
     this.byId.delete(lease.id);
-    this.byWorker.get(lease.worker)?.delete(lease.id);
+    const mine = this.byWorker.get(lease.worker);
+    mine?.delete(lease.id);
+    // A key that holds nothing costs nothing here: throwaway keys come and go by the thousand.
+    if (mine?.size === 0) this.byWorker.delete(lease.worker);
+  }
+
+  /** Keys holding at least one lease. */
+  get holders(): number {
+    return this.byWorker.size;
   }
 
   count(worker: string): number {

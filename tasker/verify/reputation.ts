@@ -91,11 +91,24 @@ interface KeyRecord {
   totals: { good: number; disputes: number; mismatches: number; done: number; lost: number };
 }
 
+/**
+ * Bans of forgotten keys kept at most. A ban is all a tasker keeps of a key
+ * with nothing else left (coordinator.ts forgets idle keys), in a set of
+ * keys alone. Each entry cost its key a lease and a wrong answer that a
+ * check caught, so the set grows no faster than the tasker's own checks;
+ * past the cap the oldest ban is dropped, which loses nothing: a banned
+ * attacker gets a fresh key for free anyway, and a key the tasker does not
+ * know is checked hardest.
+ */
+export const BAN_MEMORY = 65_536;
+
 const HONESTY_DECAY = 2 ** (-1 / REPUTATION.honestyHalfLifeEvents);
 const AVAILABILITY_DECAY = 2 ** (-1 / REPUTATION.availabilityHalfLifeEvents);
 
 export class ReputationBook {
   private readonly records = new Map<string, KeyRecord>();
+  /** Banned keys whose records were forgotten, oldest first. */
+  private readonly bans = new Set<string>();
 
   recordGood(key: string): void {
     const r = this.record(key);
@@ -150,7 +163,26 @@ export class ReputationBook {
   }
 
   isBanned(key: string): boolean {
-    return this.records.get(key)?.banned ?? false;
+    return this.records.get(key)?.banned ?? this.bans.has(key);
+  }
+
+  /**
+   * Forgets a key: it scores as a key never seen again, except that a banned
+   * key stays banned (see BAN_MEMORY). For a key that holds nothing at the
+   * tasker any more; a book shared by several tasks is its owner's to prune.
+   */
+  forget(key: string): void {
+    const r = this.records.get(key);
+    if (!r) return;
+    this.records.delete(key);
+    if (!r.banned) return;
+    this.bans.add(key);
+    if (this.bans.size > BAN_MEMORY) this.bans.delete(this.bans.values().next().value!);
+  }
+
+  /** Keys with a record, and banned keys kept without one. */
+  get size(): { records: number; bans: number } {
+    return { records: this.records.size, bans: this.bans.size };
   }
 
   /** Results credited as good over the key's whole life: how far it has come from a throwaway key. */
@@ -187,7 +219,7 @@ export class ReputationBook {
         done: 0,
         lost: 0,
         streak: 0,
-        banned: false,
+        banned: this.bans.delete(key),
         totals: { good: 0, disputes: 0, mismatches: 0, done: 0, lost: 0 },
       };
       this.records.set(key, r);

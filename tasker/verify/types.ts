@@ -28,6 +28,32 @@ export interface CoordinatorOptions {
   adaptiveStreak?: number;
   /** The checks against coordinated cheaters; each defaults to DEFENCE's value. */
   defence?: Partial<Defence>;
+  /**
+   * How long a key that holds nothing (no lease, no verdict owed, no answer
+   * a unit still rests on) is remembered after it last claimed or answered.
+   * Default four lease times. Forgotten, it returns as a fresh key.
+   */
+  forgetAfterMs?: number;
+}
+
+/** How many keys the coordinator keeps state for, map by map: what throwaway keys would grow. */
+export interface CoordinatorStats {
+  /** Keys remembered at all. */
+  keys: number;
+  profiles: number;
+  answered: number;
+  told: number;
+  paced: number;
+  leaseHolders: number;
+  /** Leases of caught keys whose refusal is still to be told. */
+  refused: number;
+  /** Answers kept on units, all units together. */
+  answers: number;
+  /** Reputation records, and bans kept without one (zero for a book the coordinator does not own). */
+  records: number;
+  bans: number;
+  /** Keys forgotten so far. */
+  forgotten: number;
 }
 
 export interface Assignment {
@@ -65,7 +91,7 @@ export interface Progress {
 
 /** Where a worker reaches the tasker from. Keys in one group never verify a unit only among themselves. */
 export interface WorkerProfile {
-  /** An address class: an IPv4 /16 or an IPv6 /32 prefix, or `stealth` for every worker on an onion route. */
+  /** An address class: an IPv4 /16 or an IPv6 /32 prefix, or `stealth` for every worker on an onion route (STEALTH_GROUP in tasker/address-group.ts). */
   group: string;
 }
 

@@ -101,6 +101,13 @@ export class UnitBook {
     return state?.status === 'verified' ? state.verified : undefined;
   }
 
+  /** Answers kept, all units together. */
+  answerCount(): number {
+    let n = 0;
+    for (const state of this.states.values()) n += state.answers.size;
+    return n;
+  }
+
   /** Call after any change to a unit's answers, holders or status. */
   reindex(state: UnitState): void {
     // A unit waiting for a mature key's answer can be short of more than the policy's count once results are withdrawn.

@@ -20,6 +20,8 @@ export class Verdicts {
   private epochTold = 0;
   private openedAt: number;
   private decisionsAtOpen = 0;
+  /** Verdicts owed per key (absent when none): a key owed one is never forgotten. */
+  private readonly owed = new Map<string, number>();
 
   constructor(
     private readonly book: UnitBook,
@@ -49,11 +51,24 @@ export class Verdicts {
   /** A result arrived: its verdict is owed. */
   owe(worker: string, unit: number): void {
     this.waiting.push({ worker, unit });
+    this.count(worker, 1);
+  }
+
+  /** Whether any verdict is still owed to this key. */
+  owes(worker: string): boolean {
+    return this.owed.has(worker);
   }
 
   /** A banned key's lease ended unanswered: it is told it was refused, with everything else, when this epoch closes. */
   refuseLease(worker: string, unit: number, lease: Uint8Array): void {
     this.refusals.push({ epoch: this.epoch, verdict: { worker, unit, lease: lease.slice(), status: 'rejected', reason: 'worker proven to cheat', paid: false } });
+    this.count(worker, 1);
+  }
+
+  private count(worker: string, delta: number): void {
+    const n = (this.owed.get(worker) ?? 0) + delta;
+    if (n > 0) this.owed.set(worker, n);
+    else this.owed.delete(worker);
   }
 
   /** Verdicts that are final now, each told once. `all`: the task is complete, so every one is. */
@@ -66,18 +81,26 @@ export class Verdicts {
     for (const owed of this.waiting) {
       const state = this.book.state(owed.unit);
       const answer = state.answers.get(owed.worker)!;
-      if (answer.settled) continue;
+      if (answer.settled) {
+        this.count(owed.worker, -1);
+        continue;
+      }
       const verdict = !all && answer.epoch >= epoch ? undefined : this.verdict(owed.worker, state, answer);
       if (!verdict) {
         still.push(owed);
         continue;
       }
       answer.settled = true;
+      this.count(owed.worker, -1);
       out.push(verdict);
     }
     this.waiting = still;
     const later = this.refusals.filter((r) => !all && r.epoch >= epoch);
-    for (const r of this.refusals) if (all || r.epoch < epoch) out.push(r.verdict);
+    for (const r of this.refusals) {
+      if (!all && r.epoch >= epoch) continue;
+      out.push(r.verdict);
+      this.count(r.verdict.worker, -1);
+    }
     this.refusals = later;
     return out;
   }
