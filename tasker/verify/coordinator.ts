@@ -172,11 +172,16 @@ export class Coordinator {
 
   /** The defences' view of agreeing results, for the unit book. */
   private readonly judge: Judge = {
+    // An answer from a young key is one a throwaway key could have given for
+    // nothing, to be agreed with by a grown partner: it counts only beside
+    // two mature answers (one, for a unit a trusted key verifies alone), and
+    // those must come from more than one address group.
     diverse: (workers) => {
       const { matureAfter } = this.defence;
-      if (matureAfter > 0 && !workers.some((w) => this.reputation.credits(w) >= matureAfter)) return false;
-      if (workers.length < 2) return true;
-      const groups = new Set(workers.map((w) => this.profiles.get(w)?.group ?? `key:${w}`));
+      const mature = matureAfter > 0 ? workers.filter((w) => this.reputation.credits(w) >= matureAfter) : workers;
+      if (mature.length < Math.min(2, workers.length)) return false;
+      if (mature.length < 2) return true;
+      const groups = new Set(mature.map((w) => this.profiles.get(w)?.group ?? `key:${w}`));
       return groups.size > 1;
     },
     sampleRate: (workers) => {
@@ -263,7 +268,11 @@ export class Coordinator {
   }
 
   private choose(worker: string): { unit: number; solo: boolean } | undefined {
-    const untouched = (u: number) => !this.book.touched(u, worker);
+    // A unit this key let a lease of run out on goes to others for a lease's
+    // time: a key that sits on leases to their deadline, waiting for a
+    // partner, would otherwise be handed the same units again and again.
+    const since = this.now() - this.leaseMs;
+    const untouched = (u: number) => !this.book.touched(u, worker) && !this.book.state(u).lapsedSince(worker, since);
     const mature = this.mature(worker);
     if (mature) {
       this.matureSeen = this.now();
@@ -471,7 +480,17 @@ export class Coordinator {
     const lost = this.leases
       .all()
       .filter((lease) => t > lease.deadline)
-      .map((lease) => this.lose(lease));
+      .map((lease) => {
+        const { lapsed } = this.book.state(lease.unit);
+        // Only the last lease's time of lapses matters, so each unit keeps no more than that.
+        for (const [worker, at] of lapsed) if (t - at > this.leaseMs) lapsed.delete(worker);
+        lapsed.set(lease.worker, t);
+        // Leases that run out mean the key took more than it computes: its
+        // batches start again from one. It knows its own leases ran out, so
+        // this tells it nothing about the checks.
+        if (this.toldClean.has(lease.worker)) this.toldClean.set(lease.worker, 0);
+        return this.lose(lease);
+      });
     // A known-answer unit nobody claimed within a lease's time is no longer owed to anyone.
     this.coIssued = this.coIssued.filter((c) => t - c.at <= this.leaseMs);
     // A unit no mature key took up within a lease's time: the tasker vouches for it itself.

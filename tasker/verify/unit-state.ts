@@ -51,6 +51,8 @@ export class UnitState {
   readonly answers = new Map<string, Answer>();
   /** Worker → id of the lease it holds on this unit. */
   readonly holders = new Map<string, string>();
+  /** Worker → when a lease of its on this unit ran out unanswered. */
+  readonly lapsed = new Map<string, number>();
 
   constructor(
     readonly index: number,
@@ -59,6 +61,15 @@ export class UnitState {
 
   touchedBy(worker: string): boolean {
     return this.answers.has(worker) || this.holders.has(worker);
+  }
+
+  /** Whether a lease of this worker's on the unit ran out after `since`; older lapses are forgotten. */
+  lapsedSince(worker: string, since: number): boolean {
+    const at = this.lapsed.get(worker);
+    if (at === undefined) return false;
+    if (at > since) return true;
+    this.lapsed.delete(worker);
+    return false;
   }
 
   counted(): Array<[string, Answer]> {

@@ -564,6 +564,27 @@ describe('coordinator: lost leases', () => {
     expect(coord.reputation.availability(w)).toBeCloseTo(1 / 3, 10);
     expect(coord.settle()).toEqual([]); // an ignored result is owed no verdict
   });
+
+  it('hands a unit whose lease ran out to other keys for a lease\'s time, and starts that key\'s batches again from one', () => {
+    const reputation = new ReputationBook();
+    const [sitter, other] = [key(1), key(2)];
+    // clean keys from earlier tasks: each may hold a full batch
+    for (let i = 0; i < 40; i++) for (const w of [sitter, other]) reputation.recordGood(w);
+    const { coord, clock } = setup({ units: 3, leaseMs: 100, reputation, adaptiveStreak: 1000 });
+    expect(coord.batchLimit(sitter)).toBe(16);
+    const held = coord.assign(sitter, 3);
+    expect(held).toHaveLength(3);
+    clock.advance(101);
+    expect(coord.expire()).toHaveLength(3);
+    // the key sat on its leases to the end: it gets none of those units back, and its batch is one again
+    expect(coord.batchLimit(sitter)).toBe(1);
+    expect(coord.assign(sitter, 1)).toEqual([]);
+    expect(coord.assign(other, 3).map((a) => a.unit).sort()).toEqual([0, 1, 2]);
+    // a lease's time later the units are its to take again, one at a time
+    clock.advance(101);
+    coord.expire();
+    expect(coord.assign(sitter, 3)).toHaveLength(1);
+  });
 });
 
 describe('coordinator: replay, misuse and timing', () => {
@@ -863,8 +884,8 @@ describe('coordinator: verdicts in epochs', () => {
   it('withholds every verdict until its epoch closes, then tells a known-answer result and an ordinary one together', () => {
     const reputation = new ReputationBook();
     const [a, bad, b, c] = [key(0xa), key(0xd), key(0xb), key(0xc)];
-    // b and c are mature keys from earlier tasks, so a unit they agree on with a is verified at once
-    for (let i = 0; i < 20; i++) for (const w of [b, c]) reputation.recordGood(w);
+    // b and c are well-known keys from earlier tasks (past newcomer sampling): a unit they both agree on with a is verified at once
+    for (let i = 0; i < 40; i++) for (const w of [b, c]) reputation.recordGood(w);
     // epochUnits 2: the second verified unit closes the first epoch; freshCheck 1, coIssue 0: a's first unit is the canary
     const defence = { epochUnits: 2, freshCheck: 1, coIssue: 0 };
     const { coord, clock } = setup({ units: 5, canaries: [0], reputation, adaptiveStreak: 1000, defence });
@@ -892,12 +913,16 @@ describe('coordinator: verdicts in epochs', () => {
       submit(b, x, truth(x.unit));
       expect(coord.settle()).toEqual([]);
     }
-    // a's ordinary unit is verified now, one unit into the epoch: still nothing is told
-    expect(coord.verifiedHash(o!.unit)).toEqual(truth(o!.unit));
+    // a young key's answer counts only beside two mature ones: a's ordinary unit waits for c
+    expect(coord.verifiedHash(o!.unit)).toBeUndefined();
     expect(coord.settle()).toEqual([]);
 
-    // c verifies a second unit: the epoch closes, and every decided verdict of it goes out at once
-    const [cx] = coord.assign(c, 1);
+    // c verifies a's unit first, then a second one: the epoch closes, and every decided verdict of it goes out at once
+    const [co, cx] = coord.assign(c, 2);
+    expect(co!.unit).toBe(o!.unit);
+    submit(c, co!, truth(co!.unit));
+    expect(coord.verifiedHash(o!.unit)).toEqual(truth(o!.unit));
+    expect(coord.settle()).toEqual([]);
     submit(c, cx!, truth(cx!.unit));
     const told = coord.settle();
     const names = new Map([
@@ -911,6 +936,7 @@ describe('coordinator: verdicts in epochs', () => {
         `a:0:accepted`,
         `a:${o!.unit}:accepted`,
         `b:${o!.unit}:accepted`,
+        `c:${o!.unit}:accepted`,
         `b:${cx!.unit}:accepted`,
         `bad:0:rejected`,
         `c:${cx!.unit}:accepted`,
@@ -1075,7 +1101,7 @@ describe('coordinator: who may verify a unit', () => {
     expect(log.judgments.every((j) => j.status === 'accepted')).toBe(true);
     for (const w of [key(1), key(2)]) expect(verdictsOf(log.settlements, w)).toEqual(allAccepted(log.submitted.get(w)!));
 
-    // once a key has matureAfter credits, its agreement with a young key verifies units
+    // once both keys have matureAfter credits, their agreement verifies units
     const grown = setup({ units: 16, adaptiveStreak: 1000, defence: { matureAfter: 3 } });
     const later = drive(grown.coord, grown.clock, { [key(1)]: honest, [key(2)]: honest });
     expectAllCorrect(grown.coord);
@@ -1102,6 +1128,37 @@ describe('coordinator: who may verify a unit', () => {
       if (log.checks.some((c) => c.reason === 'vouch')) caughtByVouch++;
     }
     expect(caughtByVouch).toBeGreaterThan(0);
+  });
+
+  it('counts a young key\'s answer only beside two mature ones: a throwaway liar and one grown partner are caught, not verified', () => {
+    const reputation = new ReputationBook();
+    const [liar, partner, honestKey] = [key(0x11), key(0x22), key(0x33)];
+    for (let i = 0; i < 40; i++) for (const w of [partner, honestKey]) reputation.recordGood(w);
+    const { coord, clock } = setup({ units: 1, reputation, adaptiveStreak: 1000, defence: { freshCheck: 0 } });
+    coord.introduce(liar, { group: 'a' });
+    coord.introduce(partner, { group: 'b' });
+    coord.introduce(honestKey, { group: 'c' });
+    const submit = (w: string, x: Assignment, hash: Uint8Array): SubmitOutcome => {
+      clock.advance(20);
+      return coord.submit(w, x.lease, x.unit, hash, 20);
+    };
+    // a fresh key lies at once; a grown key agrees with it, from another address group
+    const [l] = coord.assign(liar, 1);
+    submit(liar, l!, forged(0));
+    const [p] = coord.assign(partner, 1);
+    expect(p!.unit).toBe(0);
+    submit(partner, p!, forged(0));
+    expect(coord.verifiedHash(0)).toBeUndefined();
+    expect(coord.localChecks()).toEqual([]); // a mature key's answer is wanted, not the tasker's
+    // the second mature answer disagrees: the tasker decides, and both liars are caught
+    const [h] = coord.assign(honestKey, 1);
+    expect(h!.unit).toBe(0);
+    submit(honestKey, h!, truth(0));
+    expect(coord.localChecks().map((c) => c.reason)).toEqual(['tiebreak']);
+    const judged = coord.resolveLocal(0, truth(0));
+    expect(judged.filter((j) => j.status === 'rejected').map((j) => j.worker).sort()).toEqual([liar, partner].sort());
+    expect(coord.verifiedHash(0)).toEqual(truth(0));
+    expect(coord.isComplete()).toBe(true);
   });
 
   it('never lets keys of one address group verify a unit among themselves', () => {

@@ -16,17 +16,26 @@ export interface Attack {
   adversary: AdversaryConfig;
 }
 
-/** Every attack at `share` of the compute with `identities` keys: each mode, colluders both in one /16 and spread over 256. */
+/**
+ * Every attack at `share` of the compute with `identities` keys: each mode;
+ * colluders in one /16 and spread over 256, split into eight independent
+ * cells (one caught key unravels only its cell), holding every lease to its
+ * deadline in the hope of a partner, and agreeing with throwaway keys that
+ * lie once each.
+ */
 export function attacks(share: number, identities = 1_000): Attack[] {
-  const modes: Array<[string, AdversaryMode, AdversaryConfig['spread']]> = [
+  const modes: Array<[string, AdversaryMode, AdversaryConfig['spread'], Partial<AdversaryConfig>?]> = [
     ['wrong', 'wrong', 'one'],
     ['lazy', 'lazy', 'one'],
     ['ramp', 'ramp', 'one'],
     ['colluding', 'colluding', 'one'],
     ['colluding-spread', 'colluding', 256],
+    ['colluding-cells', 'colluding', 256, { cells: 8 }],
+    ['colluding-patient', 'colluding', 256, { holdShare: 1 }],
+    ['colluding-liars', 'colluding', 256, { liars: true }],
     ['copying', 'copying', 'one'],
   ];
-  return modes.map(([name, mode, spread]) => ({ name, adversary: { mode, share, identities, spread } }));
+  return modes.map(([name, mode, spread, extra]) => ({ name, adversary: { mode, share, identities, spread, ...extra } }));
 }
 
 export interface CampaignFigures {

@@ -18,6 +18,14 @@
 //    forged hash without computing it.
 // 4. Otherwise stay clean: listed checks, a young key's units, and every
 //    lease no partner showed up for within `holdMs` are computed honestly.
+//
+// With `liars`, the coalition plays another game once its checks are listed:
+// throwaway keys lie at once, each on one unit that is not a listed check,
+// posting it on the board, and take a fresh key; grown members send the same
+// forged hash for every posted unit they are handed, and compute everything
+// else. A throwaway key is never caught with anything it vouched for, since it
+// vouched for nothing else; a member is caught only if a unit it agreed on is
+// checked.
 
 import { forgedHash, garbageHash } from './rng.ts';
 import { IdentityBudget, SimWorker } from './worker.ts';
@@ -42,6 +50,14 @@ export interface CoalitionOptions {
   probeMs: number;
   /** The address group of each new throwaway key. */
   group: () => string;
+  /**
+   * Independent cells the members are split into, round robin. A cell lies
+   * only with its own members, so one caught key unravels its cell alone:
+   * many small cells trade opportunities for survival.
+   */
+  cells?: number;
+  /** Throwaway keys lie, one unit each, and members agree with them (see above). */
+  liars?: boolean;
 }
 
 export class Coalition {
@@ -59,6 +75,7 @@ export class Coalition {
   /** Accepted results per key. */
   private readonly accepted = new Map<string, number>();
   private readonly members: SimWorker[] = [];
+  private readonly cellOf = new Map<SimWorker, number>();
 
   constructor(
     private readonly env: WorkerEnv,
@@ -76,6 +93,7 @@ export class Coalition {
   /** A member machine, to be started by the caller. */
   member(id: string, spec: MachineSpec): SimWorker {
     const w = new SimWorker(id, spec, this.memberStrategy, this.budget, this.env);
+    this.cellOf.set(w, this.members.length % (this.options.cells ?? 1));
     this.members.push(w);
     return w;
   }
@@ -97,10 +115,13 @@ export class Coalition {
     kind: 'colluding',
     hoard: () => 1,
     act: (w) => {
+      if (this.ready && this.options.liars) return this.lieOnce(w);
       if (this.ready) return w.retire();
       for (const job of w.held()) w.fake(job, garbageHash(job.unit, w.random), this.options.probeMs, this.options.probeMs);
     },
     outcome: (w, job) => {
+      // A liar's key has told its one lie: the next comes under a fresh key.
+      if (this.ready && this.options.liars) return void (w.key === job.key && w.newKey());
       if (w.banned.has(job.key) && !this.checks.has(job.unit)) {
         this.checks.add(job.unit);
         this.quiet = 0;
@@ -116,17 +137,30 @@ export class Coalition {
     const exhausted = this.probeMachines.every((p) => p.retired);
     if (!found && this.quiet < probeQuiet && !exhausted) return;
     this.ready = true;
-    for (const p of this.probeMachines) if (!p.retired) p.retire();
+    if (!this.options.liars) for (const p of this.probeMachines) if (!p.retired) p.retire();
     for (const m of this.members) m.wake(m.now);
+  }
+
+  private lieOnce(w: SimWorker): void {
+    for (const job of w.held()) {
+      // A listed check would only ban the key: it is given back unanswered.
+      if (this.checks.has(job.unit)) {
+        w.newKey();
+        return;
+      }
+      this.forged.set(job.unit, { w, key: w.key });
+      w.fake(job, forgedHash(job.unit), this.options.probeMs, this.options.probeMs);
+    }
   }
 
   // ---- steps 2 to 4: members ----
 
   private partnered(unit: number, w: SimWorker): boolean {
     // A partner who already sent the forged hash, still under the key it sent it with (not banned since).
+    const cell = this.cellOf.get(w);
     const f = this.forged.get(unit);
-    if (f && f.w !== w && f.w.key === f.key) return true;
-    for (const other of this.holders.get(unit) ?? []) if (other !== w) return true;
+    if (f && f.w !== w && f.w.key === f.key) return this.cellOf.get(f.w) === cell;
+    for (const other of this.holders.get(unit) ?? []) if (other !== w && this.cellOf.get(other) === cell) return true;
     return false;
   }
 
@@ -155,7 +189,8 @@ export class Coalition {
       const grown = (this.accepted.get(w.key) ?? 0) >= this.options.lieAfter;
       const mayLie = this.ready && grown;
       for (const job of held) {
-        if (!mayLie || this.checks.has(job.unit) || !this.partnered(job.unit, w)) continue;
+        const agree = this.options.liars ? this.forged.has(job.unit) : this.partnered(job.unit, w);
+        if (!mayLie || this.checks.has(job.unit) || !agree) continue;
         const { delayMs, runMs } = w.plausible(job);
         this.forged.set(job.unit, { w, key: w.key });
         w.fake(job, forgedHash(job.unit), delayMs, runMs);

@@ -20,12 +20,18 @@ export interface AdversaryConfig {
   identities: number;
   /** Its addresses: all in one /16, or spread over this many /16s. */
   spread: 'one' | number;
-  /** Colluders and copiers: how long a lease is held for a partner or a leak. Default leaseMs / 2. */
+  /** Colluders and copiers: how long a lease is held for a partner or a leak. Default `holdShare` of the lease. */
   holdMs?: number;
+  /** Colluders and copiers: the share of the lease a unit is held for when `holdMs` is not given. Default 0.5. */
+  holdShare?: number;
   /** Copiers: how long after a result is sent it can be read. Default 500 ms. */
   leakDelayMs?: number;
   /** Colluders: accepted results a key needs before it lies. Default the policy's maturity (DEFENCE.matureAfter), which the adversary can read. */
   lieAfter?: number;
+  /** Colluders: independent cells the coalition's machines are split into. Default 1. */
+  cells?: number;
+  /** Colluders: throwaway keys lie once each and members agree with them, instead of members lying in pairs. */
+  liars?: boolean;
 }
 
 export interface PopulationConfig {
@@ -77,7 +83,7 @@ export function buildPopulation(
   const groups = adv.spread === 'one' ? [randomGroup(random)] : Array.from({ length: adv.spread }, () => randomGroup(random));
   const group = (): string => groups[Math.floor(random() * groups.length)]!;
   const budget = new IdentityBudget(adv.identities);
-  const holdMs = adv.holdMs ?? options.leaseMs / 2;
+  const holdMs = adv.holdMs ?? options.leaseMs * (adv.holdShare ?? 0.5);
   let coalition: Coalition | undefined;
   let strategy: Strategy;
   switch (adv.mode) {
@@ -107,6 +113,8 @@ export function buildPopulation(
         probeShare: 0.5,
         probeMs: 50,
         group,
+        ...(adv.cells ? { cells: adv.cells } : {}),
+        ...(adv.liars ? { liars: true } : {}),
       });
       strategy = honest; // unused: members get the coalition's strategy
       break;

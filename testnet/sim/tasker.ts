@@ -92,6 +92,7 @@ export class SimTasker {
   /** Simulated time at which every unit was verified, once it is. */
   doneAt: number | undefined;
   private readonly clients = new Map<string, TaskerClient>();
+  private readonly groups = new Map<string, string>();
   /** Standing claims: key → units still wanted. */
   private readonly waiting = new Map<string, number>();
   private readonly checks: LocalCheck[] = [];
@@ -138,6 +139,7 @@ export class SimTasker {
   /** A worker key greets the tasker from an address in `group`. */
   join(key: string, group: string, client: TaskerClient): void {
     this.clients.set(key, client);
+    this.groups.set(key, group);
     this.coordinator.introduce(key, { group });
   }
 
@@ -148,6 +150,9 @@ export class SimTasker {
       return;
     }
     if (want <= 0) return;
+    // As the session does: a key the coordinator forgot while it was idle comes back with its address group.
+    const group = this.groups.get(key);
+    if (group !== undefined) this.coordinator.introduce(key, { group });
     this.waiting.set(key, want);
     this.serve(key);
   }
@@ -176,6 +181,7 @@ export class SimTasker {
     this.waiting.delete(key);
     this.coordinator.workerLost(key);
     this.clients.delete(key);
+    this.groups.delete(key);
   }
 
   private serve(key: string): void {

@@ -214,6 +214,11 @@ export class SimWorker {
     this.wake(this.now);
   }
 
+  /** Abandons this key for a fresh one, if the budget allows; retires otherwise. */
+  newKey(): boolean {
+    return this.rekey();
+  }
+
   /** Drops every job (they belonged to the old key) and greets under a new key, if the budget allows. */
   private rekey(): boolean {
     for (const job of [...this.jobs.values()]) this.drop(job);
