@@ -49,7 +49,7 @@ async function startMint(db: string, admin: Uint8Array): Promise<{ child: ChildP
       clearTimeout(timer);
       resolve(line.trim());
     });
-    child.once('exit', (code) => reject(new Error(`cycles mint exited with ${code}`)));
+    child.once('exit', (code) => reject(new SpareCyclesError('INTERNAL', `cycles mint exited with ${code}`)));
   });
   return { child, url };
 }

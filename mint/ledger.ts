@@ -37,7 +37,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { fromHex, toHex } from '../protocol/bytes.ts';
-import { MintError, VersionError, type MintErrorCode } from '../protocol/errors.ts';
+import { MintError, type MintErrorCode, SpareCyclesError, VersionError } from '../protocol/errors.ts';
 
 export type Statements = ReturnType<typeof prepare>;
 
@@ -213,7 +213,7 @@ export class Ledger {
    * with the commit's failure.
    */
   submit<T>(apply: (s: Statements) => T, kind?: string): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error('ledger is closed'));
+    if (this.#closed) return Promise.reject(new SpareCyclesError('INTERNAL', 'ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ apply, kind, resolve, reject } as Pending<unknown>);
       // While a sync runs, requests wait and join the commit after it (see #sync).

@@ -67,7 +67,7 @@ export class MintServer {
 
   /** Listens on the options' host and port (0 picks a free one). */
   start(): Promise<void> {
-    if (this.#starting || this.#stopping) return Promise.reject(new Error('mint server: start() after start() or stop()'));
+    if (this.#starting || this.#stopping) return Promise.reject(new SpareCyclesError('INTERNAL', 'mint server: start() after start() or stop()'));
     this.#starting = this.#listen();
     return this.#starting;
   }
@@ -220,7 +220,7 @@ export class MintServer {
       case 'redeem':
         return messageJson(await this.mint.redeem(messageBytesOf(await body()), charge));
     }
-    throw new Error(`route ${route} has no handler`);
+    throw new SpareCyclesError('INTERNAL', `route ${route} has no handler`);
   }
 
   #refusal(error: unknown, route: string): SpareCyclesError {

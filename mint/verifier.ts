@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { checkCredit } from '../protocol/credits/bdhke.ts';
 import type { CreditCurve } from '../protocol/credits/curve.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 export interface CheckJob {
   k: Uint8Array;
@@ -68,7 +69,7 @@ export function threadChecker(): CreditChecker {
       inFlight.clear();
     };
     w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`the credit-checking thread exited with ${code}`)));
+    w.on('exit', (code) => fail(new SpareCyclesError('INTERNAL', `the credit-checking thread exited with ${code}`)));
     return w;
   };
 

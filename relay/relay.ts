@@ -38,6 +38,7 @@ import { OfferItems } from './offer-item.ts';
 import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits } from '../serve/rate-limit.ts';
 import { Signalling } from '../serve/signalling.ts';
 import { WebSocketServer, type WsServer, type WsSocket } from '../serve/ws.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 export type { RateLimits } from '../serve/rate-limit.ts';
 
@@ -178,12 +179,12 @@ export class RelayServer {
 
   /** The relay's current signed descriptor (also at GET /descriptor). */
   get descriptor(): RelayDescriptor {
-    if (!this.#descriptor) throw new Error('relay: no descriptor before start()');
+    if (!this.#descriptor) throw new SpareCyclesError('INTERNAL', 'relay: no descriptor before start()');
     return this.#descriptor.current;
   }
 
   async start(): Promise<void> {
-    if (this.#http || this.#stopping) throw new Error('relay: start() after start() or stop()');
+    if (this.#http || this.#stopping) throw new SpareCyclesError('INTERNAL', 'relay: start() after start() or stop()');
     const http = createServer((req, res) => this.#route(req, res));
     const wss = new WebSocketServer({
       noServer: true,
@@ -270,7 +271,7 @@ export class RelayServer {
 
   /** Republishes the descriptor now (a fresh ts): put under the relay's key and announce on the relay topic. */
   publishDescriptor(): Promise<void> {
-    if (!this.#descriptor) return Promise.reject(new Error('relay: publishDescriptor() before start()'));
+    if (!this.#descriptor) return Promise.reject(new SpareCyclesError('INTERNAL', 'relay: publishDescriptor() before start()'));
     return this.#descriptor.publish();
   }
 

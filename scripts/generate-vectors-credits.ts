@@ -37,11 +37,12 @@ import {
 } from '../protocol/credits/keyset.ts';
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../protocol/bytes.ts';
 import { CREDIT_DOMAINS } from '../protocol/constants.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 const CURVES: CreditCurve[] = [nobleCurve, await loadSodiumCurve()];
 
 function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`generate-vectors-credits: ${what}`);
+  if (!ok) throw new SpareCyclesError('INTERNAL', `generate-vectors-credits: ${what}`);
 }
 
 /** Runs `f` on every backend and returns the result only if all give the same bytes. */

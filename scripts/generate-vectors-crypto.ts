@@ -16,15 +16,16 @@ import { Identity } from '../protocol/crypto/identity.ts';
 import { naclCrypto } from '../protocol/crypto/nacl.ts';
 import { ed25519Library, nodeCrypto, opensslCrypto } from '../protocol/crypto/node.ts';
 import { signDomain } from '../protocol/crypto/sign.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 // Both Node libraries, so the vectors pin what each would accept raw.
 const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto, opensslCrypto];
-if (ed25519Library !== 'libsodium') throw new Error('generate-vectors-crypto: needs sodium-native, to pin both Node libraries');
+if (ed25519Library !== 'libsodium') throw new SpareCyclesError('INTERNAL', 'generate-vectors-crypto: needs sodium-native, to pin both Node libraries');
 const ED25519_FILE = new URL('../test/vectors/ed25519.json', import.meta.url);
 const X25519_FILE = new URL('../test/vectors/x25519.json', import.meta.url);
 
 function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`generate-vectors-crypto: ${what}`);
+  if (!ok) throw new SpareCyclesError('INTERNAL', `generate-vectors-crypto: ${what}`);
 }
 
 /** Runs `f` on every backend and returns the result only if all give the same bytes. */

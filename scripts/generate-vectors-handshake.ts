@@ -16,7 +16,7 @@ import { Identity } from '../protocol/crypto/identity.ts';
 import { naclCrypto } from '../protocol/crypto/nacl.ts';
 import { nobleCrypto } from '../protocol/crypto/noble.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
-import type { SpareCyclesError } from '../protocol/errors.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 import {
   Initiation,
   TimestampGuard,
@@ -42,7 +42,7 @@ const TO_TASKER = utf8('d1:t5:claime');
 const TO_WORKER = utf8('d1:t6:assigne');
 
 function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`generate-vectors-handshake: ${what}`);
+  if (!ok) throw new SpareCyclesError('INTERNAL', `generate-vectors-handshake: ${what}`);
 }
 
 function run(backend: CryptoBackend) {

@@ -9,6 +9,7 @@ import { naclCrypto } from '../protocol/crypto/nacl.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { encodeManifest, signManifest } from '../protocol/manifest.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 const SEED = new Uint8Array(32).fill(7);
 const CREATED = 1_800_000_000;
@@ -21,8 +22,8 @@ const task = await loadTaskDir(nodeCrypto, new URL('../examples/mandelbrot', imp
 const manifest = signManifest(nodeCrypto, SEED, task.body);
 const bytes = encodeManifest(manifest);
 const again = encodeManifest(signManifest(naclCrypto, SEED, task.body));
-if (toHex(again) !== toHex(bytes)) throw new Error('backends disagree on the manifest signature');
-if (toHex(manifest.noise) !== toHex(identity.noise.publicKey)) throw new Error('the manifest names another Noise key than its seed yields');
+if (toHex(again) !== toHex(bytes)) throw new SpareCyclesError('INTERNAL', 'backends disagree on the manifest signature');
+if (toHex(manifest.noise) !== toHex(identity.noise.publicKey)) throw new SpareCyclesError('INTERNAL', 'the manifest names another Noise key than its seed yields');
 
 const vectors = {
   description: 'The examples/mandelbrot manifest, signed by seed 0707…07 at unix time 1800000000 with deadline "+24h".',

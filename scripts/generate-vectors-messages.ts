@@ -22,6 +22,7 @@ import {
   type SignedMessage,
   type UnsignedMessage,
 } from '../protocol/messages/index.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 const backend = nodeCrypto;
 
@@ -287,7 +288,7 @@ const bad = (name: string, stage: Invalid['stage'], error: ErrorName, field: str
 
 const find = (name: string) => {
   const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer, ...ackSigned].find((v) => v.name === name);
-  if (!found) throw new Error(`no vector ${name}`);
+  if (!found) throw new SpareCyclesError('INTERNAL', `no vector ${name}`);
   return found.msg;
 };
 const claimMsg = find('claim') as SignedMessage & { t: 'claim' };
@@ -325,7 +326,7 @@ const sortedEntries = (msg: Message) =>
   Object.entries(form(msg)).filter((e): e is [string, BInput] => e[1] !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
 const replaceOnce = (bytes: Uint8Array, from: string, to: string): Uint8Array => {
   const text = Buffer.from(bytes).toString('latin1');
-  if (!text.includes(from)) throw new Error(`no ${from} in vector`);
+  if (!text.includes(from)) throw new SpareCyclesError('INTERNAL', `no ${from} in vector`);
   return new Uint8Array(Buffer.from(text.replace(from, to), 'latin1'));
 };
 
@@ -441,7 +442,7 @@ bad('all-zero sig', 'verify', 'SignatureError', 'sig', tamper(receiptMsg, (d) =>
     sig[32 + i] = sum & 0xff;
     carry = sum >> 8;
   }
-  if (carry !== 0) throw new Error('S + L overflowed 256 bits, which a valid S never does');
+  if (carry !== 0) throw new SpareCyclesError('INTERNAL', 'S + L overflowed 256 bits, which a valid S never does');
   bad('non-canonical sig (S + L)', 'verify', 'SignatureError', 'sig', tamper(paymentMsg, (d) => (d.sig = sig)));
 }
 {

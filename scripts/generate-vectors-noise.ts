@@ -17,6 +17,7 @@ import { naclCrypto } from '../protocol/crypto/nacl.ts';
 import { nobleCrypto } from '../protocol/crypto/noble.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { IkInitiator, IkResponder, staticKeyFromSecret, type NoiseSession } from '../protocol/noise.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 interface Upstream {
   source: string;
@@ -83,7 +84,7 @@ const SMALL_ORDER = [
 ];
 
 function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`generate-vectors-noise: ${what}`);
+  if (!ok) throw new SpareCyclesError('INTERNAL', `generate-vectors-noise: ${what}`);
 }
 
 /** Runs one vector: the two handshake messages, then transport messages alternating initiator, responder. */

@@ -84,7 +84,7 @@ function hopJson(h: ReturnType<typeof walk>[number]) {
 /** The same JSON from every backend, or nothing is written. */
 function agreed<T>(name: string, make: (backend: CryptoBackend) => T): T {
   const [first, ...rest] = backends.map((b) => ({ name: b.name, json: JSON.stringify(make(b)) }));
-  for (const other of rest) if (other.json !== first!.json) throw new Error(`${name}: ${other.name} differs from ${first!.name}`);
+  for (const other of rest) if (other.json !== first!.json) throw new SpareCyclesError('INTERNAL', `${name}: ${other.name} differs from ${first!.name}`);
   return JSON.parse(first!.json) as T;
 }
 
@@ -101,7 +101,7 @@ const forward = forwardCases.map((c) =>
     const { firstHop, packet } = createPacket(backend, { epoch: EPOCH, route: route(c.hops, c.delays), destination, message: c.message, ephemeral });
     const hops = walk(backend, firstHop, packet);
     const last = hops.at(-1)!.out;
-    if (last.kind !== 'deliver' || !equalBytes(last.message, c.message)) throw new Error(`${c.name}: does not deliver its message`);
+    if (last.kind !== 'deliver' || !equalBytes(last.message, c.message)) throw new SpareCyclesError('INTERNAL', `${c.name}: does not deliver its message`);
     return {
       name: c.name,
       route: c.hops,
@@ -123,7 +123,7 @@ const surb = agreed('reply block', (backend) => {
   const { firstHop, packet } = replyPacket(backend, made.surb, message);
   const hops = walk(backend, firstHop, packet);
   const last = hops.at(-1)!.out;
-  if (last.kind !== 'reply' || !equalBytes(openReply(backend, made.secrets, last.payload), message)) throw new Error('reply block: the reply does not open');
+  if (last.kind !== 'reply' || !equalBytes(openReply(backend, made.secrets, last.payload), message)) throw new SpareCyclesError('INTERNAL', 'reply block: the reply does not open');
   return {
     name: 'a reply block over three relays',
     route: 3,
@@ -203,10 +203,10 @@ const invalid = invalidCases.map((c) => {
     try {
       processPacket(backend, packet, { keys: { secretFor: (e) => (e === EPOCH ? relay.secret : undefined) }, replay: new MemoryReplayStore() });
     } catch (error) {
-      if (!(error instanceof SpareCyclesError) || error.name !== c.error || error.code !== c.code) throw new Error(`${c.name}: expected ${c.code}, got ${String(error)}`);
+      if (!(error instanceof SpareCyclesError) || error.name !== c.error || error.code !== c.code) throw new SpareCyclesError('INTERNAL', `${c.name}: expected ${c.code}, got ${String(error)}`);
       continue;
     }
-    throw new Error(`${c.name}: accepted by ${backend.name}`);
+    throw new SpareCyclesError('INTERNAL', `${c.name}: accepted by ${backend.name}`);
   }
   return { name: c.name, relay: c.relay ?? 0, ...(c.edit === undefined ? {} : { edit: c.edit }), error: c.error, code: c.code };
 });
@@ -217,7 +217,7 @@ const invalid = invalidCases.map((c) => {
   processPacket(nodeCrypto, invalidBase, { keys, replay });
   try {
     processPacket(nodeCrypto, invalidBase, { keys, replay });
-    throw new Error('a replay was accepted');
+    throw new SpareCyclesError('INTERNAL', 'a replay was accepted');
   } catch (error) {
     if (!(error instanceof SpareCyclesError) || error.code !== 'ONION_REPLAY') throw error;
   }

@@ -14,6 +14,7 @@ import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
 import { LIMITS, RESULT_CIPHER } from '../protocol/constants.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { openResultFile, resultFileAad, resultFileNonce, sealResultFile } from '../protocol/result-cipher.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 /** Fixed bytes from a label: sha256 chained as far as needed. */
 function det(label: string, length: number): Uint8Array {
@@ -46,8 +47,8 @@ const valid = cases.map((c) => {
   const nonce = resultFileNonce(c.unit);
   const aad = resultFileAad(c.task, c.unit);
   const sealed = sealResultFile(c.key, c.task, c.unit, c.output);
-  if (!equalBytes(sealed, nodeSeal(c.key, nonce, aad, c.output))) throw new Error(`${c.name}: node:crypto seals it otherwise`);
-  if (!equalBytes(openResultFile(c.key, c.task, c.unit, sealed), c.output)) throw new Error(`${c.name}: does not open`);
+  if (!equalBytes(sealed, nodeSeal(c.key, nonce, aad, c.output))) throw new SpareCyclesError('INTERNAL', `${c.name}: node:crypto seals it otherwise`);
+  if (!equalBytes(openResultFile(c.key, c.task, c.unit, sealed), c.output)) throw new SpareCyclesError('INTERNAL', `${c.name}: does not open`);
   return {
     name: c.name,
     key: toHex(c.key),
@@ -78,10 +79,10 @@ const invalid = [
   try {
     openResultFile(c.key, c.task, c.unit, c.sealed);
   } catch (error) {
-    if ((error as Error).name !== c.error) throw new Error(`${c.name}: expected ${c.error}, got ${String(error)}`);
+    if ((error as Error).name !== c.error) throw new SpareCyclesError('INTERNAL', `${c.name}: expected ${c.error}, got ${String(error)}`);
     return { name: c.name, key: toHex(c.key), task: toHex(c.task), unit: c.unit, sealed: toHex(c.sealed), error: c.error, field: c.field };
   }
-  throw new Error(`${c.name}: opened`);
+  throw new SpareCyclesError('INTERNAL', `${c.name}: opened`);
 });
 
 const file = {

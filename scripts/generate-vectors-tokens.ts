@@ -18,9 +18,10 @@ import { hashToCurve } from '../protocol/credits/bdhke.ts';
 import { nobleCurve } from '../protocol/credits/curve.ts';
 import { DENOMINATIONS, deriveKeyset, type Keyset } from '../protocol/credits/keyset.ts';
 import { TOKEN_PREFIX, decodeToken, encodeToken, type TokenCredit } from '../protocol/credits/token.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 function check(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`generate-vectors-tokens: ${what}`);
+  if (!ok) throw new SpareCyclesError('INTERNAL', `generate-vectors-tokens: ${what}`);
 }
 
 const bytes32 = (label: string) => sha512(utf8(`sparecycles/test-vector/tokens/${label}`)).subarray(0, 32);

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server } from 'bittorrent-tracker';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 // Big enough for 82 WebRTC offers with full SDP; ws would otherwise take 100 MiB.
 export const WS_MAX_PAYLOAD = 256 * 1024;
@@ -35,7 +36,7 @@ export class Signalling {
       stats: false,
       ws: { noServer: true, maxPayload: WS_MAX_PAYLOAD, clientTracking: true },
       // The library forwards offers[i].offer unchecked, outside any try: refuse malformed ones first.
-      filter: (_infoHash, params, cb) => cb(params.offers !== undefined && !validOffers(params.offers) ? new Error('invalid offers') : null),
+      filter: (_infoHash, params, cb) => cb(params.offers !== undefined && !validOffers(params.offers) ? new SpareCyclesError('PROTOCOL', 'invalid offers') : null),
     });
     this.#server.on('warning', (err: Error) => options.warn?.(err.message));
     this.#server.on('error', (err: Error) => options.warn?.(err.message));

@@ -23,6 +23,7 @@ import type { Identity } from '../protocol/crypto/identity.ts';
 import { sealSigned, signMessage } from '../protocol/messages/index.ts';
 import type { Offer, Unsigned } from '../protocol/messages/index.ts';
 import { messageExtension } from '../protocol/wire.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 /** What the tasker chooses; the publisher adds type, version, seq, key and signature. */
 export type OfferFields = Omit<Offer, 't' | 'v' | 'seq' | 'tasker' | 'sig'>;
@@ -65,13 +66,13 @@ export class OfferPublisher {
   /** The endpoint's TCP port (the one announced on the topic). */
   get port(): number {
     const address = this.#server?.address();
-    if (!address || typeof address === 'string') throw new Error('the offer endpoint is not listening');
+    if (!address || typeof address === 'string') throw new SpareCyclesError('INTERNAL', 'the offer endpoint is not listening');
     return address.port;
   }
 
   /** The signed offer the endpoint serves and the DHT holds. */
   get current(): Offer {
-    if (!this.#offer) throw new Error('no offer yet: call start() first');
+    if (!this.#offer) throw new SpareCyclesError('INTERNAL', 'no offer yet: call start() first');
     return this.#offer;
   }
 
@@ -80,7 +81,7 @@ export class OfferPublisher {
    * the endpoint. Rejects, with everything closed again, if any step fails.
    */
   async start(fields: OfferFields): Promise<void> {
-    if (this.#server) throw new Error('the offer publisher is already started');
+    if (this.#server) throw new SpareCyclesError('INTERNAL', 'the offer publisher is already started');
     this.#offer = this.#sign(fields, 1);
     const server = net.createServer((socket) => this.#accept(socket));
     this.#server = server;

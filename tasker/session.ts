@@ -241,7 +241,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     // Pay in these has not reached its workers yet: say so, for whoever settles with them.
     if (this.outbox.size > 0) this.options.log({ level: 'warn', event: 'receipts-undelivered', count: this.outbox.size });
     await this.outbox.flush().catch((error: Error) => this.options.log({ level: 'error', event: 'receipt-store-failed', message: error.message }));
-    if (!this.finished) this.rejectDone(new Error('the tasker stopped before the task was done'));
+    if (!this.finished) this.rejectDone(new SpareCyclesError('INTERNAL', 'the tasker stopped before the task was done'));
   }
 
   // ---- channel events -----------------------------------------------------------------
@@ -613,7 +613,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       const outputs = Array.from({ length: this.manifest.units }, (_, unit) => {
         const hash = toHex(this.coordinator.verifiedHash(unit)!);
         const output = this.outputs.get(unit)?.get(hash);
-        if (!output) throw new Error(`unit ${unit} was verified but its output is missing`);
+        if (!output) throw new SpareCyclesError('INTERNAL', `unit ${unit} was verified but its output is missing`);
         return output;
       });
       this.resolveDone(mergeOutputs(this.manifest, outputs));

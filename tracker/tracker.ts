@@ -9,6 +9,7 @@ import { isIP, type Socket } from 'node:net';
 import { Server, type AnnounceParams, type PeerType } from 'bittorrent-tracker';
 import { encode } from '../protocol/bencode.ts';
 import { validOffers, WS_MAX_PAYLOAD } from '../serve/signalling.ts';
+import { SpareCyclesError } from '../protocol/errors.ts';
 
 export type LogLine = Record<string, unknown>;
 
@@ -67,12 +68,12 @@ export class TrackerServer {
   }
 
   async start(): Promise<void> {
-    if (this.#server || this.#stopping) throw new Error('tracker: start() after start() or stop()');
+    if (this.#server || this.#stopping) throw new SpareCyclesError('INTERNAL', 'tracker: start() after start() or stop()');
     for (let attempt = 1; ; attempt++) {
       const server = this.#create();
       try {
         this.#port = await bind(server, this.#opts.port ?? 0, this.#host);
-        if (this.#stopping) throw new Error('tracker: stop() called during start()');
+        if (this.#stopping) throw new SpareCyclesError('INTERNAL', 'tracker: stop() called during start()');
         this.#server = server;
         break;
       } catch (err) {
@@ -150,13 +151,13 @@ export class TrackerServer {
   #admit(infoHash: string, params: AnnounceParams): Error | null {
     // The library forwards offers[i].offer to other WebSocket peers without
     // checking, outside any try: `offers: [null]` would crash the process.
-    if (params.offers !== undefined && !validOffers(params.offers)) return new Error('invalid offers');
+    if (params.offers !== undefined && !validOffers(params.offers)) return new SpareCyclesError('PROTOCOL', 'invalid offers');
     if (!this.#opts.filter) return null;
     try {
-      return this.#opts.filter(infoHash, params.type) ? null : new Error('torrent not allowed on this tracker');
+      return this.#opts.filter(infoHash, params.type) ? null : new SpareCyclesError('PROTOCOL', 'torrent not allowed on this tracker');
     } catch (err) {
       this.#emit('error', 'error', { message: `filter threw: ${(err as Error).message}` });
-      return new Error('tracker filter failed');
+      return new SpareCyclesError('INTERNAL', 'tracker filter failed');
     }
   }
 

@@ -29,6 +29,7 @@ import { webTorrentPort } from '../../worker/browser/webtorrent-port.ts';
 import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
 import type { EngineStatus, OffscreenConfig } from './messages.ts';
 import type { Settings } from './settings.ts';
+import { SpareCyclesError } from '../../protocol/errors.ts';
 
 export interface ClientOptions {
   tracker: { rtcConfig?: { iceServers: unknown[] } };
@@ -151,7 +152,7 @@ export class EngineHost {
     // loses both torrents without an error.
     this.client?.destroy();
     this.client = this.deps.createClient(clientOptions(settings));
-    this.client.on('error', (error) => this.warn(typeof error === 'string' ? new Error(error) : error));
+    this.client.on('error', (error) => this.warn(typeof error === 'string' ? new SpareCyclesError('NETWORK', error) : error));
     this.generation++;
     const budget = cpuBudget(settings.cpu, this.deps.cores);
     this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });

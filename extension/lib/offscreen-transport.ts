@@ -5,6 +5,7 @@
 // hands them to BackgroundController.handle, so `events` is not used here.
 
 import type { EngineCommand, EngineTransport } from './engine-transport.ts';
+import { SpareCyclesError } from '../../protocol/errors.ts';
 
 /** The part of browser.offscreen used here. */
 export interface OffscreenApi {
@@ -25,7 +26,7 @@ export function offscreenTransport(deps: OffscreenTransportDeps): EngineTranspor
   const { offscreen } = deps;
   return {
     async open() {
-      if (!offscreen) throw new Error('this browser has no offscreen documents: this is the Chromium build (Firefox has its own, wxt build -b firefox)');
+      if (!offscreen) throw new SpareCyclesError('INTERNAL', 'this browser has no offscreen documents: this is the Chromium build (Firefox has its own, wxt build -b firefox)');
       if (await offscreen.hasDocument()) return 'existing';
       await offscreen.createDocument({
         url: deps.url,

@@ -17,6 +17,7 @@ import {
 import { askWallet } from '../../lib/wallet-messages.ts';
 import type { ToWallet, WalletSummary } from '../../lib/wallet-messages.ts';
 import { EXPORTED_KEY, readExported } from '../../lib/wallet-store.ts';
+import { SpareCyclesError } from '../../../protocol/errors.ts';
 
 function el<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -101,7 +102,7 @@ export class CreditsView {
       this.say(`Redeeming to “${this.account}”…`, true);
       const outcome = await askWallet(send, 'redeem');
       const text = describeRedeem(outcome);
-      if (outcome.mints.some((m) => m.error)) throw new Error(text);
+      if (outcome.mints.some((m) => m.error)) throw new SpareCyclesError('MINT', text);
       return text;
     });
   }
@@ -111,7 +112,7 @@ export class CreditsView {
       const outcome = await askWallet(send, 'export');
       if (outcome.tokens.length > 0) await this.showExport();
       const text = describeExport(outcome);
-      if (outcome.errors.length > 0) throw new Error(text);
+      if (outcome.errors.length > 0) throw new SpareCyclesError('MINT', text);
       return text;
     });
   }
