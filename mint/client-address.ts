@@ -14,6 +14,7 @@
 // peer: a broken proxy chain shares one budget rather than trusting garbage.
 
 import { isIP } from 'node:net';
+import { UsageError } from '../protocol/errors.ts';
 
 /** Entries read at most, from the right: more proxies than this in a row is a misconfiguration, not a chain. */
 const MAX_HOPS = 16;
@@ -23,7 +24,7 @@ export function trustedProxies(addresses: readonly string[]): ReadonlySet<string
   const out = new Set<string>();
   for (const raw of addresses) {
     const address = normalise(raw.trim());
-    if (address === undefined) throw new RangeError(`trusted proxy: expected an IP address, got ${JSON.stringify(raw.slice(0, 64))}`);
+    if (address === undefined) throw new UsageError(`trusted proxy: expected an IP address, got ${JSON.stringify(raw.slice(0, 64))}`);
     out.add(address);
   }
   return out;

@@ -10,7 +10,7 @@
 // for is refused with RATE_LIMITED and a Retry-After, and costs the mint no
 // more than reading it.
 
-import { MintError } from '../protocol/errors.ts';
+import { MintError, UsageError } from '../protocol/errors.ts';
 import { ipKey } from '../serve/rate-limit.ts';
 
 /**
@@ -77,7 +77,7 @@ export class WorkBudget {
 
   constructor(options: BudgetOptions = DEFAULT_BUDGET) {
     for (const [name, value] of Object.entries(options)) {
-      if (!Number.isFinite(value) || value < 1) throw new RangeError(`budget.${name}: expected a number ≥ 1, got ${value}`);
+      if (!Number.isFinite(value) || value < 1) throw new UsageError(`budget.${name}: expected a number ≥ 1, got ${value}`);
     }
     this.perMinute = options.perMinute;
     this.burst = options.burst;

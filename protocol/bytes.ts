@@ -1,6 +1,8 @@
 // Byte helpers shared by every codec. Uint8Array everywhere: it is what both
 // Node and the browser hand us, and Buffer is Node-only.
 
+import { DecodeError } from './errors.ts';
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function toHex(bytes: Uint8Array): string {
@@ -11,7 +13,7 @@ export function toHex(bytes: Uint8Array): string {
 
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(hex)) {
-    throw new TypeError(`expected an even-length hex string, got ${JSON.stringify(hex.slice(0, 16))}`);
+    throw new DecodeError(`expected an even-length hex string, got ${JSON.stringify(hex.slice(0, 16))}`);
   }
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
@@ -76,7 +78,7 @@ export function toBase64(bytes: Uint8Array): string {
 
 export function fromBase64(text: string): Uint8Array {
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
-    throw new TypeError('expected padded base64');
+    throw new DecodeError('expected padded base64');
   }
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);

@@ -99,6 +99,16 @@ export class NetworkError extends SpareCyclesError {
   }
 }
 
+/**
+ * A caller broke a function's contract: an argument out of its range or of
+ * the wrong kind. A bug in the calling code, never something a peer sent.
+ */
+export class UsageError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('USAGE', message, details);
+  }
+}
+
 /** No answer within a deadline. */
 export class TimeoutError extends SpareCyclesError {
   constructor(message: string, details?: ErrorDetails) {
@@ -272,7 +282,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   NETWORK: NetworkError,
   TIMEOUT: TimeoutError,
   BUSY: codedError('BUSY'),
-  USAGE: codedError('USAGE'),
+  USAGE: UsageError,
   FORMAT: codedError('FORMAT'),
   MISMATCH: codedError('MISMATCH'),
   UNKNOWN_OUTPUT: codedError('UNKNOWN_OUTPUT'),

@@ -21,7 +21,7 @@ import { concatBytes, equalBytes, toHex, utf8 } from './bytes.ts';
 import { MESSAGE_LIMITS, TASK_HANDSHAKE, type Domain } from './constants.ts';
 import type { CryptoBackend } from './crypto/backend.ts';
 import { verifyDomain } from './crypto/sign.ts';
-import { HandshakeError, SpareCyclesError, VersionError } from './errors.ts';
+import { HandshakeError, SpareCyclesError, UsageError, VersionError } from './errors.ts';
 import { CipherState, IkInitiator, IkResponder, NOISE_MAX_MESSAGE, TAGLEN, type StaticKey } from './noise.ts';
 import { bytes, int, list, struct, text, type Infer } from './schema.ts';
 
@@ -212,8 +212,8 @@ export class TimestampGuard {
   #floor = 0;
 
   constructor(limit: number = TASK_HANDSHAKE.timestamps, skewMs: number = HANDSHAKE_SKEW_MS) {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit: expected a positive integer, got ${limit}`);
-    if (!Number.isSafeInteger(skewMs) || skewMs < 0) throw new RangeError(`skewMs: expected a whole number of milliseconds, got ${skewMs}`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`limit: expected a positive integer, got ${limit}`);
+    if (!Number.isSafeInteger(skewMs) || skewMs < 0) throw new UsageError(`skewMs: expected a whole number of milliseconds, got ${skewMs}`);
     this.#limit = limit;
     this.#skewMs = skewMs;
   }

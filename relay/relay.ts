@@ -38,7 +38,7 @@ import { OfferItems } from './offer-item.ts';
 import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits } from '../serve/rate-limit.ts';
 import { Signalling } from '../serve/signalling.ts';
 import { WebSocketServer, type WsServer, type WsSocket } from '../serve/ws.ts';
-import { SpareCyclesError } from '../protocol/errors.ts';
+import { SpareCyclesError, UsageError } from '../protocol/errors.ts';
 
 export type { RateLimits } from '../serve/rate-limit.ts';
 
@@ -123,8 +123,8 @@ export class RelayServer {
   constructor(options: RelayOptions) {
     this.#opts = { ...DEFAULTS, ...definedOnly(options), backend: options.backend, identity: options.identity, dht: options.dht };
     const { host, port } = this.#opts;
-    if (!isIP(host)) throw new TypeError(`host: expected an IP address, got ${JSON.stringify(host)}`);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port: expected 0..65535, got ${port}`);
+    if (!isIP(host)) throw new UsageError(`host: expected an IP address, got ${JSON.stringify(host)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port: expected 0..65535, got ${port}`);
     this.#limits = checkLimits({ ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) });
     const log = options.log ?? jsonLogger(process.stderr);
     this.#log = (line) => {

@@ -315,7 +315,7 @@ const splitInvalid = [-1, 0.5, largestSum + 1, 2 ** 53].map((amount) => {
   } catch (error) {
     name = (error as Error).name;
   }
-  check(name === 'RangeError', `splitAmount(${amount}) did not throw RangeError`);
+  check(name === 'UsageError', `splitAmount(${amount}) did not throw UsageError`);
   return { amount, error: name };
 });
 

@@ -5,6 +5,8 @@
 // one subscriber usually holds, so that rotating addresses inside it buys
 // nothing.
 
+import { UsageError } from '../protocol/errors.ts';
+
 export interface RateLimits {
   /** Requests one WebSocket may make per minute (all of them at once, if it likes). */
   perConnectionPerMinute: number;
@@ -23,7 +25,7 @@ export const DEFAULT_LIMITS: RateLimits = { perConnectionPerMinute: 120, perIpCo
 
 export function checkLimits(limits: RateLimits): RateLimits {
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`limits.${name}: expected a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`limits.${name}: expected a positive integer, got ${value}`);
   }
   return limits;
 }

@@ -1,13 +1,13 @@
 // Merges verified unit outputs, in unit order, by the manifest's rule.
 
 import { concatBytes } from '../protocol/bytes.ts';
-import { SchemaError } from '../protocol/errors.ts';
+import { SchemaError, UsageError } from '../protocol/errors.ts';
 import type { ManifestBody } from '../protocol/manifest.ts';
 import { encodePng } from './png.ts';
 
 export function mergeOutputs(manifest: ManifestBody, outputs: readonly Uint8Array[]): Uint8Array {
   if (outputs.length !== manifest.units) {
-    throw new RangeError(`expected ${manifest.units} unit outputs, got ${outputs.length}`);
+    throw new UsageError(`expected ${manifest.units} unit outputs, got ${outputs.length}`);
   }
   const joined = concatBytes(...outputs);
   const { kind, width, height, channels } = manifest.merge;

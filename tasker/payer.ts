@@ -11,7 +11,7 @@ import { nobleCurve } from '../protocol/credits/curve.ts';
 import { splitAmount, type PublicKeyset } from '../protocol/credits/keyset.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import { NetworkError, SchemaError, SpareCyclesError } from '../protocol/errors.ts';
+import { NetworkError, SchemaError, SpareCyclesError, UsageError } from '../protocol/errors.ts';
 import { signMessage, type BlindSignature } from '../protocol/messages/index.ts';
 import { MintClient } from '../net/mint-client.ts';
 
@@ -53,7 +53,7 @@ export class Payer {
 
   /** Fetches the mint's active keyset; RangeError for a price no keyset can pay. */
   static async connect(options: PayerOptions): Promise<Payer> {
-    if (options.price < 1) throw new RangeError('a task that pays nothing needs no payer');
+    if (options.price < 1) throw new UsageError('a task that pays nothing needs no payer');
     splitAmount(options.price);
     const client = options.client ?? new MintClient(options.mint);
     return new Payer(options, client, await client.activeKeyset(nobleCurve));

@@ -2,6 +2,7 @@
 // enough for a merged image a person can open, with no native dependency.
 
 import { deflateSync } from 'node:zlib';
+import { UsageError } from '../protocol/errors.ts';
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -34,7 +35,7 @@ const COLOUR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4): Uint8Array {
   const stride = width * channels;
   if (pixels.length !== stride * height) {
-    throw new RangeError(`expected ${stride * height} pixel bytes for ${width}×${height}×${channels}, got ${pixels.length}`);
+    throw new UsageError(`expected ${stride * height} pixel bytes for ${width}×${height}×${channels}, got ${pixels.length}`);
   }
   const raw = new Uint8Array((stride + 1) * height);
   for (let y = 0; y < height; y++) {

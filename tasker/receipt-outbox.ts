@@ -19,6 +19,7 @@
 
 import { PAY_LIMITS } from '../protocol/constants.ts';
 import type { Receipt, Sealed } from '../protocol/messages/index.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 export interface OutboxLimits {
   perWorker: number;
@@ -80,7 +81,7 @@ export class MemoryReceiptOutbox implements ReceiptOutbox {
     private readonly dropped: DroppedListener = () => {},
   ) {
     for (const [field, value] of Object.entries(limits)) {
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${field}: expected a positive integer, got ${value}`);
+      if (!Number.isInteger(value) || value < 1) throw new UsageError(`${field}: expected a positive integer, got ${value}`);
     }
   }
 

@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../protocol/bytes.ts';
-import { SpareCyclesError } from '../protocol/errors.ts';
+import { SpareCyclesError, UsageError } from '../protocol/errors.ts';
 import { openMessage } from '../protocol/messages/index.ts';
 import type { Receipt, Sealed } from '../protocol/messages/index.ts';
 import { removeFileDurably, writeFileAtomic } from '../store/atomic-file.ts';
@@ -69,7 +69,7 @@ export class ReceiptFile implements ReceiptOutbox {
 
   /** The receipts kept for `task` (40 hex digits) in `path`, none if there is no file yet. SpareCyclesError FORMAT if it does not read. */
   static async open(path: string, task: string, options: ReceiptFileOptions = {}): Promise<ReceiptFile> {
-    if (!/^[0-9a-f]{40}$/.test(task)) throw new RangeError(`task: expected an info-hash of 40 hex digits, got ${task}`);
+    if (!/^[0-9a-f]{40}$/.test(task)) throw new UsageError(`task: expected an info-hash of 40 hex digits, got ${task}`);
     const file = new ReceiptFile(path, task, options);
     let text: string | undefined;
     try {

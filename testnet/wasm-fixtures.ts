@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import wabtInit from 'wabt';
+import { UsageError } from '../protocol/errors.ts';
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 type Features = Parameters<Wabt['parseWat']>[2];
@@ -27,7 +28,7 @@ export async function compileWat(text: string, features: Features = {}, filename
 
 /** Compiles test/fixtures/wasm/<name>.wat. */
 export async function compileFixture(name: string): Promise<Uint8Array> {
-  if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError(`expected a fixture name like "echo", got ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9-]+$/.test(name)) throw new UsageError(`expected a fixture name like "echo", got ${JSON.stringify(name)}`);
   const url = new URL(`../test/fixtures/wasm/${name}.wat`, import.meta.url);
   return compileWat(await readFile(url, 'utf8'), {}, `${name}.wat`);
 }

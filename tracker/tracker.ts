@@ -9,7 +9,7 @@ import { isIP, type Socket } from 'node:net';
 import { Server, type AnnounceParams, type PeerType } from 'bittorrent-tracker';
 import { encode } from '../protocol/bencode.ts';
 import { validOffers, WS_MAX_PAYLOAD } from '../serve/signalling.ts';
-import { SpareCyclesError } from '../protocol/errors.ts';
+import { SpareCyclesError, UsageError } from '../protocol/errors.ts';
 
 export type LogLine = Record<string, unknown>;
 
@@ -50,9 +50,9 @@ export class TrackerServer {
   constructor(opts: TrackerOptions = {}) {
     this.#opts = opts;
     this.#host = opts.host ?? '127.0.0.1';
-    if (!isIP(this.#host)) throw new TypeError(`host: expected an IP address, got ${JSON.stringify(this.#host)}`);
+    if (!isIP(this.#host)) throw new UsageError(`host: expected an IP address, got ${JSON.stringify(this.#host)}`);
     const port = opts.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port: expected 0..65535, got ${port}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port: expected 0..65535, got ${port}`);
     this.#log = opts.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`));
   }
 

@@ -3,6 +3,8 @@
 // 0.25 is one thread that rests as long as it works. Shared by the extension
 // and `cycles worker`, so a slider means the same thing everywhere.
 
+import { UsageError } from '../protocol/errors.ts';
+
 export interface CpuBudget {
   threads: number;
   /** Fraction of wall time each thread may compute, in (0, 1]. */
@@ -10,8 +12,8 @@ export interface CpuBudget {
 }
 
 export function cpuBudget(fraction: number, cores: number): CpuBudget {
-  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`expected a CPU fraction in (0, 1], got ${fraction}`);
-  if (!(Number.isInteger(cores) && cores >= 1)) throw new RangeError(`expected a core count ≥ 1, got ${cores}`);
+  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`expected a CPU fraction in (0, 1], got ${fraction}`);
+  if (!(Number.isInteger(cores) && cores >= 1)) throw new UsageError(`expected a core count ≥ 1, got ${cores}`);
   const share = fraction * cores;
   const threads = Math.max(1, Math.ceil(share - 1e-9));
   return { threads, dutyCycle: Math.min(1, share / threads) };

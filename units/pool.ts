@@ -15,7 +15,7 @@
 // for this side's event loop, which on a machine whose cores the units keep
 // busy is often slow to be scheduled, and which also carries the networking.
 
-import { SpareCyclesError, UnitCrashError, UnitTimeoutError, fromErrorRecord } from '../protocol/errors.ts';
+import { fromErrorRecord, SpareCyclesError, UnitCrashError, UnitTimeoutError, UsageError } from '../protocol/errors.ts';
 import type { UnitRequest } from '../protocol/unit.ts';
 import { restAfter } from './cpu-budget.ts';
 import type { CpuBudget } from './cpu-budget.ts';
@@ -74,8 +74,8 @@ interface Slot {
 }
 
 function checkBudget({ threads, dutyCycle }: CpuBudget): void {
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`expected a thread count ≥ 1, got ${threads}`);
-  if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new RangeError(`expected a duty cycle in (0, 1], got ${dutyCycle}`);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`expected a thread count ≥ 1, got ${threads}`);
+  if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new UsageError(`expected a duty cycle in (0, 1], got ${dutyCycle}`);
 }
 
 export class UnitPool {

@@ -15,7 +15,7 @@ import { blind, hashToCurve, scalarFromRandom, unblind, verifyDleq } from '../pr
 import { nobleCurve, type CreditCurve } from '../protocol/credits/curve.ts';
 import { DENOMINATIONS, splitAmount, type PublicKeyset } from '../protocol/credits/keyset.ts';
 import { TOKEN_MAX_CREDITS, decodeToken, encodeToken } from '../protocol/credits/token.ts';
-import { KeyError, SpareCyclesError } from '../protocol/errors.ts';
+import { KeyError, SpareCyclesError, UsageError } from '../protocol/errors.ts';
 import { decodeMessage, encodeMessage, type BlindedOutput, type BlindSignature, type Redeem, type RedeemOk } from '../protocol/messages/index.ts';
 import {
   emptyWallet,
@@ -57,10 +57,10 @@ const LARGEST = DENOMINATIONS.at(-1)!;
 
 /** Denominations for `amount`, largest first: splitAmount, with the largest denomination repeated beyond its range. */
 export function splitOutputs(amount: number): number[] {
-  if (!Number.isSafeInteger(amount) || amount < 1) throw new RangeError(`expected a positive whole amount, got ${amount}`);
+  if (!Number.isSafeInteger(amount) || amount < 1) throw new UsageError(`expected a positive whole amount, got ${amount}`);
   const parts = [...Array<number>(Math.floor(amount / LARGEST)).fill(LARGEST), ...splitAmount(amount % LARGEST)];
   if (parts.length > MESSAGE_LIMITS.outputs) {
-    throw new RangeError(`${amount} needs ${parts.length} outputs; one request carries at most ${MESSAGE_LIMITS.outputs}`);
+    throw new UsageError(`${amount} needs ${parts.length} outputs; one request carries at most ${MESSAGE_LIMITS.outputs}`);
   }
   return parts;
 }
@@ -74,7 +74,7 @@ export function splitOutputs(amount: number): number[] {
  * larger credit if that leaves less.
  */
 export function selectCredits(credits: readonly StoredCredit[], amount: number): { credits: StoredCredit[]; exact: boolean } | undefined {
-  if (!Number.isSafeInteger(amount) || amount < 1) throw new RangeError(`expected a positive whole amount, got ${amount}`);
+  if (!Number.isSafeInteger(amount) || amount < 1) throw new UsageError(`expected a positive whole amount, got ${amount}`);
   const sorted = [...credits].sort((a, b) => b.amount - a.amount);
   const chosen: StoredCredit[] = [];
   let rest = amount;

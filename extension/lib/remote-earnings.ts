@@ -7,6 +7,7 @@
 import type { Earnings } from '../../worker/ports.ts';
 import { outputsFromJson, payToJson, unwrapReply } from './wallet-messages.ts';
 import type { ToWallet, WalletAnswers } from './wallet-messages.ts';
+import { UsageError } from '../../protocol/errors.ts';
 
 /** Sends one message to the background and resolves with its reply (browser.runtime.sendMessage). */
 export type SendToWallet = (message: ToWallet) => Promise<unknown>;
@@ -20,7 +21,7 @@ export function remoteEarnings(send: SendToWallet): Earnings {
     async receive(mint, label, pay) {
       const reply = await send({ target: 'wallet', kind: 'earnings-receive', mint, label, pay: payToJson(pay) });
       const { credits } = unwrapReply<WalletAnswers['earnings-receive']>(reply, 'earnings-receive');
-      if (typeof credits !== 'number' || !Number.isSafeInteger(credits) || credits < 0) throw new TypeError(`credits: expected a whole number, got ${String(credits)}`);
+      if (typeof credits !== 'number' || !Number.isSafeInteger(credits) || credits < 0) throw new UsageError(`credits: expected a whole number, got ${String(credits)}`);
       return credits;
     },
     async forfeit(label) {

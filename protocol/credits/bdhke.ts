@@ -16,7 +16,7 @@
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, utf8 } from '../bytes.ts';
 import { CREDIT_DOMAINS } from '../constants.ts';
-import { SpareCyclesError } from '../errors.ts';
+import { SpareCyclesError, UsageError } from '../errors.ts';
 import { scalarFromWide, scalarOps, type CreditCurve } from './curve.ts';
 
 // DST_prime = DST ‖ I2OSP(len(DST), 1); a DST this short needs no hashing first.
@@ -45,7 +45,7 @@ export function hashToCurve(curve: CreditCurve, secret: Uint8Array): Uint8Array 
 /** A scalar from 64 random bytes; never zero in practice (probability 2^-252), refused if it is. */
 export function scalarFromRandom(random64: Uint8Array): Uint8Array {
   const s = scalarFromWide(random64);
-  if (scalarOps.isZero(s)) throw new RangeError('random scalar was zero');
+  if (scalarOps.isZero(s)) throw new UsageError('random scalar was zero');
   return s;
 }
 

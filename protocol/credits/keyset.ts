@@ -6,7 +6,7 @@
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { CREDIT_DOMAINS, CREDIT_LIMITS } from '../constants.ts';
-import { KeyError } from '../errors.ts';
+import { KeyError, UsageError } from '../errors.ts';
 import { scalarFromRandom } from './bdhke.ts';
 import type { CreditCurve } from './curve.ts';
 
@@ -19,9 +19,9 @@ export function isDenomination(amount: number): boolean {
 
 /** The denominations an amount splits into, largest first. Throws RangeError beyond the largest sum. */
 export function splitAmount(amount: number): number[] {
-  if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`expected a whole amount, got ${amount}`);
+  if (!Number.isSafeInteger(amount) || amount < 0) throw new UsageError(`expected a whole amount, got ${amount}`);
   const max = 2 * DENOMINATIONS.at(-1)! - 1;
-  if (amount > max) throw new RangeError(`expected an amount of at most ${max}, got ${amount}`);
+  if (amount > max) throw new UsageError(`expected an amount of at most ${max}, got ${amount}`);
   return [...DENOMINATIONS].reverse().filter((d) => Math.floor(amount / d) % 2 === 1);
 }
 

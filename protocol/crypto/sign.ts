@@ -7,7 +7,7 @@
 // Everything checked here is public, so none of it needs to be constant-time.
 
 import { DOMAINS, type Domain } from '../constants.ts';
-import { KeyError, SignatureError } from '../errors.ts';
+import { KeyError, SignatureError, UsageError } from '../errors.ts';
 import { concatBytes, fromHex, utf8 } from '../bytes.ts';
 import type { CryptoBackend } from './backend.ts';
 
@@ -52,7 +52,7 @@ function pointProblem(point: Uint8Array): string | undefined {
 
 function signedBytes(domain: Domain, bytes: Uint8Array): Uint8Array {
   const prefix = PREFIXES.get(domain);
-  if (prefix === undefined) throw new TypeError(`expected a signing domain, got ${JSON.stringify(domain)}`);
+  if (prefix === undefined) throw new UsageError(`expected a signing domain, got ${JSON.stringify(domain)}`);
   return concatBytes(prefix, bytes);
 }
 

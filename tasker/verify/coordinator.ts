@@ -52,6 +52,7 @@ import type { Judge, Step } from './unit-book.ts';
 import { pickRandom } from './unit-state.ts';
 import type { Answer, UnitState } from './unit-state.ts';
 import { Verdicts } from './verdicts.ts';
+import { UsageError } from '../../protocol/errors.ts';
 
 export type {
   Assignment,
@@ -136,10 +137,10 @@ export class Coordinator {
     checkInt('policy.canaryPpm', policy.canaryPpm, 0, PPM);
     checkInt('policy.samplePpm', policy.samplePpm, 0, PPM);
     checkInt('policy.minUnitMs', policy.minUnitMs, 0, Number.MAX_SAFE_INTEGER);
-    if (!(options.leaseMs > 0)) throw new RangeError(`leaseMs: expected a positive duration, got ${options.leaseMs}`);
+    if (!(options.leaseMs > 0)) throw new UsageError(`leaseMs: expected a positive duration, got ${options.leaseMs}`);
     for (const [unit, hash] of options.canaries) {
       checkInt('canary unit', unit, 0, units - 1);
-      if (!(hash instanceof Uint8Array)) throw new TypeError(`canary ${unit}: expected the hash as a Uint8Array`);
+      if (!(hash instanceof Uint8Array)) throw new UsageError(`canary ${unit}: expected the hash as a Uint8Array`);
     }
     this.units = units;
     this.policy = { ...policy };
@@ -153,7 +154,7 @@ export class Coordinator {
     this.reputation = options.reputation ?? new ReputationBook();
     this.ownsBook = options.reputation === undefined;
     this.forgetAfterMs = options.forgetAfterMs ?? 4 * this.leaseMs;
-    if (!(this.forgetAfterMs > 0)) throw new RangeError(`forgetAfterMs: expected a positive duration, got ${options.forgetAfterMs}`);
+    if (!(this.forgetAfterMs > 0)) throw new UsageError(`forgetAfterMs: expected a positive duration, got ${options.forgetAfterMs}`);
     this.sweptAt = this.now();
     this.defence = { ...DEFENCE, ...options.defence };
     checkInt('defence.epochUnits', this.defence.epochUnits, 1, Number.MAX_SAFE_INTEGER);
@@ -162,9 +163,9 @@ export class Coordinator {
     checkInt('defence.warmupUnits', this.defence.warmupUnits, 0, Number.MAX_SAFE_INTEGER);
     for (const field of ['freshCheck', 'youngCheck', 'coIssue', 'maxSample', 'newcomerSample'] as const) {
       const v = this.defence[field];
-      if (!(v >= 0 && v <= 1)) throw new RangeError(`defence.${field}: expected a probability, got ${v}`);
+      if (!(v >= 0 && v <= 1)) throw new UsageError(`defence.${field}: expected a probability, got ${v}`);
     }
-    if (!(this.defence.slowFactor > 1)) throw new RangeError(`defence.slowFactor: expected more than 1, got ${this.defence.slowFactor}`);
+    if (!(this.defence.slowFactor > 1)) throw new UsageError(`defence.slowFactor: expected more than 1, got ${this.defence.slowFactor}`);
     this.leases = new LeaseTable(this.random);
     this.book = new UnitBook(units, options.canaries, this.policy, this.random, this.reputation, this.judge);
     this.verdicts = new Verdicts(this.book, this.reputation, this.defence, this.now);
@@ -464,7 +465,7 @@ export class Coordinator {
    */
   resolveLocal(unit: number, hash: Uint8Array): Judgment[] {
     checkInt('unit', unit, 0, this.units - 1);
-    if (!(hash instanceof Uint8Array) || hash.length === 0) throw new TypeError('expected a non-empty hash');
+    if (!(hash instanceof Uint8Array) || hash.length === 0) throw new UsageError('expected a non-empty hash');
     const step = newStep();
     const losers = this.book.applyTruth(this.book.state(unit), hash.slice(), step);
     for (const worker of losers) this.prove(worker, step);
@@ -698,6 +699,6 @@ function outcome(status: SubmitOutcome['status'], reason: string | undefined, st
 
 function checkInt(field: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${field}: expected an integer in [${min}, ${max}], got ${value}`);
+    throw new UsageError(`${field}: expected an integer in [${min}, ${max}], got ${value}`);
   }
 }

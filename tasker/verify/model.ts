@@ -31,6 +31,8 @@
 //   E[wrong] ≤ min( U · f^r · (1−q),  keys / (e·λ) ),
 //   keys = min(identities, f·R / matureAfter).
 
+import { UsageError } from '../../protocol/errors.ts';
+
 export interface Adversary {
   /** Share of the task's compute the adversary controls, 0 to 1. */
   share: number;
@@ -52,8 +54,8 @@ export interface PolicyModel {
 export function wrongUnitBound(adversary: Adversary, policy: PolicyModel): { per10k: number; perTask: number; matureKeys: number } {
   const { share: f, identities } = adversary;
   const { units, replication, resultsPerUnit, catchRate: q, matureAfter } = policy;
-  if (!(f >= 0 && f <= 1)) throw new RangeError(`share: expected a fraction, got ${f}`);
-  if (!(q > 0 && q <= 1)) throw new RangeError(`catchRate: expected a probability above 0, got ${q}`);
+  if (!(f >= 0 && f <= 1)) throw new UsageError(`share: expected a fraction, got ${f}`);
+  if (!(q > 0 && q <= 1)) throw new UsageError(`catchRate: expected a probability above 0, got ${q}`);
   const results = units * resultsPerUnit;
   const matureKeys = matureAfter > 0 ? Math.min(identities, (f * results) / matureAfter) : identities;
   const byOpportunity = units * f ** replication * (1 - q);

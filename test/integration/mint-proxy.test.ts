@@ -14,6 +14,7 @@ import { nodeCrypto } from '../../protocol/crypto/node.ts';
 import { ROUTES } from '../../protocol/mint-api.ts';
 import type { LogLine } from '../../serve/log.ts';
 import { tempDir } from '../support/mint.ts';
+import { UsageError } from '../../protocol/errors.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -125,6 +126,6 @@ describe('clientAddress', () => {
   });
 
   it('refuses a trusted proxy that is not an IP address', () => {
-    expect(() => trustedProxies(['proxy.example'])).toThrow(RangeError);
+    expect(() => trustedProxies(['proxy.example'])).toThrow(UsageError);
   });
 });

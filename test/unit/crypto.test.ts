@@ -9,7 +9,7 @@ import ed from '../vectors/ed25519.json' with { type: 'json' };
 import x from '../vectors/x25519.json' with { type: 'json' };
 import { concatBytes, fromHex, toHex, utf8 } from '../../protocol/bytes.ts';
 import { DOMAINS, type Domain } from '../../protocol/constants.ts';
-import { KeyError, SignatureError, type SpareCyclesError } from '../../protocol/errors.ts';
+import { KeyError, SignatureError, type SpareCyclesError, UsageError } from '../../protocol/errors.ts';
 import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
 import { Identity, ed25519ToX25519Public } from '../../protocol/crypto/identity.ts';
 import { naclCrypto } from '../../protocol/crypto/nacl.ts';
@@ -134,7 +134,7 @@ describe.each(BACKENDS)('$name backend', (backend: CryptoBackend) => {
 
     it('refuses a domain that is not in the table', () => {
       const seed = fromHex(ed.domainSeparated[0]!.seed);
-      expect(() => signDomain(backend, seed, 'constructor' as Domain, new Uint8Array(0))).toThrow(TypeError);
+      expect(() => signDomain(backend, seed, 'constructor' as Domain, new Uint8Array(0))).toThrow(UsageError);
     });
 
     it('returns plain Uint8Arrays', () => {

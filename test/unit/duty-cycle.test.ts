@@ -7,6 +7,7 @@ import { cpuBudget, restAfter } from '../../units/cpu-budget.ts';
 import { UnitPool } from '../../units/pool.ts';
 import type { UnitThread } from '../../units/pool.ts';
 import type { ThreadReply } from '../../units/unit-thread.ts';
+import { UsageError } from '../../protocol/errors.ts';
 
 describe('cpu budget', () => {
   it('turns a slider into threads and a duty cycle', () => {
@@ -15,9 +16,9 @@ describe('cpu budget', () => {
     expect(cpuBudget(0.25, 2)).toEqual({ threads: 1, dutyCycle: 0.5 });
     expect(cpuBudget(0.75, 4)).toEqual({ threads: 3, dutyCycle: 1 });
     expect(cpuBudget(0.1, 1)).toEqual({ threads: 1, dutyCycle: 0.1 });
-    expect(() => cpuBudget(0, 2)).toThrow(RangeError);
-    expect(() => cpuBudget(1.5, 2)).toThrow(RangeError);
-    expect(() => cpuBudget(Number.NaN, 2)).toThrow(RangeError);
+    expect(() => cpuBudget(0, 2)).toThrow(UsageError);
+    expect(() => cpuBudget(1.5, 2)).toThrow(UsageError);
+    expect(() => cpuBudget(Number.NaN, 2)).toThrow(UsageError);
   });
 
   it('rests so that busy time is the duty share of wall time', () => {
@@ -324,9 +325,9 @@ describe('pool scheduling', () => {
     it('refuses a budget it cannot run, and keeps the one it has', async () => {
       const log: string[] = [];
       const { pool } = scriptedPool(log, 1, 1);
-      expect(() => pool.setBudget({ threads: 0, dutyCycle: 1 })).toThrow(RangeError);
-      expect(() => pool.setBudget({ threads: 1.5, dutyCycle: 1 })).toThrow(RangeError);
-      expect(() => pool.setBudget({ threads: 1, dutyCycle: 0 })).toThrow(RangeError);
+      expect(() => pool.setBudget({ threads: 0, dutyCycle: 1 })).toThrow(UsageError);
+      expect(() => pool.setBudget({ threads: 1.5, dutyCycle: 1 })).toThrow(UsageError);
+      expect(() => pool.setBudget({ threads: 1, dutyCycle: 0 })).toThrow(UsageError);
       expect(pool.budget).toEqual({ threads: 1, dutyCycle: 1 });
       await pool.stop();
     });

@@ -47,6 +47,22 @@ function builtInSubclasses(file: string, text: string): string[] {
   return found;
 }
 
+/** `file: new Base(` for every built-in error the code constructs itself. */
+function builtInConstructions(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isNewExpression(node) || ts.isCallExpression(node)) {
+      const callee = node.expression.getText(source);
+      // `Error(...)` without new builds one too.
+      if (BUILT_IN_ERRORS.has(callee) && (ts.isNewExpression(node) || callee !== 'AggregateError')) found.push(`${file}: ${callee}`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
 describe('the error family', () => {
   it('rebuilds every code of the constants table into a typed error with its message and field', () => {
     for (const code of ERROR_CODES) {
@@ -78,6 +94,26 @@ describe('the error family', () => {
     // The scan saw the tree (and so would see a new offender).
     expect(scanned).toBeGreaterThan(100);
     expect(offenders).toEqual(['protocol/errors.ts: SpareCyclesError extends Error']);
+  });
+
+  it('throws no built-in error from shipped code: every error carries a code', async () => {
+    const offenders: string[] = [];
+    let scanned = 0;
+    for (const folder of SHIPPED) {
+      for (const path of await sourcesUnder(join(ROOT, folder))) {
+        scanned++;
+        offenders.push(...builtInConstructions(relative(ROOT, path), await readFile(path, 'utf8')));
+      }
+    }
+    expect(scanned).toBeGreaterThan(100);
+    expect(offenders).toEqual([]);
+  });
+
+  it('sees a built-in error being made', () => {
+    expect(builtInConstructions('x.ts', "throw new RangeError('r');\nconst e = Error('e');\nnew SpareCyclesError('USAGE', 'u');")).toEqual([
+      'x.ts: RangeError',
+      'x.ts: Error',
+    ]);
   });
 
   it('sees a class that extends a built-in error', () => {

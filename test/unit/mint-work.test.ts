@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { MESSAGE_LIMITS } from '../../protocol/constants.ts';
-import { MintError } from '../../protocol/errors.ts';
+import { MintError, UsageError } from '../../protocol/errors.ts';
 import { bodyWork, DEFAULT_BUDGET, RateLimitedError, WORK, WorkBudget } from '../../mint/work.ts';
 
 /** A redeem of 64 forged credits, 7.7 KB: what the flood in the finding sent. */
@@ -97,7 +97,7 @@ describe('the work budget', () => {
     expect(budget.size).toBe(1);
     budget.sweep(6_000);
     expect(budget.size).toBe(0);
-    expect(() => new WorkBudget({ perMinute: 0, burst: 10 })).toThrow(RangeError);
-    expect(() => new WorkBudget({ perMinute: 10, burst: Number.NaN })).toThrow(RangeError);
+    expect(() => new WorkBudget({ perMinute: 0, burst: 10 })).toThrow(UsageError);
+    expect(() => new WorkBudget({ perMinute: 10, burst: Number.NaN })).toThrow(UsageError);
   });
 });

@@ -21,7 +21,7 @@ import { DENOMINATIONS, deriveKeyset, type PublicKeyset } from '../../protocol/c
 import { decodeToken, encodeToken } from '../../protocol/credits/token.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../../protocol/crypto/node.ts';
-import { KeyError, MintError, NetworkError } from '../../protocol/errors.ts';
+import { KeyError, MintError, NetworkError, UsageError } from '../../protocol/errors.ts';
 import { encodeMessage, signMessage, type BlindedOutput, type BlindSignature } from '../../protocol/messages/index.ts';
 import { walletEarnings } from '../../worker/earnings.ts';
 import { WalletFile } from '../../worker/node/wallet-file.ts';
@@ -109,8 +109,8 @@ describe('amounts', () => {
     expect(splitOutputs(13)).toEqual([8, 4, 1]);
     const top = DENOMINATIONS.at(-1)!;
     expect(splitOutputs(3 * top + 5)).toEqual([top, top, top, 4, 1]);
-    expect(() => splitOutputs(0)).toThrow(RangeError);
-    expect(() => splitOutputs(65 * top)).toThrow(RangeError);
+    expect(() => splitOutputs(0)).toThrow(UsageError);
+    expect(() => splitOutputs(65 * top)).toThrow(UsageError);
   });
 
   it('are chosen exactly when any subset makes them, else covered with little left over', () => {
