@@ -81,7 +81,7 @@ describe('a coalition of 30% on a 512-unit task', () => {
     for (const c of colluders) expect(c.engine.stats.assigned).toBeGreaterThan(0);
     const bound = wrongUnitBound(
       { share: 0.3, identities: colluders.length },
-      { units: UNITS, replication: 2, resultsPerUnit: 2.2, catchRate: 0.02, matureAfter: DEFENCE.matureAfter },
+      { units: UNITS, replication: 2, resultsPerUnit: 2.2, catchRate: 0.02, matureAfter: DEFENCE.matureAfter, newcomerCatchRate: DEFENCE.newcomerSample },
     );
     expect(wrong).toBeLessThanOrEqual(Math.floor(bound.perTask));
 

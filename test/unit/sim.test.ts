@@ -8,9 +8,40 @@
 import { describe, expect, it } from 'vitest';
 import { WRONG_UNITS_TARGET_PER_10K, attacks, boundFor, campaign } from '../../testnet/sim/campaign.ts';
 import { defaultConfig, runSim } from '../../testnet/sim/sim.ts';
+import { wrongUnitBound } from '../../tasker/verify/model.ts';
 
 const SEEDS = Array.from({ length: Number(process.env.SIM_SEEDS ?? 10) }, (_, i) => 1 + i);
 const SHARE = 0.3;
+
+describe("the policy's bound", () => {
+  const base = { units: 512, replication: 2, resultsPerUnit: 2.2, catchRate: 0.02, matureAfter: 8 };
+  const bound = (adversary: Partial<{ share: number; identities: number }>, policy: Partial<typeof base> & { newcomerCatchRate?: number } = {}) =>
+    wrongUnitBound({ share: 0.3, identities: 1_000, ...adversary }, { ...base, ...policy }).per10k;
+
+  it('never exceeds the chance that every replica is the adversary\'s and goes unsampled', () => {
+    for (const share of [0.05, 0.3, 0.5, 0.9]) {
+      expect(bound({ share })).toBeLessThanOrEqual(10_000 * share ** 2 * 0.98 + 1e-9);
+      expect(bound({ share }, { replication: 3 })).toBeLessThanOrEqual(10_000 * share ** 3 * 0.98 + 1e-9);
+    }
+  });
+
+  it('falls as the catch rate, the replication and the task grow, and as keys run short; newcomer sampling never loosens it', () => {
+    expect(bound({}, { catchRate: 0.2 })).toBeLessThan(bound({}));
+    expect(bound({}, { replication: 3 })).toBeLessThan(bound({}));
+    expect(bound({}, { newcomerCatchRate: 0.2 })).toBeLessThanOrEqual(bound({}));
+    // a task too short for any key of the adversary's to grow well known is left with newcomers only
+    expect(bound({}, { units: 64, newcomerCatchRate: 0.2 })).toBeLessThan(bound({}, { units: 64 }));
+    expect(bound({}, { units: 50_000 })).toBeLessThan(bound({}));
+    expect(bound({ identities: 2 })).toBeLessThan(bound({}));
+    expect(bound({ identities: 1 })).toBe(0); // a lie needs two mature keys
+    expect(bound({ share: 0 })).toBe(0);
+  });
+
+  it('refuses a share or a catch rate that is not a probability', () => {
+    expect(() => bound({ share: 1.5 })).toThrow(/share/);
+    expect(() => bound({}, { catchRate: 0 })).toThrow(/catchRate/);
+  });
+});
 
 describe('simulator', () => {
   it('runs an honest-only task to the end: every unit verified with its true hash, honest work paid, nobody banned', () => {

@@ -62,8 +62,8 @@ export interface CampaignFigures {
 
 /**
  * The model's bound (tasker/verify/model.ts) for a run's adversary and
- * policy. The catch rate taken is the sampling rate alone: the least the
- * policy catches a lie with, so the bound is the model's loosest.
+ * policy. The catch rates taken are the manifest's sampling rate and the
+ * newcomer sampling floor: the least the policy catches a lie with.
  */
 export function boundFor(config: SimConfig): number {
   const adv = config.population.adversary;
@@ -77,6 +77,7 @@ export function boundFor(config: SimConfig): number {
       resultsPerUnit: policy.replication * 1.1,
       catchRate: Math.max(policy.samplePpm / 1_000_000, 1e-6),
       matureAfter: DEFENCE.matureAfter,
+      newcomerCatchRate: DEFENCE.newcomerSample,
     },
   ).per10k;
 }
