@@ -417,9 +417,11 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const want = this.waiting.get(channel);
     const peer = this.channels.get(channel);
     if (want === undefined || this.finished || !channel.open || !peer?.worker || !peer.workerKey) return;
-    // Stealth workers are one class whatever their peer string says; a peer with no address to group it by stands alone.
+    // Stealth workers are one class whatever their peer string says; so are
+    // peers with no address to group them by (`unknown`): standing alone,
+    // each would count as a group of its own, which any key could arrange.
     const group = channel.route === 'onion' ? STEALTH_GROUP : (this.options.groupOf ?? addressGroup)(channel.peer);
-    if (group !== 'unknown') this.coordinator.introduce(peer.worker, { group });
+    this.coordinator.introduce(peer.worker, { group });
     const units = this.coordinator.assign(peer.worker, want);
     if (units.length === 0) return;
     if (units.length >= want) this.waiting.delete(channel);

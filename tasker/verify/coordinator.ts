@@ -85,6 +85,9 @@ export const ADAPTIVE = { minHonesty: 0.9, soloProbability: 0.75 } as const;
 
 const PENDING = 'the verdict comes when this epoch closes';
 
+/** Leases a unit may lose without an answer coming back before the tasker computes it itself. */
+const STALL_LAPSES = 3;
+
 export class Coordinator {
   readonly units: number;
   readonly reputation: ReputationBook;
@@ -120,8 +123,8 @@ export class Coordinator {
   private finals: Settlement[] = [];
   /** Units waiting for a mature key's answer, and since when. */
   private readonly matureWanted = new Map<number, number>();
-  /** When a mature key last asked for work. */
-  private matureSeen: number | undefined;
+  /** Mature keys that claimed within the last lease's time, and when: who could answer a unit that wants one. */
+  private readonly matureClaimants = new Map<string, number>();
   /** When each key was last introduced, asked for work or answered: every key the coordinator remembers. */
   private readonly lastSeen = new Map<string, number>();
   private readonly forgetAfterMs: number;
@@ -182,23 +185,35 @@ export class Coordinator {
       const mature = matureAfter > 0 ? workers.filter((w) => this.reputation.credits(w) >= matureAfter) : workers;
       if (mature.length < Math.min(2, workers.length)) return false;
       if (mature.length < 2) return true;
-      const groups = new Set(mature.map((w) => this.profiles.get(w)?.group ?? `key:${w}`));
-      return groups.size > 1;
+      return new Set(mature.map((w) => this.groupOf(w))).size > 1;
     },
     sampleRate: (workers) => {
       const wellKnown = 4 * this.defence.matureAfter;
       this.recentYoung.record(workers.some((w) => this.reputation.credits(w) < wellKnown));
       const recent = { disagreement: this.recentDisagreement.share, young: this.recentYoung.share };
       const rate = samplingRate(this.policy.samplePpm / PPM, recent, this.defence.maxSample);
-      // Keys that only just matured, all of them, are what a coalition verifies its lies with.
+      // Keys that only just matured, all of them, are what a coalition
+      // verifies its lies with; and a young key's answer among them may be a
+      // throwaway key's lie that grown partners raced to agree with.
       const newcomers = workers.every((w) => this.reputation.credits(w) < wellKnown);
-      return newcomers ? Math.max(rate, this.defence.newcomerSample) : rate;
+      const young = workers.some((w) => this.reputation.credits(w) < this.defence.matureAfter);
+      return newcomers || young ? Math.max(rate, this.defence.newcomerSample) : rate;
     },
     decided: (disagreed) => this.recentDisagreement.record(disagreed),
-    // Young keys agreed: a mature key's answer settles it when one has been
-    // at work lately; otherwise the tasker vouches by recomputing the unit.
+    // The answers lack a second mature one: it is asked for when a mature
+    // key that has not touched the unit, and is of another address group
+    // than the mature answers it has, has been at work lately; otherwise the
+    // tasker vouches by recomputing the unit at once.
     askMature: (unit) => {
-      if (this.matureSeen === undefined || this.now() - this.matureSeen > this.leaseMs) return false;
+      const state = this.book.state(unit);
+      const since = this.now() - this.leaseMs;
+      const groups = new Set(state.counted().filter(([w]) => this.mature(w)).map(([w]) => this.groupOf(w)));
+      let able = false;
+      for (const [worker, at] of this.matureClaimants) {
+        if (at < since || !this.mature(worker)) this.matureClaimants.delete(worker);
+        else if (!state.touchedBy(worker) && !(groups.size === 1 && groups.has(this.groupOf(worker)))) able = true;
+      }
+      if (!able) return false;
       if (!this.matureWanted.has(unit)) this.matureWanted.set(unit, this.now());
       return true;
     },
@@ -256,6 +271,7 @@ export class Coordinator {
 
   assign(worker: string, want: number): Assignment[] {
     this.seen(worker);
+    if (this.mature(worker)) this.matureClaimants.set(worker, this.now());
     if (this.syncBan(worker, newStep())) return this.shadow(worker, want);
     const room = this.batchLimit(worker) - this.leases.count(worker);
     const count = Math.min(Number.isFinite(want) ? Math.floor(want) : 0, room);
@@ -274,17 +290,10 @@ export class Coordinator {
     // partner, would otherwise be handed the same units again and again.
     const since = this.now() - this.leaseMs;
     const untouched = (u: number) => !this.book.touched(u, worker) && !this.book.state(u).lapsedSince(worker, since);
+    // A unit waiting for a mature answer is drawn at random like any other,
+    // never handed to the first mature key that asks: a coalition that saw
+    // its throwaway key's lie agreed with would ask at once.
     const mature = this.mature(worker);
-    if (mature) {
-      this.matureSeen = this.now();
-      // Units young keys agreed on, waiting for a mature key's answer.
-      for (const unit of this.matureWanted.keys()) {
-        const state = this.book.state(unit);
-        if (state.wantsMature && state.status === 'open' && state.gap(this.policy.replication) > 0 && untouched(unit)) {
-          return { unit, solo: false };
-        }
-      }
-    }
     // Only a unit of real work is ever swapped for a known-answer one: a
     // worker waiting on a busy tasker is not fed checks instead.
     const picked = this.book.open.pick((u) => untouched(u) && (mature || !this.book.wantsMature(u)), this.random);
@@ -342,6 +351,11 @@ export class Coordinator {
   private announced(worker: string): boolean {
     const at = this.bannedAt.get(worker);
     return at === undefined || this.toldBan.has(worker) || this.verdicts.epoch > at;
+  }
+
+  /** The key's address group; a key with no profile stands alone. */
+  private groupOf(worker: string): string {
+    return this.profiles.get(worker)?.group ?? `key:${worker}`;
   }
 
   private mature(worker: string): boolean {
@@ -481,17 +495,7 @@ export class Coordinator {
     const lost = this.leases
       .all()
       .filter((lease) => t > lease.deadline)
-      .map((lease) => {
-        const { lapsed } = this.book.state(lease.unit);
-        // Only the last lease's time of lapses matters, so each unit keeps no more than that.
-        for (const [worker, at] of lapsed) if (t - at > this.leaseMs) lapsed.delete(worker);
-        lapsed.set(lease.worker, t);
-        // Leases that run out mean the key took more than it computes: its
-        // batches start again from one. It knows its own leases ran out, so
-        // this tells it nothing about the checks.
-        if (this.toldClean.has(lease.worker)) this.toldClean.set(lease.worker, 0);
-        return this.lose(lease);
-      });
+      .map((lease) => this.lose(lease));
     // A known-answer unit nobody claimed within a lease's time is no longer owed to anyone.
     this.coIssued = this.coIssued.filter((c) => t - c.at <= this.leaseMs);
     // A unit no mature key took up within a lease's time: the tasker vouches for it itself.
@@ -568,7 +572,11 @@ export class Coordinator {
     this.toldBan.delete(worker);
     this.pace.forget(worker);
     this.lastSeen.delete(worker);
-    if (this.ownsBook) this.reputation.forget(worker);
+    // A key with credits earned them with verified work, which no attacker
+    // gets for free: its record stays, so a returning honest key does not pay
+    // its warm-up again or start young. Keys that never earned go, and banned
+    // keys go to the book's capped set of bans.
+    if (this.ownsBook && (this.reputation.isBanned(worker) || this.reputation.credits(worker) === 0)) this.reputation.forget(worker);
     this.forgottenCount++;
   }
 
@@ -604,9 +612,29 @@ export class Coordinator {
     return this.leases.heldBy(worker).map((lease) => this.lose(lease));
   }
 
+  /**
+   * A lease that ran out or went with its worker's connection. The unit goes
+   * to other keys for a lease's time, and the key's batches start again from
+   * one (it knows its own leases are gone, so this tells it nothing about the
+   * checks): otherwise a key could sit on leases to their deadline, or drop
+   * its connection just before, and be handed the same units again. A unit
+   * lost STALL_LAPSES times without an answer coming back is computed by the
+   * tasker itself, so that keys taking turns cannot keep it from the merge.
+   */
   private lose(lease: Lease): { worker: string; unit: number } {
+    const t = this.now();
     this.dropLease(lease);
     this.reputation.recordLost(lease.worker);
+    if (this.toldClean.has(lease.worker)) this.toldClean.set(lease.worker, 0);
+    const state = this.book.state(lease.unit);
+    // Only the last lease's time of lapses bars a key, so each unit keeps no more than that.
+    for (const [worker, at] of state.lapsed) if (t - at > this.leaseMs) state.lapsed.delete(worker);
+    state.lapsed.set(lease.worker, t);
+    state.lapses++;
+    if (state.status === 'open' && !state.canary && state.lapses >= STALL_LAPSES && state.holders.size === 0) {
+      this.book.check(state, 'stalled');
+      this.book.reindex(state);
+    }
     return { worker: lease.worker, unit: lease.unit };
   }
 

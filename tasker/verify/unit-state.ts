@@ -5,12 +5,13 @@
 export type UnitStatus = 'open' | 'checking' | 'verified';
 /**
  * Why the tasker recomputes a unit itself: results disagree (`tiebreak`); a
- * random draw (`sample`); the results agree but come only from young keys or
- * from one address group (`vouch`); a result came back far slower than its
- * worker's usual pace (`slow`); or a key that vouched for it was proven to
- * cheat and others had agreed with it (`reopened`).
+ * random draw (`sample`); the results agree but lack two mature answers from
+ * two address groups, and no mature key is at hand to give one (`vouch`); a
+ * result came back far slower than its worker's usual pace (`slow`); a key
+ * that vouched for it was proven to cheat and others had agreed with it
+ * (`reopened`); or its leases kept running out unanswered (`stalled`).
  */
-export type LocalReason = 'tiebreak' | 'sample' | 'vouch' | 'slow' | 'reopened';
+export type LocalReason = 'tiebreak' | 'sample' | 'vouch' | 'slow' | 'reopened' | 'stalled';
 
 /**
  * One worker's answer for one unit. `counted` answers vote; `disputed` ones
@@ -53,6 +54,8 @@ export class UnitState {
   readonly holders = new Map<string, string>();
   /** Worker → when a lease of its on this unit ran out unanswered. */
   readonly lapsed = new Map<string, number>();
+  /** Leases on this unit lost without an answer, by any key. */
+  lapses = 0;
 
   constructor(
     readonly index: number,

@@ -201,6 +201,10 @@ describe('stealth workers', () => {
     w.coord.introduce(s2, { group: STEALTH_GROUP });
     const first = w.coord.assign(s1, 1)[0]!;
     const second = w.coord.assign(s2, 1)[0]!;
+    // A direct worker asks for work while both hold the unit: there is none for it yet, but it is at hand.
+    const d = key(0xd);
+    w.coord.introduce(d, { group: '10.1/16' });
+    expect(w.coord.assign(d, 1)).toEqual([]);
     w.t += 20;
     w.coord.submit(s1, first.lease, 0, wrong(0), 20);
     w.coord.submit(s2, second.lease, 0, wrong(0), 20);
@@ -216,9 +220,7 @@ describe('stealth workers', () => {
     w.coord.submit(s4, third.lease, 0, wrong(0), 20);
     expect(w.coord.verifiedHash(0)).toBeUndefined();
     expect(w.coord.localChecks()).toEqual([]);
-    // A direct worker joins them and disagrees: the tasker recomputes the unit, and all three are caught.
-    const d = key(0xd);
-    w.coord.introduce(d, { group: '10.1/16' });
+    // The direct worker takes the unit and disagrees: the tasker recomputes it, and all three are caught.
     const direct = w.coord.assign(d, 1)[0]!;
     expect(direct.unit).toBe(0);
     w.t += 20;
