@@ -19,7 +19,7 @@ import { UsageError } from '../protocol/errors.ts';
 /** Entries read at most, from the right: more proxies than this in a row is a misconfiguration, not a chain. */
 const MAX_HOPS = 16;
 
-/** The trusted proxies' addresses, normalised, from a `--trust-proxy` list. Throws RangeError on anything that is not an IP address. */
+/** The trusted proxies' addresses, normalised, from a `--trust-proxy` list. Throws UsageError on anything that is not an IP address. */
 export function trustedProxies(addresses: readonly string[]): ReadonlySet<string> {
   const out = new Set<string>();
   for (const raw of addresses) {
@@ -57,7 +57,9 @@ function normalise(address: string): string | undefined {
   const plain = mapped ? mapped[1]! : address;
   const kind = isIP(plain);
   if (kind === 4) return plain;
-  // The URL parser writes an IPv6 address one way only (`0:0::1` and `::1` alike).
-  if (kind === 6) return new URL(`http://[${plain}]/`).hostname.slice(1, -1);
+  // The URL parser writes an IPv6 address one way only (`0:0::1` and `::1`
+  // alike). It refuses a zone id (`fe80::1%eth0`), which names the link, not
+  // the host: such an address is kept as given, whole.
+  if (kind === 6) return plain.includes('%') ? plain.toLowerCase() : new URL(`http://[${plain}]/`).hostname.slice(1, -1);
   return undefined;
 }

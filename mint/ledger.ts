@@ -180,6 +180,8 @@ export class Ledger {
   #prunedTo = 0;
   /** This mint's id (meta 'mint'), which deposits for it name. */
   readonly mintId: Uint8Array;
+  /** Key id (1 byte) ‖ seed (32 bytes) of this mint's oblivious key (meta 'oblivious'): a secret, like the keyset seeds. */
+  readonly obliviousSeed: Uint8Array;
 
   constructor(path: string, options: LedgerOptions = {}) {
     this.db = new Database(path);
@@ -198,6 +200,10 @@ export class Ledger {
     // Made once with the ledger: a copy of the file is the same mint, a new file a new one.
     this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('mint', ?)").run(toHex(randomBytes(16)));
     this.mintId = fromHex(this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'mint'").get()!.value);
+    // The seed of the mint's oblivious key (protocol/oblivious.ts), behind its one-byte key id: made once, like the id.
+    this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('oblivious', ?)").run(toHex(randomBytes(33)));
+    this.obliviousSeed = fromHex(this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'oblivious'").get()!.value);
+    if (this.obliviousSeed.length !== 33) throw new SpareCyclesError('FORMAT', `ledger ${path}: expected 33 bytes of oblivious key seed, got ${this.obliviousSeed.length}`, { field: 'meta.oblivious' });
     this.#s = prepare(this.db);
     this.#inSavepoint = this.db.transaction((p: Pending<unknown>) => p.apply(this.#s));
     this.#inTransaction = this.db.transaction((run: () => void) => run());

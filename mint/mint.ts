@@ -27,6 +27,7 @@ import {
 } from '../protocol/messages/index.ts';
 import type { MessageType } from '../protocol/constants.ts';
 import { DEPOSIT_WINDOW_MS } from '../protocol/mint-api.ts';
+import { obliviousKeyFromSeed, type ObliviousKey } from '../protocol/oblivious.ts';
 import { Ledger, type AuditEntry, type Statements } from './ledger.ts';
 import { loadSodiumCurve } from './sodium-curve.ts';
 import { inlineChecker, threadChecker, type CreditChecker } from './verifier.ts';
@@ -80,6 +81,7 @@ export class Mint {
   readonly #now: () => number;
   readonly depositWindowMs: number;
   #active!: Keyset;
+  #oblivious: ObliviousKey | undefined;
 
   private constructor(ledger: Ledger, curve: CreditCurve, checker: CreditChecker, options: MintOptions) {
     this.ledger = ledger;
@@ -88,6 +90,12 @@ export class Mint {
     this.#checker = checker;
     this.#now = options.now ?? Date.now;
     this.depositWindowMs = options.depositWindowMs ?? DEPOSIT_WINDOW_MS;
+  }
+
+  /** The key requests sealed to this mint open with (POST /v1/oblivious), from the ledger's seed. */
+  get obliviousKey(): ObliviousKey {
+    this.#oblivious ??= obliviousKeyFromSeed(nodeCrypto, this.ledger.obliviousSeed[0]!, this.ledger.obliviousSeed.subarray(1));
+    return this.#oblivious;
   }
 
   /** This mint's id: every deposit for it names it (GET /v1/info). */

@@ -6,14 +6,38 @@
 // a mint's API is public anyway. A bad request is a warn line and a 4xx, and a
 // client that hangs up is its own affair; only the mint's own faults are
 // logged as errors and answered 500.
+//
+// POST /v1/oblivious carries any of those requests sealed to the mint's key
+// (protocol/oblivious.ts): opened here, answered by the same handlers as
+// plain HTTP (#answer), and the answer sealed back.
 
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { jsonLogger, type Logger } from '../serve/log.ts';
-import { toHex, utf8 } from '../protocol/bytes.ts';
+import { fromUtf8, toBase64, toHex, utf8 } from '../protocol/bytes.ts';
+import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { MintError, NetworkError, SchemaError, SpareCyclesError, toErrorRecord } from '../protocol/errors.ts';
 import { account as accountSchema } from '../protocol/messages/payment.ts';
-import { MAX_BODY_BYTES, messageBytesOf, messageJson, ROUTES, stateQueryOf, STATUS_OF, type MintInfo } from '../protocol/mint-api.ts';
+import {
+  MAX_BODY_BYTES,
+  messageBytesOf,
+  messageJson,
+  ROUTES,
+  stateQueryOf,
+  STATUS_OF,
+  type MintInfo,
+  type ObliviousKeysJson,
+} from '../protocol/mint-api.ts';
+import {
+  decapsulateRequest,
+  decodeInnerRequest,
+  encapsulateResponse,
+  encodeInnerResponse,
+  encodeKeyConfigs,
+  MAX_REQUEST_BYTES,
+  OBLIVIOUS,
+  type InnerResponse,
+} from '../protocol/oblivious.ts';
 import { clientAddress, trustedProxies } from './client-address.ts';
 import { MintMetrics } from './metrics.ts';
 import type { Charge, Mint } from './mint.ts';
@@ -162,7 +186,18 @@ export class MintServer {
       const declared = Number(req.headers['content-length'] ?? 0) || 0;
       charge(WORK.request + bodyWork(Math.min(declared, MAX_BODY_BYTES)));
       if (route === 'unknown') throw new MintError('NOT_FOUND', `no route ${req.method} ${path.slice(0, 64)}`);
-      const answer = await this.#answer(route, req, path, charge, declared);
+      if (route === 'oblivious') {
+        sendBytes(res, OBLIVIOUS.responseType, await this.#oblivious(req, charge, declared));
+        this.#metrics.request(route, 'ok', performance.now() - started);
+        return;
+      }
+      /** The JSON body, its bytes beyond those declared charged once read. */
+      const body = async () => {
+        const { bytes, size } = await readBody(req, MAX_BODY_BYTES);
+        if (size > declared) charge(bodyWork(size - declared));
+        return parseJson(bytes);
+      };
+      const answer = await this.#answer(route, path, charge, body);
       if (typeof answer === 'string') send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', answer);
       else send(res, 200, 'application/json', JSON.stringify(answer));
       this.#metrics.request(route, 'ok', performance.now() - started);
@@ -177,18 +212,64 @@ export class MintServer {
     }
   }
 
-  async #answer(route: string, req: IncomingMessage, path: string, charge: Charge, declared: number): Promise<unknown> {
-    /** The JSON body, its bytes beyond those declared charged once read. */
-    const body = async () => {
-      const { json, size } = await readJson(req);
+  /**
+   * POST /v1/oblivious: opens a sealed request, answers its inner request
+   * through #answer (the very handlers of plain HTTP) and seals the answer.
+   * A request that does not open is refused in the clear, counted, and
+   * reaches no handler; every refusal after that travels sealed.
+   */
+  async #oblivious(req: IncomingMessage, charge: Charge, declared: number): Promise<Uint8Array> {
+    let opened: ReturnType<typeof decapsulateRequest>;
+    try {
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== OBLIVIOUS.requestType) {
+        req.resume();
+        throw new SchemaError(`content-type: expected ${OBLIVIOUS.requestType}, got ${JSON.stringify(type.slice(0, 64))}`, { field: 'content-type' });
+      }
+      const { bytes, size } = await readBody(req, MAX_REQUEST_BYTES);
       if (size > declared) charge(bodyWork(size - declared));
-      return json;
-    };
+      charge(WORK.sealed);
+      opened = decapsulateRequest(nodeCrypto, this.mint.obliviousKey, bytes);
+    } catch (error) {
+      // Counted like any refused request; a client that hung up refused nothing.
+      if (error instanceof SpareCyclesError && !(error instanceof ClientGoneError)) this.mint.ledger.refused('oblivious', error.code);
+      throw error;
+    }
+    const answer = await this.#inner(opened.request, charge);
+    return encapsulateResponse(nodeCrypto, opened.context, encodeInnerResponse(answer));
+  }
+
+  /** The inner request of a sealed one, answered as plain HTTP would answer it: a refusal is an answer here too. */
+  async #inner(bytes: Uint8Array, charge: Charge): Promise<InnerResponse> {
+    const started = performance.now();
+    let route = 'unknown';
+    try {
+      const request = decodeInnerRequest(bytes);
+      const path = request.path.split('?')[0]!;
+      route = routeName(request.method, path) ?? 'unknown';
+      // A sealed request inside a sealed one would only cost twice.
+      if (route === 'unknown' || route === 'oblivious' || route === 'obliviousKeys') {
+        route = 'unknown';
+        throw new MintError('NOT_FOUND', `no route ${request.method} ${path.slice(0, 64)} inside a sealed request`);
+      }
+      const answer = await this.#answer(route, path, charge, async () => parseJson(request.body));
+      this.#metrics.request(route, 'ok', performance.now() - started);
+      return { status: 200, body: utf8(typeof answer === 'string' ? answer : JSON.stringify(answer)) };
+    } catch (error) {
+      const refusal = this.#refusal(error, route, true);
+      this.#metrics.request(route, refusal.code, performance.now() - started);
+      return { status: STATUS_OF[refusal.code] ?? 400, body: utf8(JSON.stringify({ error: toErrorRecord(refusal) })) };
+    }
+  }
+
+  async #answer(route: string, path: string, charge: Charge, body: () => Promise<unknown>): Promise<unknown> {
     switch (route) {
       case 'info':
         return { mint: toHex(this.mint.id), depositWindowMs: this.mint.depositWindowMs } satisfies MintInfo;
       case 'keys':
         return { keysets: this.mint.keysets() };
+      case 'obliviousKeys':
+        return { keys: toBase64(encodeKeyConfigs([this.mint.obliviousKey])) } satisfies ObliviousKeysJson;
       case 'health':
         charge(WORK.report);
         return this.health();
@@ -223,7 +304,7 @@ export class MintServer {
     throw new SpareCyclesError('INTERNAL', `route ${route} has no handler`);
   }
 
-  #refusal(error: unknown, route: string): SpareCyclesError {
+  #refusal(error: unknown, route: string, sealed = false): SpareCyclesError {
     if (error instanceof ClientGoneError) {
       this.#log({ level: 'debug', event: 'mint.client-gone', route });
       return error;
@@ -231,10 +312,10 @@ export class MintServer {
     if (error instanceof SpareCyclesError) {
       // A flood would write a line a request: its refusals are counted in /metrics, and logged at debug only.
       const level = error instanceof RateLimitedError ? 'debug' : 'warn';
-      this.#log({ level, event: 'mint.refused', route, code: error.code, field: error.field });
+      this.#log({ level, event: 'mint.refused', route, code: error.code, field: error.field, ...(sealed ? { sealed } : {}) });
       return error;
     }
-    this.#log({ level: 'error', event: 'mint.fault', route, message: String((error as Error)?.message ?? error) });
+    this.#log({ level: 'error', event: 'mint.fault', route, message: String((error as Error)?.message ?? error), ...(sealed ? { sealed } : {}) });
     return new MintError('INTERNAL', 'the mint failed to answer; retry with the same request');
   }
 }
@@ -246,6 +327,8 @@ const ROUTE_NAMES = new Map([
   [`POST ${ROUTES.pay}`, 'pay'],
   [`POST ${ROUTES.redeem}`, 'redeem'],
   [`POST ${ROUTES.state}`, 'state'],
+  [`GET ${ROUTES.obliviousKeys}`, 'obliviousKeys'],
+  [`POST ${ROUTES.oblivious}`, 'oblivious'],
   ['GET /health', 'health'],
   ['GET /metrics', 'metrics'],
 ]);
@@ -264,6 +347,12 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   res.end(body);
 }
 
+function sendBytes(res: ServerResponse, type: string, body: Uint8Array): void {
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
 /**
  * The client closed its connection before its body ended. Not a refusal (no
  * one is left to tell) and never the mint's fault: it is counted under its
@@ -276,12 +365,12 @@ class ClientGoneError extends NetworkError {
   }
 }
 
-/** Reads a JSON body of at most MAX_BODY_BYTES; TOO_LARGE, SCHEMA, or ClientGoneError if the client hangs up. */
-async function readJson(req: IncomingMessage): Promise<{ json: unknown; size: number }> {
+/** Reads a body of at most `max` bytes; TOO_LARGE, or ClientGoneError if the client hangs up. */
+async function readBody(req: IncomingMessage, max: number): Promise<{ bytes: Buffer; size: number }> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) {
+  if (declared > max) {
     req.resume();
-    throw new MintError('TOO_LARGE', `the body is ${declared} bytes; the mint reads at most ${MAX_BODY_BYTES}`);
+    throw new MintError('TOO_LARGE', `the body is ${declared} bytes; the mint reads at most ${max}`);
   }
   // Events, not `for await`: the async iterator cost about a tenth of the
   // mint's main-thread time per redeem.
@@ -290,10 +379,10 @@ async function readJson(req: IncomingMessage): Promise<{ json: unknown; size: nu
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > max) {
         // The rest is read and dropped (req flows on), so the connection stays usable.
         chunks.length = 0;
-        reject(new MintError('TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`));
+        reject(new MintError('TOO_LARGE', `the body is over ${max} bytes`));
       } else chunks.push(chunk);
     });
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
@@ -303,8 +392,12 @@ async function readJson(req: IncomingMessage): Promise<{ json: unknown; size: nu
       if (!req.complete) reject(new ClientGoneError());
     });
   });
+  return { bytes: body, size: body.length };
+}
+
+function parseJson(bytes: Uint8Array): unknown {
   try {
-    return { json: JSON.parse(body.toString('utf8')), size: body.length };
+    return JSON.parse(fromUtf8(bytes));
   } catch (cause) {
     throw new SchemaError('expected a JSON body', { cause });
   }

@@ -29,6 +29,8 @@ export const WORK = {
   proof: 1,
   /** A blinded output to sign: C′ = k·B and the two multiplications of its DLEQ proof. */
   output: 3,
+  /** A sealed request (POST /v1/oblivious) to open and its answer to seal: one X25519 and a few hashes. */
+  sealed: 1,
   /** /health and /metrics: sums over every account and every spent credit. */
   report: 20,
 } as const;

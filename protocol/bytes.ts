@@ -32,6 +32,15 @@ export function fromUtf8(bytes: Uint8Array): string {
   return strictDecoder.decode(bytes);
 }
 
+/**
+ * A copy of `bytes[start, end)` that owns its memory. Not `bytes.slice`: on a
+ * Node Buffer, which is a Uint8Array, `slice` returns a view, and writing to
+ * it would write into the caller's bytes.
+ */
+export function copyBytes(bytes: Uint8Array, start?: number, end?: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;

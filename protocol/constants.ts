@@ -20,6 +20,8 @@ export const DOMAINS = {
   ack: 'sparecycles/v1/ack\0',
   /** An ed25519 identity vouching for its Noise static key on a task wire (protocol/handshake.ts). */
   'noise-static': 'sparecycles/v1/noise-static\0',
+  /** Two relays proving their identities to each other on an onion link (protocol/onion/link.ts). */
+  'onion-link': 'sparecycles/v1/onion-link\0',
 } as const;
 
 export type Domain = keyof typeof DOMAINS;
@@ -75,6 +77,28 @@ export const CREDIT_DOMAINS = {
   dleq: 'sparecycles/v1/credit/dleq\0',
   dleqNonce: 'sparecycles/v1/credit/dleq-nonce\0',
   keyset: 'sparecycles/v1/credit/keyset\0',
+} as const;
+
+/**
+ * Requests sealed to the mint (protocol/oblivious.ts): RFC 9458's
+ * encapsulation under RFC 9180 HPKE with one suite, X25519, HKDF-SHA256 and
+ * ChaCha20-Poly1305, and its media-type labels, around an inner message of
+ * our own at `version`.
+ */
+export const OBLIVIOUS = {
+  version: 1,
+  kem: 0x0020,
+  kdf: 0x0001,
+  aead: 0x0003,
+  requestLabel: 'message/bhttp request',
+  responseLabel: 'message/bhttp response',
+  requestType: 'message/ohttp-req',
+  responseType: 'message/ohttp-res',
+  /** Largest inner body: the mint's body limit (mint-api.ts MAX_BODY_BYTES). */
+  bodyBytes: 128 * 1024,
+  pathBytes: 256,
+  /** Inner messages are padded with zeros to a multiple of this, so that sizes say less about what is inside. */
+  padBlock: 512,
 } as const;
 
 export const CREDIT_LIMITS = {
@@ -155,6 +179,8 @@ export const ERROR_CODES = [
   'ONION_PAYLOAD',
   /** A packet under an onion-key epoch the relay holds no key for: expired, or not yet begun. */
   'ONION_EPOCH',
+  /** An HPKE-sealed message (protocol/hpke.ts, oblivious.ts) that does not open: tampered, cut short, or sealed to another key. */
+  'DECRYPT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -169,6 +195,8 @@ export const ONION = {
   version: 1,
   packetBytes: 4096,
   maxHops: 5,
+  /** Onion keys rotate network-wide: epoch = floor(unix ms / epochMs). A relay accepts the current and the previous epoch. */
+  epochMs: 60 * 60 * 1000,
   labels: {
     extract: 'sparecycles/v1/onion\0',
     headerMac: 'sparecycles/v1/onion/header-mac\0',
@@ -180,6 +208,35 @@ export const ONION = {
     padding: 'sparecycles/v1/onion/padding\0',
     surbKey: 'sparecycles/v1/onion/surb-key\0',
   },
+} as const;
+
+/**
+ * Relays forwarding onion packets (relay/onion-*.ts, docs/relay-onion.md).
+ * Packets travel as one 4096-byte binary WebSocket message each at `path`
+ * on a relay's port; every other frame there is a link frame
+ * (protocol/onion/link.ts). What an exit is handed is an exit envelope
+ * (protocol/onion/envelope.ts).
+ */
+export const ONION_RELAY = {
+  path: '/onion',
+  /** The version of the link frames. */
+  linkVersion: 1,
+  /** The version of the exit envelope. */
+  envelopeVersion: 1,
+  /** Fresh bytes each end of a link contributes to what both sign. */
+  nonceBytes: 32,
+  /** The largest link frame a relay accepts; packets are ONION.packetBytes. */
+  frameBytes: 8 * 1024,
+  labels: {
+    /** A mint exit's destination id: sha256(mintExit ‖ the mint's origin). */
+    mintExit: 'sparecycles/v1/exit/mint\0',
+    /** A mailbox's id: sha256(mailbox ‖ the secret its owner opens it with), so naming a mailbox does not let one empty it. */
+    mailbox: 'sparecycles/v1/onion/mailbox\0',
+  },
+  /** Where a mint exit POSTs the body it was handed, and how it is typed (RFC 9458). */
+  mintExitPath: '/v1/oblivious',
+  exitRequestType: 'message/ohttp-req',
+  exitResponseType: 'message/ohttp-res',
 } as const;
 
 export const LIMITS = {
@@ -225,7 +282,8 @@ export const MESSAGE_TYPES = {
   'relay-get': { version: 1 },
   'relay-item': { version: 1 },
   'relay-error': { version: 1 },
-  'relay-descriptor': { version: 1, domain: 'relay' },
+  // v2 adds the onion keys, the exit policy, an operator label and the agent; v1 named only the key and the URL.
+  'relay-descriptor': { version: 2, domain: 'relay' },
   ack: { version: 1, domain: 'ack' },
 } as const satisfies Record<string, { version: number; domain?: Domain }>;
 
@@ -266,6 +324,15 @@ export const MESSAGE_LIMITS = {
   relayOffers: 32,
   /** A relay's WebSocket URL in its descriptor. */
   relayUrlBytes: 256,
+  /** Onion keys one descriptor lists: the current epoch's and the next's. */
+  relayOnionKeys: 2,
+  /** Mint origins one exit policy lists, and the longest one (scheme, host and port; no path). */
+  relayExitMints: 4,
+  relayMintOriginBytes: 64,
+  /** A descriptor's operator label: relays under one label are never two hops of one route. */
+  relayFamilyBytes: 32,
+  /** Signed descriptors in one GET /descriptors answer. */
+  relayDescriptors: 64,
   /** A relay-error's code and its human-readable message. */
   relayCodeBytes: 32,
   relayMessageBytes: 256,
@@ -296,8 +363,8 @@ export const OFFER_TOPIC_HEX = '1d9e57d4e3453eb6476d316d0fb60fe0f4c3d65b';
  * The well-known info-hash edge relays announce their port on:
  * sha1("sparecycles relays v1"). Each relay also puts its signed
  * relay-descriptor as a BEP 44 item under its key and serves it at
- * GET /descriptor on the announced port. Nothing looks relays up here yet;
- * the topic is where relays and browsers will find them.
+ * GET /descriptor on the announced port; net/relay-sources.ts looks them
+ * up here (docs/relay-directory.md).
  */
 export const RELAY_TOPIC_HEX = '9fe4b784badeac81c2a07afcb4b33d671c95247e';
 

@@ -212,6 +212,17 @@ function onionErrorOf(code: OnionErrorCode) {
   };
 }
 
+/**
+ * An HPKE-sealed message that does not open (protocol/hpke.ts, oblivious.ts):
+ * tampered with, cut short, or sealed to another key or context. Nothing in
+ * it is read.
+ */
+export class DecryptError extends SpareCyclesError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('DECRYPT', message, details);
+  }
+}
+
 /** A rebuilt error whose own class lives outside protocol/ (a usage error, a wallet's refusal): its code, message and field survive. */
 function codedError(code: ErrorCode) {
   return class extends SpareCyclesError {
@@ -295,6 +306,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) =
   ONION_REPLAY: onionErrorOf('ONION_REPLAY'),
   ONION_PAYLOAD: onionErrorOf('ONION_PAYLOAD'),
   ONION_EPOCH: onionErrorOf('ONION_EPOCH'),
+  DECRYPT: DecryptError,
 };
 
 /** Whether a string from the wire or another thread is one of our codes. */
@@ -308,7 +320,7 @@ export function fromErrorRecord(record: ErrorRecord): SpareCyclesError {
   return new make(String(record.message), record.field === undefined ? {} : { field: record.field });
 }
 
-const PEER_FAULTS: ReadonlySet<string> = new Set(['DECODE', 'SCHEMA', 'VERSION', 'KEY', 'SIGNATURE', 'HASH_MISMATCH', 'PROTOCOL', 'HANDSHAKE']);
+const PEER_FAULTS: ReadonlySet<string> = new Set(['DECODE', 'SCHEMA', 'VERSION', 'KEY', 'SIGNATURE', 'HASH_MISMATCH', 'PROTOCOL', 'HANDSHAKE', 'DECRYPT']);
 
 /** Whether an error says the peer sent something wrong, as opposed to a fault of ours or of the network. */
 export function blamesPeer(error: unknown): boolean {

@@ -11,6 +11,8 @@
 //   POST /v1/redeem   { message } → { message }                     (redeem → redeem-ok)
 //   POST /v1/state    { Ys: [hex] } → { states: [{ Y, state }] }    (state: "spent" | "unspent")
 //   GET  /v1/accounts/<key hex>   → { account, balance }
+//   GET  /v1/oblivious-keys       → { keys: base64 of application/ohttp-keys }  (oblivious.ts)
+//   POST /v1/oblivious  message/ohttp-req → message/ohttp-res       (any route above, sealed)
 //   GET  /health, GET /metrics
 //
 // A refusal is `{ error: { code, message, field? } }` with a status from
@@ -31,6 +33,8 @@ export const ROUTES = {
   redeem: '/v1/redeem',
   state: '/v1/state',
   accounts: '/v1/accounts/',
+  obliviousKeys: '/v1/oblivious-keys',
+  oblivious: '/v1/oblivious',
 } as const;
 
 /** Largest request body the mint reads. */
@@ -49,6 +53,15 @@ export interface MintInfo {
   mint: string;
   /** DEPOSIT_WINDOW_MS as this mint applies it. */
   depositWindowMs: number;
+}
+
+/**
+ * GET /v1/oblivious-keys: the mint's key configurations (RFC 9458 §3.2,
+ * application/ohttp-keys) as base64, for clients that seal their requests
+ * (protocol/oblivious.ts). A client fetches it once and pins it.
+ */
+export interface ObliviousKeysJson {
+  keys: string;
 }
 
 export const STATUS_OF: Partial<Record<ErrorCode, number>> = {

@@ -1,44 +1,88 @@
-// The relay's own signed descriptor, and where others will find it: a BEP 44
-// mutable item under the relay's key (seq = the descriptor's ts, so each
-// re-signing replaces the last), an announce of the relay's port on
-// RELAY_TOPIC_HEX, and GET /descriptor on that port. Nothing reads them yet:
-// the reader to come (a browser's helper or another relay) looks up the
-// topic, fetches /descriptor from each ip:port, and checks the signature
-// under the key the descriptor names.
+// The relay's own signed descriptor (docs/relay-directory.md), and where
+// others find it: a BEP 44 mutable item under the relay's key (seq = the
+// descriptor's ts, so each re-signing replaces the last), an announce of the
+// relay's port on RELAY_TOPIC_HEX, GET /descriptor on that port, and
+// GET /descriptors, which also hands on the descriptors of the relays this
+// one has learnt from the DHT, exactly as they signed them, so a browser
+// that knows one relay can learn the rest (and check each one itself).
 //
-// Publishing never holds the relay up: it runs in the background and retries
-// with a growing delay; a relay nobody can find still serves whoever knows
-// its URL.
+// The descriptor lists the onion keys of the current epoch and the next, so
+// it is re-signed and published again each time they rotate, as well as
+// every reannounceMs. Publishing never holds the relay up: it runs in the
+// background and retries with a growing delay; a relay nobody can find still
+// serves whoever knows its URL.
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type DHT from 'bittorrent-dht';
 import type { Logger } from '../serve/log.ts';
 import { DHT_READY_WAIT_MS, onceReady } from './dht-ready.ts';
+import type { OnionKeys } from './onion-keys.ts';
 import { announceOnTopic, putMessageItem } from '../net/dht.ts';
+import { dhtDescriptorSource } from '../net/relay-sources.ts';
+import { RelayView } from '../net/relay-view.ts';
 import { toHex } from '../protocol/bytes.ts';
-import { MESSAGE_TYPES, RELAY_TOPIC_HEX } from '../protocol/constants.ts';
+import { MESSAGE_LIMITS, MESSAGE_TYPES, RELAY_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import { encodeMessage, signMessage, type RelayDescriptor } from '../protocol/messages/index.ts';
+import { encodeDescriptorList, type ExitPolicy } from '../protocol/messages/relay.ts';
 
-export function signDescriptor(backend: CryptoBackend, identity: Identity, ws: string, ts: number): RelayDescriptor {
+export const RELAY_AGENT = 'sparecycles-relay/0.1.0';
+
+/** What a relay says about itself beyond its key and URL; every field has a default. */
+export interface DirectoryOptions {
+  /** What it delivers to as an exit. Default: no mints, and no mailboxes. */
+  exit?: ExitPolicy;
+  /** The operator's label, shared by every relay one operator runs. */
+  family?: string;
+  /** The software and its version. */
+  agent?: string;
+}
+
+export interface DescriptorFields extends DirectoryOptions {
+  ws: string;
+  /** Without them the descriptor lists no onion keys: the relay forwards no packets. */
+  onionKeys?: OnionKeys | undefined;
+  ts: number;
+}
+
+export function signDescriptor(backend: CryptoBackend, identity: Identity, fields: DescriptorFields): RelayDescriptor {
+  const { ws, onionKeys, ts, exit, family, agent } = fields;
   return signMessage(backend, identity.exportSeed(), {
     t: 'relay-descriptor',
     v: MESSAGE_TYPES['relay-descriptor'].version,
     key: identity.publicKey,
     ws,
+    onion: onionKeys?.published() ?? [],
+    exit: exit ? { mints: [...exit.mints], mailboxes: exit.mailboxes } : { mints: [], mailboxes: false },
+    ...(family === undefined ? {} : { family }),
+    agent: agent ?? RELAY_AGENT,
     ts,
   });
 }
 
 /** The JSON face of a descriptor, for people and dashboards (GET /descriptor.json). */
 export function descriptorJson(d: RelayDescriptor): Record<string, unknown> {
-  return { t: d.t, v: d.v, key: toHex(d.key), ws: d.ws, ts: d.ts, sig: toHex(d.sig) };
+  return {
+    t: d.t,
+    v: d.v,
+    key: toHex(d.key),
+    ws: d.ws,
+    onion: d.onion.map((k) => ({ epoch: k.epoch, key: toHex(k.key) })),
+    exit: { mints: d.exit.mints, mailboxes: d.exit.mailboxes },
+    ...(d.family === undefined ? {} : { family: d.family }),
+    agent: d.agent,
+    ts: d.ts,
+    sig: toHex(d.sig),
+  };
 }
 
-export interface DescriptorPublisherOptions {
+export interface DescriptorPublisherOptions extends DirectoryOptions {
   backend: CryptoBackend;
   identity: Identity;
   dht: DHT;
+  /** The relay's onion keys, already opened: the descriptor lists them and follows their rotation. None for a relay that forwards no packets. */
+  onionKeys?: OnionKeys | undefined;
   /** The WebSocket URL the descriptor names. */
   url: string;
   /** The TCP port announced on the relay topic (HTTP and WebSocket). */
@@ -46,23 +90,35 @@ export interface DescriptorPublisherOptions {
   /** How often to re-sign, put and announce; DHT nodes forget both after a while. */
   reannounceMs: number;
   log: Logger;
+  /** Unix milliseconds; tests move it. */
+  now?: () => number;
 }
 
 const FIRST_RETRY_MS = 5_000;
+/** Past the epoch boundary before rotating, so a clock a little behind still finds the new epoch begun. */
+const ROTATE_MARGIN_MS = 1_000;
 
 export class DescriptorPublisher {
   readonly #options: DescriptorPublisherOptions;
+  readonly #now: () => number;
+  /** The relays this one has learnt from the DHT, handed on at GET /descriptors. */
+  readonly #view: RelayView;
   #current: RelayDescriptor;
   #bytes: Uint8Array;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #rotateTimer: ReturnType<typeof setTimeout> | undefined;
+  #learning: Promise<void> | undefined;
   #stopped = false;
   #retryMs = FIRST_RETRY_MS;
   #unwait: (() => void) | undefined;
 
   constructor(options: DescriptorPublisherOptions) {
     this.#options = options;
-    this.#current = signDescriptor(options.backend, options.identity, options.url, Date.now());
+    this.#now = options.now ?? Date.now;
+    this.#current = this.#sign(this.#now());
     this.#bytes = encodeMessage(this.#current);
+    const { backend, dht } = options;
+    this.#view = new RelayView({ backend, now: this.#now, sources: [dhtDescriptorSource({ dht, backend })] });
   }
 
   get current(): RelayDescriptor {
@@ -74,26 +130,61 @@ export class DescriptorPublisher {
     return this.#bytes;
   }
 
-  /** Publishes once the DHT has joined (or after a while regardless), in the background, then every reannounceMs. */
+  /** The relay's view of the others, filled from the DHT at every publish. */
+  get view(): RelayView {
+    return this.#view;
+  }
+
+  /** Up to MESSAGE_LIMITS.relayDescriptors signed descriptors: this relay's own first, then those it learnt, newest first. */
+  descriptors(): Uint8Array[] {
+    const own = toHex(this.#current.key);
+    const others = this.#view
+      .relays()
+      .filter((e) => e.id !== own)
+      .map((e) => e.bytes);
+    return [this.#bytes, ...others].slice(0, MESSAGE_LIMITS.relayDescriptors);
+  }
+
+  /** Publishes once the DHT has joined (or after a while regardless), in the background, then every reannounceMs and at every key rotation. */
   start(): void {
     this.#unwait = onceReady(this.#options.dht, DHT_READY_WAIT_MS, () => void this.#cycle());
+    this.#scheduleRotation();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#unwait?.();
     clearTimeout(this.#timer);
+    clearTimeout(this.#rotateTimer);
     this.#timer = undefined;
+    this.#rotateTimer = undefined;
   }
 
-  /** Re-signs (a fresh ts), puts the item and announces the port. Rejects if either fails. */
+  /** Re-signs (a fresh ts, the keys of now), puts the item and announces the port. Rejects if either fails. */
   async publish(): Promise<void> {
-    const { backend, identity, url } = this.#options;
+    await this.#options.onionKeys?.rotate();
     // ts is also the BEP 44 seq, which must grow even if the clock does not.
-    const descriptor = signDescriptor(backend, identity, url, Math.max(Date.now(), this.#current.ts + 1));
+    const descriptor = this.#sign(Math.max(this.#now(), this.#current.ts + 1));
     this.#current = descriptor;
     this.#bytes = encodeMessage(descriptor);
+    this.#view.add(this.#bytes, 'self');
     await Promise.all([this.#put(descriptor), this.#announce()]);
+  }
+
+  /** Looks the other relays up on the DHT now (or joins the lookup running). */
+  learn(): Promise<void> {
+    this.#learning ??= this.#view
+      .refresh()
+      .then((report) => {
+        if (report.failed.length > 0) this.#options.log({ level: 'debug', event: 'relay-directory-failed', failed: report.failed });
+      })
+      .finally(() => (this.#learning = undefined));
+    return this.#learning;
+  }
+
+  #sign(ts: number): RelayDescriptor {
+    const { backend, identity, url, onionKeys, exit, family, agent } = this.#options;
+    return signDescriptor(backend, identity, { ws: url, onionKeys, ts, exit, family, agent });
   }
 
   async #cycle(): Promise<void> {
@@ -104,6 +195,7 @@ export class DescriptorPublisher {
       await this.publish();
       this.#retryMs = FIRST_RETRY_MS;
       log({ level: 'info', event: 'relay-descriptor-published', ts: this.#current.ts, port, topic: RELAY_TOPIC_HEX });
+      if (!this.#stopped) void this.learn();
     } catch (error) {
       // A DHT still joining, or with no nodes yet: try again soon.
       delay = Math.min(this.#retryMs, reannounceMs);
@@ -111,8 +203,28 @@ export class DescriptorPublisher {
       if (!this.#stopped) log({ level: 'warn', event: 'relay-descriptor-publish-failed', message: (error as Error).message, retryMs: delay });
     }
     if (this.#stopped) return;
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#cycle(), delay);
     this.#timer.unref();
+  }
+
+  /** At each epoch boundary: new keys, old ones deleted, and the descriptor that lists them published at once. */
+  #scheduleRotation(): void {
+    const keys = this.#options.onionKeys;
+    if (this.#stopped || !keys) return;
+    const wait = keys.msUntilRotation() + ROTATE_MARGIN_MS;
+    this.#rotateTimer = setTimeout(() => {
+      keys
+        .rotate()
+        .then(() => {
+          if (this.#stopped) return;
+          // The publish cycle re-signs with the new keys and puts them; its timer starts again from here.
+          void this.#cycle();
+        })
+        .catch((error: Error) => this.#options.log({ level: 'error', event: 'relay-onion-rotate-failed', message: error.message }))
+        .finally(() => this.#scheduleRotation());
+    }, wait);
+    this.#rotateTimer.unref();
   }
 
   #put(descriptor: RelayDescriptor): Promise<void> {
@@ -123,5 +235,14 @@ export class DescriptorPublisher {
   #announce(): Promise<void> {
     return announceOnTopic(this.#options.dht, RELAY_TOPIC_HEX, this.#options.port);
   }
+}
 
+/**
+ * GET /descriptors: the signed descriptors the relay knows, its own first, as
+ * a bencoded list (protocol/messages/relay.ts encodeDescriptorList). The
+ * relay's router mounts it; the method and CORS are its business.
+ */
+export function serveDescriptors(publisher: DescriptorPublisher, _req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
+  res.end(encodeDescriptorList(publisher.descriptors()));
 }

@@ -8,6 +8,19 @@ export interface Gauges {
   dhtNodes: number;
   lookupsInFlight: number;
   uptimeS: number;
+  /** The onion service's gauges, when the relay forwards onion packets. */
+  onion?: OnionGauges;
+}
+
+export interface OnionGauges {
+  links: number;
+  clients: number;
+  mailboxes: number;
+  /** Packets held in mailboxes for owners not connected. */
+  held: number;
+  /** Packets waiting out their hop's delay. */
+  delayed: number;
+  replayTags: number;
 }
 
 type Labelled = Map<string, number>;
@@ -25,6 +38,13 @@ export class RelayMetrics {
   rateLimited = 0;
   readonly refresh = { count: 0, sumS: 0, lastS: 0, failures: 0 };
   readonly rejectedOffers: Labelled = new Map();
+  /** Onion packets: in by where from (link, client), out to links, delivered by kind (mailbox, exit), refused by error code. */
+  readonly onionIn: Labelled = new Map();
+  onionOut = 0;
+  readonly onionDelivered: Labelled = new Map();
+  readonly onionRefused: Labelled = new Map();
+  /** Onion links dialed or accepted, and those that failed to come up, by reason. */
+  readonly onionLinkEvents: Labelled = new Map();
 
   request(type: string): void {
     bump(this.requests, type);
@@ -44,6 +64,23 @@ export class RelayMetrics {
 
   rejected(reason: string): void {
     bump(this.rejectedOffers, reason);
+  }
+
+  onionPacketIn(from: 'link' | 'client'): void {
+    bump(this.onionIn, from);
+  }
+
+  onionDeliveredTo(to: 'mailbox' | 'exit'): void {
+    bump(this.onionDelivered, to);
+  }
+
+  /** `code` is an ERROR_CODES entry: a fixed set. */
+  onionRefusedWith(code: string): void {
+    bump(this.onionRefused, code);
+  }
+
+  onionLink(event: string): void {
+    bump(this.onionLinkEvents, event);
   }
 
   refreshed(ok: boolean, ms: number): void {
@@ -80,6 +117,20 @@ export class RelayMetrics {
     metric(`${p}_item_lookups_in_flight`, 'gauge', 'BEP 44 gets running for relay-get.', [['', g.lookupsInFlight]]);
     metric(`${p}_dht_nodes`, 'gauge', 'Nodes in the relay DHT routing table.', [['', g.dhtNodes]]);
     metric(`${p}_uptime_seconds`, 'gauge', 'Seconds since the relay started.', [['', g.uptimeS]]);
+    if (g.onion) {
+      const o = g.onion;
+      metric(`${p}_onion_packets_in_total`, 'counter', 'Onion packets received, by where from (link, client).', labelled('from', this.onionIn));
+      metric(`${p}_onion_packets_out_total`, 'counter', 'Onion packets sent on to the next relay.', [['', this.onionOut]]);
+      metric(`${p}_onion_packets_delivered_total`, 'counter', 'Onion messages delivered here, by kind (mailbox, exit).', labelled('to', this.onionDelivered));
+      metric(`${p}_onion_refused_total`, 'counter', 'Onion packets and frames dropped, by error code.', labelled('code', this.onionRefused));
+      metric(`${p}_onion_link_events_total`, 'counter', 'Onion links up and down, by event.', labelled('event', this.onionLinkEvents));
+      metric(`${p}_onion_links`, 'gauge', 'Authenticated links to other relays.', [['', o.links]]);
+      metric(`${p}_onion_clients`, 'gauge', 'Onion sockets of clients (not relays).', [['', o.clients]]);
+      metric(`${p}_onion_mailboxes`, 'gauge', 'Mailboxes open or holding mail.', [['', o.mailboxes]]);
+      metric(`${p}_onion_held`, 'gauge', 'Messages held for mailbox owners not connected.', [['', o.held]]);
+      metric(`${p}_onion_delayed`, 'gauge', 'Packets waiting out their hop delay.', [['', o.delayed]]);
+      metric(`${p}_onion_replay_tags`, 'gauge', 'Replay tags held over the epochs still accepted.', [['', o.replayTags]]);
+    }
     return `${out.join('\n')}\n`;
   }
 }

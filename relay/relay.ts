@@ -18,7 +18,10 @@
 // WebRTC signalling on the same port: a WebSocket tracker at /announce
 // (serve/signalling.ts), so a browser that knows only its relay can still
 // meet taskers over WebRTC. Its connections count against the same caps.
-// Onion forwarding for stealth mode is still to come.
+// Onion forwarding for stealth mode at /onion (relay/onion-service.ts,
+// docs/relay-onion.md), when the relay is given onion keys: packets from
+// clients and from other relays over authenticated links, mailboxes, and
+// the mint exit. Its sockets count against the same caps.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
@@ -31,7 +34,8 @@ import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { RelayDescriptor } from '../protocol/messages/index.ts';
 import { RelayConnection, type RelayContext } from './connection.ts';
-import { DescriptorPublisher, descriptorJson } from './descriptor.ts';
+import { DescriptorPublisher, descriptorJson, serveDescriptors } from './descriptor.ts';
+import { OnionKeys } from './onion-keys.ts';
 import { RelayMetrics } from './metrics.ts';
 import { OfferCache } from './offer-cache.ts';
 import { OfferItems } from './offer-item.ts';
@@ -39,6 +43,8 @@ import { BucketMap, checkLimits, Counter, DEFAULT_LIMITS, ipKey, type RateLimits
 import { Signalling } from '../serve/signalling.ts';
 import { WebSocketServer, type WsServer, type WsSocket } from '../serve/ws.ts';
 import { SpareCyclesError, UsageError } from '../protocol/errors.ts';
+import { ONION_RELAY } from '../protocol/constants.ts';
+import { OnionService, type OnionOptions } from './onion-service.ts';
 
 export type { RateLimits } from '../serve/rate-limit.ts';
 
@@ -68,6 +74,10 @@ export interface RelayOptions {
   reannounceMs?: number;
   /** How often each connection is pinged; one that has not answered the last ping is closed. */
   pingMs?: number;
+  /** The operator's label in the descriptor: relays under one label are never two hops of one route. */
+  family?: string;
+  /** Onion forwarding at /onion; without it the relay forwards nothing. */
+  onion?: OnionOptions;
 }
 
 const DEFAULTS = {
@@ -119,6 +129,7 @@ export class RelayServer {
   #port = 0;
   #startedAt = 0;
   #stopping: Promise<void> | undefined;
+  #onion: OnionService | undefined;
 
   constructor(options: RelayOptions) {
     this.#opts = { ...DEFAULTS, ...definedOnly(options), backend: options.backend, identity: options.identity, dht: options.dht };
@@ -234,7 +245,14 @@ export class RelayServer {
       port: this.#port,
       reannounceMs: this.#opts.reannounceMs,
       log: this.#log,
+      // The descriptor lists the onion keys and the exit policy the onion service was given.
+      ...(this.#opts.onion?.keys instanceof OnionKeys ? { onionKeys: this.#opts.onion.keys } : {}),
+      exit: { mints: [...(this.#opts.onion?.mintOrigins ?? [])], mailboxes: this.#opts.onion !== undefined },
+      family: this.#opts.family,
     });
+    if (this.#opts.onion) {
+      this.#onion = new OnionService({ ...this.#opts.onion, backend, identity, metrics: this.#metrics, log: this.#log });
+    }
     this.#cache.start();
     this.#descriptor.start();
     this.#every(this.#opts.pingMs, () => {
@@ -252,6 +270,7 @@ export class RelayServer {
       this.#cache.stop();
       this.#items.stop();
       this.#descriptor?.stop();
+      this.#onion?.stop();
       const http = this.#http;
       const wss = this.#wss;
       this.#http = undefined;
@@ -302,7 +321,13 @@ export class RelayServer {
       dhtNodes: this.#dhtNodes(),
       lookupsInFlight: this.#items.inFlight,
       uptimeS: this.#uptimeS(),
+      ...(this.#onion ? { onion: this.#onion.gauges() } : {}),
     });
+  }
+
+  /** The onion service (its exits, mailboxes and router), once started with onion options. */
+  get onion(): OnionService | undefined {
+    return this.#onion;
   }
 
   // ---- HTTP ----------------------------------------------------------------------
@@ -318,6 +343,7 @@ export class RelayServer {
     if (path === '/health') return send(res, 200, 'application/json', JSON.stringify(this.health()));
     if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.metrics());
     if (path === '/descriptor') return send(res, 200, 'application/octet-stream', this.#descriptor!.bytes);
+    if (path === '/descriptors') return serveDescriptors(this.#descriptor!, req, res);
     if (path === '/descriptor.json') return send(res, 200, 'application/json', JSON.stringify(descriptorJson(this.#descriptor!.current)));
     send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/health', '/metrics', '/descriptor', '/descriptor.json'] }));
   }
@@ -350,6 +376,12 @@ export class RelayServer {
     if ((req.url ?? '').split('?', 1)[0] === RELAY_SIGNALLING_PATH) {
       this.#metrics.connectionsTotal++;
       return this.#signalling!.handleUpgrade(req, socket, head);
+    }
+    if ((req.url ?? '').split('?', 1)[0] === ONION_RELAY.path) {
+      const onion = this.#onion;
+      if (!onion) return refuse(socket, 404, 'this relay forwards no onion packets');
+      this.#metrics.connectionsTotal++;
+      return this.#wss.handleUpgrade(req, socket, head, (ws) => (this.#stopping ? ws.terminate() : onion.accept(ws)));
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, peerOf(req)));
   }

@@ -178,7 +178,29 @@ const relayUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
   {
     name: 'relay-descriptor',
     who: 'relay',
-    msg: { t: 'relay-descriptor', v: 1, key: keys.relay, ws: 'wss://relay.example:8443/', ts: 1_700_000_000_000 },
+    msg: {
+      t: 'relay-descriptor', v: 2, key: keys.relay, ws: 'wss://relay.example:8443/',
+      onion: [{ epoch: 472_222, key: det('onion/472222', 32) }, { epoch: 472_223, key: det('onion/472223', 32) }],
+      exit: { mints: ['https://mint.example', 'http://127.0.0.1:8200'], mailboxes: true },
+      family: 'example-operator', agent: 'sparecycles-relay/0.1.0', ts: 1_700_000_000_000,
+    },
+  },
+  {
+    name: 'relay-descriptor of a middle relay, no operator',
+    who: 'relay',
+    msg: {
+      t: 'relay-descriptor', v: 2, key: keys.relay, ws: 'ws://127.0.0.1:8100',
+      onion: [{ epoch: 472_222, key: det('onion/472222', 32) }], exit: { mints: [], mailboxes: false },
+      agent: 'sparecycles-relay/0.1.0', ts: 1_700_000_000_001,
+    },
+  },
+  {
+    name: 'relay-descriptor of an edge relay that forwards nothing',
+    who: 'relay',
+    msg: {
+      t: 'relay-descriptor', v: 2, key: keys.relay, ws: 'wss://edge.example', onion: [], exit: { mints: [], mailboxes: false },
+      agent: 'sparecycles-relay/0.1.0', ts: 1_700_000_000_002,
+    },
   },
 ];
 const relaySigned = relayUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
@@ -490,10 +512,68 @@ bad(
 );
 bad('relay-descriptor ws is an http URL', 'decode', 'SchemaError', 'ws', tamper(descriptorMsg, (d) => (d.ws = 'https://relay.example/')));
 bad('relay-descriptor missing key', 'decode', 'SchemaError', 'key', tamper(descriptorMsg, (d) => delete d.key));
-bad('relay-descriptor of a future version', 'decode', 'VersionError', 'v', tamper(descriptorMsg, (d) => (d.v = 2)), 2);
+bad('relay-descriptor of a future version', 'decode', 'VersionError', 'v', tamper(descriptorMsg, (d) => (d.v = 3)), 3);
 bad('relay-descriptor ws changed after signing', 'verify', 'SignatureError', 'sig', tamper(descriptorMsg, (d) => (d.ws = 'wss://evil.example/')));
 bad('relay-descriptor signed under the offer domain', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.relay, 'offer'));
 bad('relay-descriptor signed by another key', 'verify', 'SignatureError', 'sig', resign(descriptorMsg, seeds.other, 'relay'));
+// Version 1 carried no onion keys and no exit policy.
+bad(
+  'relay-descriptor of version 1',
+  'decode',
+  'VersionError',
+  'v',
+  tamper(descriptorMsg, (d) => ((d.v = 1), delete d.onion, delete d.exit, delete d.family, delete d.agent)),
+  1,
+);
+bad(
+  'relay-descriptor with three onion keys',
+  'decode',
+  'SchemaError',
+  'onion',
+  tamper(descriptorMsg, (d) => (d.onion = [...(d.onion as Dict[]), { epoch: 472_224, key: det('onion/472224', 32) }])),
+);
+bad(
+  'relay-descriptor onion epochs out of order',
+  'decode',
+  'SchemaError',
+  'onion[1].epoch',
+  tamper(descriptorMsg, (d) => (d.onion = [...(d.onion as Dict[])].reverse())),
+);
+bad(
+  'relay-descriptor onion key of 31 bytes',
+  'decode',
+  'SchemaError',
+  'onion[0].key',
+  tamper(descriptorMsg, (d) => ((d.onion as Dict[])[0]!.key = det('onion/short', 31))),
+);
+bad('relay-descriptor onion epoch past 32 bits', 'decode', 'SchemaError', 'onion[1].epoch', tamper(descriptorMsg, (d) => ((d.onion as Dict[])[1]!.epoch = 2 ** 32)));
+bad('relay-descriptor exit mint with a path', 'decode', 'SchemaError', 'exit.mints[0]', tamper(descriptorMsg, (d) => ((d.exit as Dict).mints = ['https://mint.example/v1'])));
+bad(
+  'relay-descriptor exit mint named twice',
+  'decode',
+  'SchemaError',
+  'exit.mints[1]',
+  tamper(descriptorMsg, (d) => ((d.exit as Dict).mints = ['https://mint.example', 'https://MINT.example'])),
+);
+bad(
+  'relay-descriptor with five exit mints',
+  'decode',
+  'SchemaError',
+  'exit.mints',
+  tamper(descriptorMsg, (d) => ((d.exit as Dict).mints = Array.from({ length: MESSAGE_LIMITS.relayExitMints + 1 }, (_, i) => `https://m${i}.example`))),
+);
+bad('relay-descriptor exit without mailboxes', 'decode', 'SchemaError', 'exit.mailboxes', tamper(descriptorMsg, (d) => delete (d.exit as Dict).mailboxes));
+bad('relay-descriptor operator label with a space', 'decode', 'SchemaError', 'family', tamper(descriptorMsg, (d) => (d.family = 'two words')));
+bad('relay-descriptor without an agent', 'decode', 'SchemaError', 'agent', tamper(descriptorMsg, (d) => delete d.agent));
+bad(
+  'relay-descriptor onion key swapped after signing',
+  'verify',
+  'SignatureError',
+  'sig',
+  tamper(descriptorMsg, (d) => ((d.onion as Dict[])[0]!.key = det('onion/evil', 32))),
+);
+bad('relay-descriptor exit policy widened after signing', 'verify', 'SignatureError', 'sig', tamper(descriptorMsg, (d) => ((d.exit as Dict).mints = ['https://evil.example'])));
+bad('relay-descriptor operator label dropped after signing', 'verify', 'SignatureError', 'sig', tamper(descriptorMsg, (d) => delete d.family));
 
 // Credit messages, after the relay ones.
 bad('payment-ok without a keyset', 'decode', 'SchemaError', 'keyset', tamper(paymentOkMsg, (d) => delete d.keyset));

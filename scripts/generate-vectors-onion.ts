@@ -31,17 +31,8 @@ import {
 import { hopKeys } from '../protocol/onion/kdf.ts';
 import { ALPHA_OFFSET, BETA_OFFSET, GAMMA_OFFSET, HEADER_BYTES, MAC_BYTES, MAX_MESSAGE_BYTES, SLOT_BYTES } from '../protocol/onion/layout.ts';
 import { lionessEncrypt } from '../protocol/onion/lioness.ts';
+import { det } from './vector-kit.ts';
 
-/** Fixed bytes from a label: sha256 chained as far as needed. */
-function det(label: string, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let block = nodeCrypto.sha256(utf8(`sparecycles/test-vector/${label}`));
-  for (let i = 0; i < length; i += 32) {
-    out.set(block.subarray(0, Math.min(32, length - i)), i);
-    block = nodeCrypto.sha256(block);
-  }
-  return out;
-}
 
 const EPOCH = 480_000;
 const backends: CryptoBackend[] = [nodeCrypto, nobleCrypto, naclCrypto];

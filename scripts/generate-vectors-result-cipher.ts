@@ -12,20 +12,10 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
 import { LIMITS, RESULT_CIPHER } from '../protocol/constants.ts';
-import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { openResultFile, resultFileAad, resultFileNonce, sealResultFile } from '../protocol/result-cipher.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
+import { det } from './vector-kit.ts';
 
-/** Fixed bytes from a label: sha256 chained as far as needed. */
-function det(label: string, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let block = nodeCrypto.sha256(utf8(`sparecycles/test-vector/${label}`));
-  for (let i = 0; i < length; i += 32) {
-    out.set(block.subarray(0, Math.min(32, length - i)), i);
-    block = nodeCrypto.sha256(block);
-  }
-  return out;
-}
 
 function nodeSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array {
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: RESULT_CIPHER.tagBytes });

@@ -15,6 +15,7 @@ import { chacha20 } from '@noble/ciphers/chacha.js';
 import type { CryptoBackend } from '../crypto/backend.ts';
 import { KeyError, SchemaError } from '../errors.ts';
 import { hmacSha256, PAYLOAD_KEY_BYTES } from './kdf.ts';
+import { copyBytes } from '../bytes.ts';
 
 const HALF = 32;
 const ZERO_NONCE = new Uint8Array(12);
@@ -43,7 +44,7 @@ function split(key: Uint8Array, block: Uint8Array) {
     k2: round.subarray(32, 64),
     k3: round.subarray(64, 96),
     k4: round.subarray(96, 128),
-    l: block.slice(0, HALF),
+    l: copyBytes(block, 0, HALF),
     r: block.subarray(HALF),
   };
 }

@@ -9,6 +9,7 @@ import { buildHeader, type OnionHop } from './header.ts';
 import { ADDRESS_BYTES } from './layout.ts';
 import { lionessEncrypt } from './lioness.ts';
 import { encodePayload } from './payload.ts';
+import { copyBytes } from '../bytes.ts';
 
 export interface ForwardSpec {
   readonly epoch: number;
@@ -39,5 +40,5 @@ export function createPacket(backend: CryptoBackend, spec: ForwardSpec): Outgoin
     ephemeral: spec.ephemeral ?? backend.randomBytes(32),
   });
   for (let i = payloadKeys.length - 1; i >= 0; i--) payload = lionessEncrypt(backend, payloadKeys[i]!, payload);
-  return { firstHop: spec.route[0]!.id.slice(), packet: joinPacket(header, payload) };
+  return { firstHop: copyBytes(spec.route[0]!.id), packet: joinPacket(header, payload) };
 }

@@ -5,6 +5,7 @@
 
 import { OnionError, SchemaError } from '../errors.ts';
 import { LENGTH_BYTES, MAX_MESSAGE_BYTES, PAYLOAD_BYTES, ZERO_TAG_BYTES } from './layout.ts';
+import { copyBytes } from '../bytes.ts';
 
 export function encodePayload(message: Uint8Array): Uint8Array {
   if (!(message instanceof Uint8Array)) throw new SchemaError('message: expected bytes', { field: 'message' });
@@ -29,5 +30,5 @@ export function decodePayload(plain: Uint8Array): Uint8Array {
   for (let i = start + length; i < plain.length; i++) {
     if (plain[i] !== 0) throw new OnionError('ONION_PAYLOAD', 'payload: padding that is not zero', { field: 'payload' });
   }
-  return plain.slice(start, start + length);
+  return copyBytes(plain, start, start + length);
 }

@@ -4,6 +4,7 @@
 
 import { DecodeError, SchemaError } from '../errors.ts';
 import { ADDRESS_BYTES, COMMAND_BYTES, DELAY_BYTES, MAC_BYTES, ROUTING_BYTES, SLOT_BYTES, SURB_ID_BYTES } from './layout.ts';
+import { copyBytes } from '../bytes.ts';
 
 /** 0 is no command, so a slot of zeros is never taken for an instruction. */
 export const COMMANDS = { forward: 1, deliver: 2, reply: 3 } as const;
@@ -64,7 +65,7 @@ export function decodeSlot(slot: Uint8Array): { routing: Routing; nextMac: Uint8
   if (command === undefined) throw new DecodeError(`routing: unknown command ${code}`, { field: 'command' });
   const view = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
   const at = COMMAND_BYTES + DELAY_BYTES;
-  const surbId = slot.slice(at + ADDRESS_BYTES, ROUTING_BYTES);
+  const surbId = copyBytes(slot, at + ADDRESS_BYTES, ROUTING_BYTES);
   if (command !== 'reply' && surbId.some((b) => b !== 0)) {
     throw new DecodeError(`routing: a ${command} names a reply block`, { field: 'surbId' });
   }
@@ -72,9 +73,9 @@ export function decodeSlot(slot: Uint8Array): { routing: Routing; nextMac: Uint8
     routing: {
       command,
       delayMs: view.getUint32(COMMAND_BYTES, false),
-      address: slot.slice(at, at + ADDRESS_BYTES),
+      address: copyBytes(slot, at, at + ADDRESS_BYTES),
       surbId: command === 'reply' ? surbId : NO_SURB.slice(),
     },
-    nextMac: slot.slice(ROUTING_BYTES, ROUTING_BYTES + MAC_BYTES),
+    nextMac: copyBytes(slot, ROUTING_BYTES, ROUTING_BYTES + MAC_BYTES),
   };
 }

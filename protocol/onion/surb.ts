@@ -9,7 +9,7 @@
 // hop. The header's alpha fixes every hop's replay tag, so a second reply
 // on one SURB is dropped at its first hop.
 
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, copyBytes } from '../bytes.ts';
 import { ONION } from '../constants.ts';
 import type { CryptoBackend } from '../crypto/backend.ts';
 import { DecodeError, KeyError, SchemaError, VersionError } from '../errors.ts';
@@ -66,8 +66,8 @@ export function createSurb(backend: CryptoBackend, spec: SurbSpec): { surb: Surb
   });
   const key = senderKey(backend, ephemeral, 'surbKey');
   return {
-    surb: { firstHop: spec.route[0]!.id.slice(), header, key },
-    secrets: { id: id.slice(), key, payloadKeys },
+    surb: { firstHop: copyBytes(spec.route[0]!.id), header, key },
+    secrets: { id: copyBytes(id), key, payloadKeys },
   };
 }
 
@@ -75,7 +75,7 @@ export function createSurb(backend: CryptoBackend, spec: SurbSpec): { surb: Surb
 export function replyPacket(backend: CryptoBackend, surb: Surb, message: Uint8Array): { firstHop: Uint8Array; packet: Uint8Array } {
   checkSurb(surb);
   const payload = lionessEncrypt(backend, surbPayloadKey(backend, surb.key), encodePayload(message));
-  return { firstHop: surb.firstHop.slice(), packet: joinPacket(surb.header, payload) };
+  return { firstHop: copyBytes(surb.firstHop), packet: joinPacket(surb.header, payload) };
 }
 
 /** The maker opens the payload its mailbox received; ONION_PAYLOAD when it was changed on the way or is for another SURB. */
@@ -99,9 +99,9 @@ export function decodeSurb(bytes: Uint8Array): Surb {
   }
   if (bytes[0] !== ONION.version) throw new VersionError(`reply block: version ${bytes[0]} is not ${ONION.version}`, bytes[0], { field: 'version' });
   const surb = {
-    firstHop: bytes.slice(1, 1 + ADDRESS_BYTES),
-    header: bytes.slice(1 + ADDRESS_BYTES, 1 + ADDRESS_BYTES + HEADER_BYTES),
-    key: bytes.slice(1 + ADDRESS_BYTES + HEADER_BYTES),
+    firstHop: copyBytes(bytes, 1, 1 + ADDRESS_BYTES),
+    header: copyBytes(bytes, 1 + ADDRESS_BYTES, 1 + ADDRESS_BYTES + HEADER_BYTES),
+    key: copyBytes(bytes, 1 + ADDRESS_BYTES + HEADER_BYTES),
   };
   checkSurb(surb);
   return surb;

@@ -128,4 +128,11 @@ describe('clientAddress', () => {
   it('refuses a trusted proxy that is not an IP address', () => {
     expect(() => trustedProxies(['proxy.example'])).toThrow(UsageError);
   });
+
+  it('takes an IPv6 address with a zone id as it is, from the socket and from the list alike', () => {
+    const zoned = trustedProxies(['fe80::1%eth0']);
+    expect([...zoned]).toEqual(['fe80::1%eth0']);
+    expect(clientAddress('fe80::1%eth0', '203.0.113.9', zoned)).toBe('203.0.113.9');
+    expect(clientAddress('fe80::2%eth0', '203.0.113.9', zoned)).toBe('fe80::2%eth0');
+  });
 });

@@ -13,7 +13,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { STATUS_OF } from '../../protocol/mint-api.ts';
 import { encode } from '../../protocol/bencode.ts';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../protocol/bytes.ts';
@@ -37,36 +37,15 @@ import {
   newAccount,
   newId,
   post,
-  redeemMessage,
-  tempDir,
-  unblindAll,
   type RawAnswer,
+  redeemMessage,
   type TestCredit,
+  testMints,
+  unblindAll,
 } from '../support/mint.ts';
-import { startTestMint, type TestMint } from '../../testnet/testnet-mint.ts';
+import type { TestMint } from '../../testnet/testnet-mint.ts';
 
-const running: { m: TestMint; rm: () => Promise<void> }[] = [];
-
-/** A mint whose ledger folder is the test's, so that the file can still be read once the mint has stopped. */
-async function mintForTests(): Promise<TestMint> {
-  const { dir, rm } = await tempDir();
-  const m = await startTestMint({ dir }).catch(async (error) => {
-    await rm();
-    throw error;
-  });
-  running.push({ m, rm });
-  return m;
-}
-
-afterEach(() => {
-  for (const { m } of running) expect(m.lines.filter((l) => l.level === 'error')).toEqual([]);
-});
-afterAll(async () => {
-  for (const { m, rm } of running.splice(0)) {
-    await m.stop();
-    await rm();
-  }
-});
+const mintForTests = testMints();
 
 const redeemOk = (a: RawAnswer): MessageOf<'redeem-ok'> => {
   const msg = decodeMessage(fromBase64((a.json as { message: string }).message));

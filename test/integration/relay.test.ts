@@ -314,7 +314,7 @@ describe('relay discovery', () => {
     expect(toHex(msg.key)).toBe(toHex(relayId.publicKey));
     expect(msg.ws).toBe(relay.url);
     const json = await (await fetch(`${httpOf(relay)}/descriptor.json`)).json();
-    expect(json).toMatchObject({ t: 'relay-descriptor', v: 1, key: toHex(relayId.publicKey), ws: relay.url });
+    expect(json).toMatchObject({ t: 'relay-descriptor', v: 2, key: toHex(relayId.publicKey), ws: relay.url });
   });
 
   it('puts the descriptor under its key and announces on the relay topic', async () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import Database from 'better-sqlite3';
+import { afterAll, afterEach, expect } from 'vitest';
 import { MintClient } from '../../net/mint-client.ts';
 import { toBase64, toHex } from '../../protocol/bytes.ts';
 import { MESSAGE_LIMITS } from '../../protocol/constants.ts';
@@ -28,6 +29,7 @@ import {
   type MessageOf,
   type Proof,
 } from '../../protocol/messages/index.ts';
+import { startTestMint, type TestMint, type TestMintOptions } from '../../testnet/testnet-mint.ts';
 import { waitFor } from '../../testnet/wait.ts';
 
 export { depositMessage } from '../../testnet/testnet-mint.ts';
@@ -43,6 +45,33 @@ export const newAccount = (): string => toHex(Identity.generate(nodeCrypto).publ
 export async function tempDir(prefix = 'sc-mint-'): Promise<{ dir: string; rm: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, rm: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Mints for one test file, each in a ledger folder of the test's own (so the
+ * file can still be read once the mint has stopped): none may log an error
+ * during a test, and all are stopped and removed after the file.
+ */
+export function testMints(): (options?: Omit<TestMintOptions, 'dir'>) => Promise<TestMint> {
+  const running: { m: TestMint; rm: () => Promise<void> }[] = [];
+  afterEach(() => {
+    for (const { m } of running) expect(m.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+  afterAll(async () => {
+    for (const { m, rm } of running.splice(0)) {
+      await m.stop();
+      await rm();
+    }
+  });
+  return async (options = {}) => {
+    const { dir, rm } = await tempDir();
+    const m = await startTestMint({ ...options, dir }).catch(async (error) => {
+      await rm();
+      throw error;
+    });
+    running.push({ m, rm });
+    return m;
+  };
 }
 
 // ---- The client's side of issuance ------------------------------------------------------------

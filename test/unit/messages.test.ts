@@ -271,7 +271,13 @@ describe('bounds', () => {
     expect(answer.length).toBeLessThanOrEqual(LIMITS.messageBytes);
     expectError(() => encodeMessage({ t: 'relay-offers', v: 1, id: filled(8), offers: [...offers, filled(1)] }), 'SchemaError', 'offers');
     const descriptor = signMessage(nodeCrypto, seedA, {
-      t: 'relay-descriptor', v: 1, key: keyA, ws: `wss://${'r'.repeat(MESSAGE_LIMITS.relayUrlBytes - 6)}`, ts: MAX,
+      t: 'relay-descriptor', v: 2, key: keyA, ws: `wss://${'r'.repeat(MESSAGE_LIMITS.relayUrlBytes - 6)}`,
+      onion: Array.from({ length: MESSAGE_LIMITS.relayOnionKeys }, (_, i) => ({ epoch: 2 ** 32 - 2 + i, key: filled(32) })),
+      exit: {
+        mints: Array.from({ length: MESSAGE_LIMITS.relayExitMints }, (_, i) => `https://${String(i).repeat(MESSAGE_LIMITS.relayMintOriginBytes - 8)}`),
+        mailboxes: true,
+      },
+      family: 'f'.repeat(MESSAGE_LIMITS.relayFamilyBytes), agent: 'a'.repeat(MESSAGE_LIMITS.agentBytes), ts: MAX,
     });
     expect(encodeMessage(descriptor).length).toBeLessThan(1000);
     expectError(() => encodeMessage({ ...descriptor, ws: `${descriptor.ws}x` }), 'SchemaError', 'ws');
@@ -442,12 +448,24 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
     }),
   'relay-descriptor': (key) =>
     fc.record({
-      t: fc.constant('relay-descriptor' as const), v: fc.constant(1 as const), key: fc.constant(key),
+      t: fc.constant('relay-descriptor' as const), v: fc.constant(2 as const), key: fc.constant(key),
       ws: fc
         .tuple(fc.constantFrom('ws://', 'wss://'), fc.string({ unit: PRINTABLE, minLength: 1, maxLength: MESSAGE_LIMITS.relayUrlBytes - 6 }))
         .map(([a, b]) => a + b),
+      onion: fc
+        .uniqueArray(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { minLength: 0, maxLength: MESSAGE_LIMITS.relayOnionKeys })
+        .chain((epochs) => fc.tuple(...epochs.sort((a, b) => a - b).map((epoch) => bytesArb(32).map((k) => ({ epoch, key: k }))))),
+      exit: fc.record({
+        mints: fc.uniqueArray(fc.stringMatching(/^https?:\/\/[a-z0-9.]{1,40}(:[0-9]{1,5})?$/), {
+          maxLength: MESSAGE_LIMITS.relayExitMints,
+          selector: (m) => m.toLowerCase(),
+        }),
+        mailboxes: fc.boolean(),
+      }),
+      family: fc.string({ unit: fc.constantFrom(...'abcdefgh-_.0123'), minLength: 1, maxLength: MESSAGE_LIMITS.relayFamilyBytes }),
+      agent: fc.string({ unit: PRINTABLE, minLength: 1, maxLength: MESSAGE_LIMITS.agentBytes }),
       ts: safeNat(),
-    }),
+    }, { requiredKeys: ['t', 'v', 'key', 'ws', 'onion', 'exit', 'agent', 'ts'] }),
 };
 
 const relayIdArb = bytesArb(8);

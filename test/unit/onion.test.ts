@@ -322,6 +322,31 @@ describe('onion: routes', () => {
     }
   });
 
+  it('never writes into the bytes it is given, Node Buffers included', () => {
+    const network = freshRelays(nodeCrypto, 3);
+    const out = createPacket(nodeCrypto, { epoch: EPOCH, route: hopsOf(network), destination: new Uint8Array(32).fill(7), message: utf8('a buffer') });
+    // A Buffer's slice is a view: a decoder that slices and then writes would change the caller's packet.
+    const given = Buffer.from(out.packet);
+    const processed = processPacket(nodeCrypto, given, { keys: keysAt(network[0]!.secret), replay: network[0]!.replay });
+    expect(equalBytes(given, out.packet)).toBe(true);
+    expect(processed.kind).toBe('forward');
+
+    const mailbox = nodeCrypto.randomBytes(32);
+    const { surb, secrets } = createSurb(nodeCrypto, { epoch: EPOCH, route: hopsOf(network), mailbox });
+    const encoded = Buffer.from(encodeSurb(surb));
+    const decoded = decodeSurb(encoded);
+    decoded.key.fill(0);
+    expect(equalBytes(encoded, encodeSurb(surb))).toBe(true); // the fields own their memory
+    const reply = replyPacket(nodeCrypto, decodeSurb(encodeSurb(surb)), utf8('twice'));
+    const { last } = walk(nodeCrypto, network, reply.firstHop, reply.packet);
+    if (last.kind !== 'reply') throw new Error('expected a reply');
+    const payload = Buffer.from(last.payload);
+    const other = createSurb(nodeCrypto, { epoch: EPOCH, route: hopsOf(network), mailbox }).secrets;
+    // Trying the wrong secrets first leaves the payload whole for the right ones.
+    expect(codeOf(() => openReply(nodeCrypto, other, payload))).toBe('ONION_PAYLOAD');
+    expect(openReply(nodeCrypto, secrets, payload)).toEqual(utf8('twice'));
+  });
+
   it('refuses a reply opened with another block\'s secrets', () => {
     const network = freshRelays(nodeCrypto, 3);
     const a = createSurb(nodeCrypto, { epoch: EPOCH, route: hopsOf(network), mailbox: new Uint8Array(32) });

@@ -16,29 +16,17 @@ import {
   KeyError,
   SchemaError,
   SignatureError,
-  SpareCyclesError,
   VersionError,
 } from '../../../protocol/errors.ts';
 import { decodeMessage, encodeMessage, isSignedMessage, verifyMessage } from '../../../protocol/messages/index.ts';
+import { typed } from '../../support/fuzz.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10000);
 // Generous, and scaled so `npm run fuzz` has room; the default run takes seconds.
 const TIMEOUT = Math.max(60_000, RUNS * 5);
 const params = { numRuns: RUNS };
 
-type ErrorClass = new (...args: never[]) => SpareCyclesError;
 
-/** Runs `f`; returns its value, or the error if it is one of `allowed`, and fails on anything else. */
-function typed<T>(f: () => T, allowed: readonly ErrorClass[]): { ok: true; value: T } | { ok: false; error: SpareCyclesError } {
-  try {
-    return { ok: true, value: f() };
-  } catch (error) {
-    if (!(error instanceof SpareCyclesError) || !allowed.some((c) => error.constructor === c)) {
-      throw new Error(`expected one of ${allowed.map((c) => c.name).join(', ')}, got ${String(error)}`, { cause: error });
-    }
-    return { ok: false, error };
-  }
-}
 
 const DECODE_ERRORS = [DecodeError] as const;
 const MESSAGE_ERRORS = [DecodeError, SchemaError, VersionError] as const;
