@@ -6,6 +6,7 @@ import { benchAdversary } from './adversary.ts';
 import { benchExtensionWasm } from './extension.ts';
 import { benchMessagePath } from './messages.ts';
 import { benchMint } from './mint.ts';
+import { benchOnion } from './onion.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
 import type { Figure } from './results-file.ts';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   'upload-ratio': () => benchUploadRatio(),
   extension: () => benchExtensionWasm(),
   mint: benchMint,
+  onion: benchOnion,
   adversary: benchAdversary,
 };
 

@@ -495,7 +495,7 @@ export class Coordinator {
     const lost = this.leases
       .all()
       .filter((lease) => t > lease.deadline)
-      .map((lease) => this.lose(lease));
+      .map((lease) => this.lose(lease, 'expired'));
     // A known-answer unit nobody claimed within a lease's time is no longer owed to anyone.
     this.coIssued = this.coIssued.filter((c) => t - c.at <= this.leaseMs);
     // A unit no mature key took up within a lease's time: the tasker vouches for it itself.
@@ -609,27 +609,32 @@ export class Coordinator {
 
   /** The worker's connection died: every lease it holds is lost at once. */
   workerLost(worker: string): Array<{ worker: string; unit: number }> {
-    return this.leases.heldBy(worker).map((lease) => this.lose(lease));
+    return this.leases.heldBy(worker).map((lease) => this.lose(lease, 'gone'));
   }
 
   /**
-   * A lease that ran out or went with its worker's connection. The unit goes
-   * to other keys for a lease's time, and the key's batches start again from
-   * one (it knows its own leases are gone, so this tells it nothing about the
-   * checks): otherwise a key could sit on leases to their deadline, or drop
-   * its connection just before, and be handed the same units again. A unit
-   * lost STALL_LAPSES times without an answer coming back is computed by the
-   * tasker itself, so that keys taking turns cannot keep it from the merge.
+   * A lease that ran out (`expired`) or went with its worker's connection
+   * (`gone`). Either way the key's batches start again from one (it knows its
+   * own leases are gone, so this tells it nothing about the checks), and a
+   * unit lost STALL_LAPSES times without an answer coming back is computed by
+   * the tasker itself, so that keys taking turns, or dropping their
+   * connections just before the deadline, cannot keep it from the merge. A
+   * unit whose lease ran out also goes to other keys for a lease's time:
+   * otherwise a key could sit on leases to their deadline and be handed the
+   * same units again. A key whose connection died is not barred: it is most
+   * often an honest worker coming back, and may be the only one left.
    */
-  private lose(lease: Lease): { worker: string; unit: number } {
+  private lose(lease: Lease, why: 'expired' | 'gone'): { worker: string; unit: number } {
     const t = this.now();
     this.dropLease(lease);
     this.reputation.recordLost(lease.worker);
     if (this.toldClean.has(lease.worker)) this.toldClean.set(lease.worker, 0);
     const state = this.book.state(lease.unit);
-    // Only the last lease's time of lapses bars a key, so each unit keeps no more than that.
-    for (const [worker, at] of state.lapsed) if (t - at > this.leaseMs) state.lapsed.delete(worker);
-    state.lapsed.set(lease.worker, t);
+    if (why === 'expired') {
+      // Only the last lease's time of lapses bars a key, so each unit keeps no more than that.
+      for (const [worker, at] of state.lapsed) if (t - at > this.leaseMs) state.lapsed.delete(worker);
+      state.lapsed.set(lease.worker, t);
+    }
     state.lapses++;
     if (state.status === 'open' && !state.canary && state.lapses >= STALL_LAPSES && state.holders.size === 0) {
       this.book.check(state, 'stalled');

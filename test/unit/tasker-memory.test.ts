@@ -138,6 +138,10 @@ describe('throwaway keys', () => {
     w.coord.submit(b, lb.lease, lb.unit, wrong(lb.unit), 20);
     w.settle();
     expect(equalBytes(w.coord.verifiedHash(la.unit)!, wrong(la.unit))).toBe(true);
+    // g answers before going quiet; f lets its lease run out. A unit lost three times (b's dropped
+    // leases count) is computed by the tasker, so g's keeps a unit open for the honest keys below.
+    w.t += 20;
+    w.coord.submit(g, spare.lease, spare.unit, truth(spare.unit), 20);
     // Both go quiet for far longer than the forgetting time: their answers verify a unit, so both are kept.
     for (let i = 0; i < 20; i++) w.advance(1_000);
     expect(w.coord.remembers(a)).toBe(true);
