@@ -61,11 +61,8 @@ export async function benchPipeline(workers = 2, units = 240): Promise<Record<st
     await Promise.all(pools.map((p) => warm(p, dir)));
     // A short task first, untimed, through the same mesh and pools: a tasker
     // and its workers run for hours, and the first task a process handles
-    // also pays for V8 compiling the network and message code. A hundred
-    // units of next to nothing each: V8 optimises a function only after it
-    // has run many times, and eight units (as before) left the message path
-    // half-compiled through most of the timed task.
-    const warmDir = await makeSpinTask({ units: 50 * workers, spin: 1 });
+    // also pays for V8 compiling the network and message code.
+    const warmDir = await makeSpinTask({ units: 4 * workers, spin: 1 });
     const warmSession = await mesh.publish(warmDir, { defence: { matureAfter: 0 } });
     const warmWorkers = [];
     for (const pool of pools) warmWorkers.push(await mesh.worker(warmSession.magnet, { pool }));
