@@ -23,19 +23,10 @@ import {
   type UnsignedMessage,
 } from '../protocol/messages/index.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
+import { det } from './vector-kit.ts';
 
 const backend = nodeCrypto;
 
-/** Fixed bytes from a label: sha256 chained as far as needed. */
-function det(label: string, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let block = backend.sha256(utf8(`sparecycles/test-vector/${label}`));
-  for (let i = 0; i < length; i += 32) {
-    out.set(block.subarray(0, Math.min(32, length - i)), i);
-    block = backend.sha256(block);
-  }
-  return out;
-}
 
 const seeds = {
   worker: det('seed/worker', 32),

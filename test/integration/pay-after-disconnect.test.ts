@@ -40,6 +40,7 @@ import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
 import { Mesh, type MeshWorker } from '../../testnet/mesh.ts';
 import { waitFor } from '../../testnet/wait.ts';
+import { deferred } from '../support/deferred.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const PRICE = 5;
@@ -52,12 +53,6 @@ afterEach(async () => {
   await mesh?.stop();
   mesh = undefined;
 });
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** A payer that pays the first unit at the mint at once, then holds its answer (and so the receipt) until released. */
 function holdFirstPayment() {

@@ -22,6 +22,7 @@ import { WalletFile } from '../../worker/node/wallet-file.ts';
 import { Wallet } from '../../worker/wallet.ts';
 import { Mesh } from '../../testnet/mesh.ts';
 import { waitFor } from '../../testnet/wait.ts';
+import { deferred } from '../support/deferred.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}examples/mandelbrot`;
@@ -32,12 +33,6 @@ afterEach(async () => {
   await mesh?.stop();
   mesh = undefined;
 });
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 const peerIdOf = (client: object) => (client as { peerId: string }).peerId;
 
