@@ -7,6 +7,7 @@ import { benchExtensionWasm } from './extension.ts';
 import { benchMessagePath } from './messages.ts';
 import { benchMint } from './mint.ts';
 import { benchOnion } from './onion.ts';
+import { benchOnionRtt } from './onion-rtt.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
 import type { Figure } from './results-file.ts';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   extension: () => benchExtensionWasm(),
   mint: benchMint,
   onion: benchOnion,
+  'onion-rtt': benchOnionRtt,
   adversary: benchAdversary,
 };
 

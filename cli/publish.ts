@@ -11,6 +11,10 @@ import type { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto } from '../protocol/crypto/node.ts';
 import { signManifest } from '../protocol/manifest.ts';
 import { mergedFileName } from '../tasker/merge.ts';
+import type { OnionClient } from '../net/onion-client.ts';
+import { RendezvousHost } from '../net/onion-stream.ts';
+import { toHex } from '../protocol/bytes.ts';
+import { onionClientFor, parseRelays, relayOptions, relayViewFor } from './onion-args.ts';
 import { announceOffer } from '../tasker/announce-offer.ts';
 import type { OfferPublisher } from '../tasker/offer-publisher.ts';
 import { Payer } from '../tasker/payer.ts';
@@ -27,7 +31,7 @@ import { stopSignal } from './signals.ts';
 const HELD_RECEIPTS_WAIT_MS = 30_000;
 
 export const usage =
-  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--receipts DIR] [--exit] [--json]';
+  'cycles publish <task-dir> [--tracker URL]… [--dht-bootstrap host:port,…] [--relay ws://…]… [--mint URL] [--out FILE] [--key FILE] [--cpu 0.5] [--receipts DIR] [--exit] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...networkOptions,
+      ...relayOptions,
       out: { type: 'string' },
       key: { type: 'string' },
       mint: { type: 'string' },
@@ -48,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir || positionals.length > 1) throw new UsageError(`usage: ${usage}`);
   const net = networkArgs(values);
+  const relays = parseRelays(values);
   const backend = nodeCrypto;
   const log = jsonLogger(process.stderr, values.verbose ? 'debug' : 'warn');
   const emit = (event: Record<string, unknown>) => {
@@ -72,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
   const pool = nodeUnitPool(cpu);
   let session: TaskerSession | undefined;
   let offers: OfferPublisher | undefined;
+  let onion: OnionClient | undefined;
+  let rendezvous: RendezvousHost | undefined;
   try {
     await torrents.start();
     const client = torrents.client;
@@ -94,7 +102,21 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (values.json) emit({ event: 'magnet', magnet: session.magnet, infoHash: session.infoHash });
     else process.stdout.write(`${session.magnet}\n`);
-    offers = await announceOffer(backend, session, client.dht, net.loopback ? '127.0.0.1' : '0.0.0.0', log, stop.signal);
+    if (relays.length > 0) {
+      // Stealth workers reach the task at a rendezvous kept at one of the relays; direct ones on the swarm, as ever.
+      onion = onionClientFor(backend, await relayViewFor({ backend, relays, dht: client.dht, loopback: net.loopback }));
+      rendezvous = await openRendezvous(backend, onion, session);
+      emit({ event: 'rendezvous', relay: toHex(rendezvous.rendezvous.relay), mailbox: toHex(rendezvous.rendezvous.mailbox) });
+    }
+    offers = await announceOffer(
+      backend,
+      session,
+      client.dht,
+      net.loopback ? '127.0.0.1' : '0.0.0.0',
+      log,
+      stop.signal,
+      rendezvous?.rendezvous,
+    );
     if (offers) emit({ event: 'offer', port: offers.port });
 
     const bar = progress(manifest.name);
@@ -153,6 +175,8 @@ export async function main(argv: string[]): Promise<number> {
     const publisher = offers;
     offers = undefined;
     await publisher?.stop();
+    rendezvous?.stop();
+    onion?.stop();
     await session?.stop();
     await pool.stop();
     await torrents.stop();
@@ -161,6 +185,22 @@ export async function main(argv: string[]): Promise<number> {
       else process.stderr.write('stopped\n');
     }
   }
+}
+
+/** A rendezvous at the best-ranked relay in the view that keeps mailboxes. */
+async function openRendezvous(backend: CryptoBackend, onion: OnionClient, session: TaskerSession): Promise<RendezvousHost> {
+  const candidates = onion.view.ranking().filter((e) => e.descriptor.exit.mailboxes);
+  if (candidates.length === 0) throw new UsageError('--relay: no relay given or found keeps rendezvous mailboxes (they must forward onion packets)');
+  let last: Error | undefined;
+  for (const entry of candidates.slice(0, 3)) {
+    try {
+      return await RendezvousHost.open({ backend, client: onion, relay: entry.descriptor.key }, session.frames);
+    } catch (error) {
+      last = error as Error;
+      onion.view.reportFailure(entry.id);
+    }
+  }
+  throw new UsageError(`--relay: no relay would keep the rendezvous: ${last?.message}`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type DHT from 'bittorrent-dht';
 import { dhtReady } from '../net/dht.ts';
@@ -16,11 +16,17 @@ import { nodeUnitPool } from '../units/node/node-thread.ts';
 import { findOffers, magnetForOffer } from '../net/offer-finder.ts';
 import { nodeTorrentPort } from '../worker/node/torrent-port.ts';
 import { networkArgs, networkOptions } from './network-args.ts';
+import type { MintClient } from '../net/mint-client.ts';
+import type { OnionClient } from '../net/onion-client.ts';
+import { OnionMint } from '../net/onion-mint.ts';
+import { keepStream, type Rendezvous } from '../net/onion-stream.ts';
+import { Identity } from '../protocol/crypto/identity.ts';
+import { onionClientFor, parseRelays, relayOptions, relayViewFor } from './onion-args.ts';
 import { pause, stopSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
 export const usage =
-  'cycles worker [--magnet M] [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
+  'cycles worker [--magnet M] [--stealth] [--relay ws://…]… [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,7 +34,9 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...networkOptions,
+      ...relayOptions,
       magnet: { type: 'string' },
+      stealth: { type: 'boolean' },
       cpu: { type: 'string' },
       key: { type: 'string' },
       wallet: { type: 'string' },
@@ -37,11 +45,16 @@ export async function main(argv: string[]): Promise<number> {
   });
   if (positionals.length) throw new UsageError(`usage: ${usage}`);
   const net = networkArgs(values);
+  const relays = parseRelays(values);
+  const stealth = values.stealth === true;
+  if (stealth && values.magnet) throw new UsageError('cycles worker --stealth: the task comes from an offer that names a rendezvous; --magnet has none');
+  if (stealth && values.key) throw new UsageError('cycles worker --stealth: a stealth worker takes a fresh key for every task; --key does not apply');
   const backend = nodeCrypto;
   const print = (event: Record<string, unknown>, text: string) =>
     process.stdout.write(values.json ? `${JSON.stringify(event)}\n` : `${text}\n`);
 
-  const identity = await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('worker'));
+  // A stealth worker's key is its task's alone, so nothing ties its tasks (or their pay) together.
+  const identity = stealth ? Identity.generate(backend) : await loadOrCreateIdentity(backend, values.key ?? defaultKeyFile('worker'));
   // Pay from tasks that pay lands here; `cycles wallet` shows it and `cycles redeem` spends it.
   const walletPath = values.wallet ?? defaultWalletFile();
   const wallet = await Wallet.open(new WalletFile(walletPath));
@@ -52,17 +65,25 @@ export async function main(argv: string[]): Promise<number> {
   const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   const pool = nodeUnitPool(cpu);
   let engine: WorkerEngine | undefined;
+  let onion: OnionClient | undefined;
+  let stream: { stop(): void } | undefined;
   const shutDown = async () => {
+    stream?.stop();
     engine?.stop();
+    onion?.stop();
     await pool.stop();
     await torrents.stop();
     if (stop.signal.aborted) print({ event: 'stopped' }, 'stopped');
   };
-  let task: { magnet: string; tasker?: Uint8Array } | undefined;
+  let task: FoundTask | undefined;
   try {
     await torrents.start();
     print({ event: 'started', key: toHex(identity.publicKey), threads: pool.size }, `worker ${toHex(identity.publicKey).slice(0, 16)}… started`);
-    task = values.magnet ? { magnet: values.magnet } : await discover(torrents.client.dht, net.trackers, stop.signal, print);
+    task = values.magnet ? { magnet: values.magnet } : await discover(torrents.client.dht, net.trackers, stop.signal, print, stealth);
+    if (task && stealth) {
+      const view = await relayViewFor({ backend, relays, dht: torrents.client.dht, loopback: net.loopback, guardFile: join(dirname(walletPath), 'relay-guard') });
+      onion = onionClientFor(backend, view);
+    }
   } catch (error) {
     await shutDown();
     throw error;
@@ -78,11 +99,16 @@ export async function main(argv: string[]): Promise<number> {
       identity,
       pool,
       torrents: nodeTorrentPort(client, net.trackers, storage),
-      earnings: walletEarnings(wallet),
+      earnings: walletEarnings(wallet, onion ? { client: stealthMints(onion) } : {}),
       ...(task.tasker ? { expectTasker: task.tasker } : {}),
+      ...(stealth ? { stealth } : {}),
     },
     task.magnet,
   );
+  if (onion && task.rendezvous) {
+    stream = keepStream({ backend, client: onion }, task.rendezvous, engine.frames);
+    print({ event: 'stealth', relays: onion.view.relays().length }, `stealth: reaching the tasker through routes over ${onion.view.relays().length} relays`);
+  }
   print({ event: 'worker', key: toHex(identity.publicKey), threads: pool.size }, `worker ${toHex(identity.publicKey).slice(0, 16)}… with ${pool.size} thread(s)`);
   engine.on('ready', (m) => print({ event: 'ready', task: m.name, units: m.units }, `task ${m.name}: ${m.units} units, checked`));
   engine.on('assigned', (units) => print({ event: 'assigned', units }, `assigned ${units.join(', ')}`));
@@ -135,26 +161,47 @@ async function settleBeforeExit(engine: WorkerEngine, print: Print): Promise<voi
   if (!settled) print({ event: 'unsettled', results: engine.unsettled }, `leaving with ${engine.unsettled} result(s) unanswered; their tasker keeps the receipts for when this worker comes back`);
 }
 
-/** Looks for offers on the DHT until one has units left, or a signal says stop. */
+/** A stealth worker's mint clients: each one learns its mint's keys through a route, once, and sends every request through routes. */
+function stealthMints(onion: OnionClient): (mint: string) => Promise<MintClient> {
+  const clients = new Map<string, Promise<MintClient>>();
+  return (mint) => {
+    let client = clients.get(mint);
+    if (!client) {
+      client = new OnionMint({ backend: nodeCrypto, client: onion, url: mint }).mintClient();
+      client.catch(() => clients.delete(mint));
+      clients.set(mint, client);
+    }
+    return client;
+  };
+}
+
+interface FoundTask {
+  magnet: string;
+  tasker?: Uint8Array;
+  rendezvous?: Rendezvous;
+}
+
+/** Looks for offers on the DHT until one has units left (and, for a stealth worker, a rendezvous), or a signal says stop. */
 async function discover(
   dht: DHT | false | null,
   trackers: string[],
   stop: AbortSignal,
   print: Print,
-): Promise<{ magnet: string; tasker?: Uint8Array } | undefined> {
+  stealth: boolean,
+): Promise<FoundTask | undefined> {
   if (!dht) throw new UsageError('cycles worker: without --magnet the worker needs the DHT to find offers');
   await dhtReady(dht, 10_000, stop);
   while (!stop.aborted) {
     const offers = await findOffers({ backend: nodeCrypto, dht, lookupMs: 5_000, signal: stop });
     const now = Date.now() / 1000;
-    const found = offers.find((f) => f.offer.left > 0 && f.offer.deadline > now);
+    const found = offers.find((f) => f.offer.left > 0 && f.offer.deadline > now && (!stealth || f.offer.rendezvous !== undefined));
     if (found) {
       const { offer } = found;
       print(
         { event: 'offer', task: toHex(offer.task), name: offer.name, price: offer.price, left: offer.left },
         `found ${offer.name}: ${offer.left} of ${offer.units} units left at ${offer.price} per unit`,
       );
-      return { magnet: magnetForOffer(offer, trackers), tasker: offer.tasker };
+      return { magnet: magnetForOffer(offer, trackers), tasker: offer.tasker, ...(offer.rendezvous ? { rendezvous: offer.rendezvous } : {}) };
     }
     await pause(3_000, stop);
   }

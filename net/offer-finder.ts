@@ -22,6 +22,7 @@ import { messageExtension } from '../protocol/wire.ts';
 import { magnetFor } from './fetch-torrent.ts';
 
 export interface FoundOffer {
+  /** As its tasker signed it, so its `rendezvous`, if any, is the tasker's own word on where stealth workers reach it. */
   offer: Offer;
   /** Where the copy we kept came from: the endpoint itself, or the tasker's BEP 44 item. */
   source: 'dht' | 'endpoint';

@@ -56,6 +56,8 @@ export interface FrameChannel {
   readonly open: boolean;
   /** Who is at the other end as the transport sees it, for logs only. */
   readonly peer: string;
+  /** `onion` when the frames come over an onion route; the message channel made of it says the same (MessageChannel.route). */
+  readonly route?: 'onion';
   /** Sends one frame. Throws a ProtocolError if the channel is not open. */
   send(frame: Uint8Array): void;
   /** Closes this channel and drops whatever carries it. */

@@ -239,6 +239,22 @@ export const ONION_RELAY = {
   exitResponseType: 'message/ohttp-res',
 } as const;
 
+/**
+ * A stealth stream (protocol/onion/stream.ts, docs/stealth.md): the task
+ * wire's frames carried whole and in order over onion packets between a
+ * worker and a tasker's rendezvous, the worker's packets on forward routes
+ * and the tasker's on the reply blocks the worker keeps it supplied with.
+ */
+export const ONION_STREAM = {
+  version: 1,
+  /** The stream id the worker picks: the tasker's name for the conversation, and nothing else. */
+  idBytes: 16,
+  /** Most reply blocks one segment carries. */
+  maxSurbs: 6,
+  /** Each frame on the stream is its length, big-endian, then its bytes. */
+  lengthBytes: 4,
+} as const;
+
 export const LIMITS = {
   /** Largest control message (claim, assign, result, receipt, payment, redeem). */
   messageBytes: 64 * 1024,

@@ -105,6 +105,11 @@ class SecureChannel implements MessageChannel {
     return this.frames.peer;
   }
 
+  /** The route is the transport's to know; the handshake on top changes nothing about it. */
+  get route(): 'onion' | undefined {
+    return this.frames.route;
+  }
+
   send(sealed: Sealed): void {
     if (!this.open) throw new ProtocolError('expected an open task channel, got one that is closed or not yet authenticated');
     this.frames.send(this.session!.seal(sealed.bytes));

@@ -11,6 +11,13 @@
 // every reannounceMs. Publishing never holds the relay up: it runs in the
 // background and retries with a growing delay; a relay nobody can find still
 // serves whoever knows its URL.
+//
+// The same view is where the relay's onion links look up the relays they
+// dial. Peers given by the operator seed it without waiting on a DHT walk,
+// so a small private mesh finds itself; they are asked at start, again soon
+// while any has not answered, then every peerRefreshMs and at every learn.
+// A relay id the view does not hold makes it learn again, at most once every
+// missRefreshMs, so a relay that appeared since is soon reachable.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type DHT from 'bittorrent-dht';
@@ -18,12 +25,13 @@ import type { Logger } from '../serve/log.ts';
 import { DHT_READY_WAIT_MS, onceReady } from './dht-ready.ts';
 import type { OnionKeys } from './onion-keys.ts';
 import { announceOnTopic, putMessageItem } from '../net/dht.ts';
-import { dhtDescriptorSource } from '../net/relay-sources.ts';
-import { RelayView } from '../net/relay-view.ts';
+import { dhtDescriptorSource, relayDescriptorsSource } from '../net/relay-sources.ts';
+import { RelayView, type DescriptorSource } from '../net/relay-view.ts';
 import { toHex } from '../protocol/bytes.ts';
 import { MESSAGE_LIMITS, MESSAGE_TYPES, RELAY_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
+import { UsageError } from '../protocol/errors.ts';
 import { encodeMessage, signMessage, type RelayDescriptor } from '../protocol/messages/index.ts';
 import { encodeDescriptorList, type ExitPolicy } from '../protocol/messages/relay.ts';
 
@@ -90,11 +98,22 @@ export interface DescriptorPublisherOptions extends DirectoryOptions {
   /** How often to re-sign, put and announce; DHT nodes forget both after a while. */
   reannounceMs: number;
   log: Logger;
+  /** Other relays' ws URLs whose /descriptors seed the view (at most MAX_PEERS). */
+  peers?: readonly string[] | undefined;
+  /** How often the peers are asked once all have answered. */
+  peerRefreshMs?: number | undefined;
+  /** The least time between two learns that lookups of unknown relays set off. */
+  missRefreshMs?: number | undefined;
   /** Unix milliseconds; tests move it. */
   now?: () => number;
 }
 
+/** Peers a relay asks: each is a GET every peerRefreshMs. */
+export const MAX_PEERS = 16;
+export const PEER_REFRESH_MS = 60_000;
+export const MISS_REFRESH_MS = 10_000;
 const FIRST_RETRY_MS = 5_000;
+const FIRST_PEER_RETRY_MS = 1_000;
 /** Past the epoch boundary before rotating, so a clock a little behind still finds the new epoch begun. */
 const ROTATE_MARGIN_MS = 1_000;
 
@@ -111,14 +130,23 @@ export class DescriptorPublisher {
   #stopped = false;
   #retryMs = FIRST_RETRY_MS;
   #unwait: (() => void) | undefined;
+  readonly #peers: DescriptorSource[];
+  readonly #abort = new AbortController();
+  #peerTimer: ReturnType<typeof setTimeout> | undefined;
+  #peerRetryMs = FIRST_PEER_RETRY_MS;
+  #missTimer: ReturnType<typeof setTimeout> | undefined;
+  #learnedAt = -Infinity;
 
   constructor(options: DescriptorPublisherOptions) {
+    const peers = options.peers ?? [];
+    if (peers.length > MAX_PEERS) throw new UsageError(`peers: expected at most ${MAX_PEERS}, got ${peers.length}`);
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#current = this.#sign(this.#now());
     this.#bytes = encodeMessage(this.#current);
     const { backend, dht } = options;
-    this.#view = new RelayView({ backend, now: this.#now, sources: [dhtDescriptorSource({ dht, backend })] });
+    this.#peers = peers.map((ws) => relayDescriptorsSource(ws));
+    this.#view = new RelayView({ backend, now: this.#now, sources: [dhtDescriptorSource({ dht, backend }), ...this.#peers] });
   }
 
   get current(): RelayDescriptor {
@@ -130,7 +158,7 @@ export class DescriptorPublisher {
     return this.#bytes;
   }
 
-  /** The relay's view of the others, filled from the DHT at every publish. */
+  /** The relay's view of the others, filled from the DHT at every publish and from the peers. */
   get view(): RelayView {
     return this.#view;
   }
@@ -149,15 +177,29 @@ export class DescriptorPublisher {
   start(): void {
     this.#unwait = onceReady(this.#options.dht, DHT_READY_WAIT_MS, () => void this.#cycle());
     this.#scheduleRotation();
+    if (this.#peers.length > 0) void this.#askPeers();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#unwait?.();
-    clearTimeout(this.#timer);
-    clearTimeout(this.#rotateTimer);
-    this.#timer = undefined;
-    this.#rotateTimer = undefined;
+    this.#abort.abort();
+    for (const timer of [this.#timer, this.#rotateTimer, this.#peerTimer, this.#missTimer]) clearTimeout(timer);
+    this.#timer = this.#rotateTimer = this.#peerTimer = this.#missTimer = undefined;
+  }
+
+  /** The ws URL of relay `id` from the view; for an id it does not hold, undefined, and the view learns again soon. */
+  urlOf(id: Uint8Array): string | undefined {
+    const url = this.#view.get(id)?.descriptor.ws;
+    if (url === undefined && !this.#stopped && !this.#missTimer) {
+      const wait = Math.max(0, this.#learnedAt + (this.#options.missRefreshMs ?? MISS_REFRESH_MS) - Date.now());
+      this.#missTimer = setTimeout(() => {
+        this.#missTimer = undefined;
+        void this.learn();
+      }, wait);
+      this.#missTimer.unref();
+    }
+    return url;
   }
 
   /** Re-signs (a fresh ts, the keys of now), puts the item and announces the port. Rejects if either fails. */
@@ -171,10 +213,11 @@ export class DescriptorPublisher {
     await Promise.all([this.#put(descriptor), this.#announce()]);
   }
 
-  /** Looks the other relays up on the DHT now (or joins the lookup running). */
+  /** Asks every source now, the DHT and the peers (or joins the refresh running). */
   learn(): Promise<void> {
+    if (!this.#learning) this.#learnedAt = Date.now();
     this.#learning ??= this.#view
-      .refresh()
+      .refresh(this.#abort.signal)
       .then((report) => {
         if (report.failed.length > 0) this.#options.log({ level: 'debug', event: 'relay-directory-failed', failed: report.failed });
       })
@@ -225,6 +268,24 @@ export class DescriptorPublisher {
         .finally(() => this.#scheduleRotation());
     }, wait);
     this.#rotateTimer.unref();
+  }
+
+  /** Asks every peer for its /descriptors; soon again while any has not answered, else after peerRefreshMs. */
+  async #askPeers(): Promise<void> {
+    const answered = await Promise.all(
+      this.#peers.map((source) =>
+        source.fetch(this.#abort.signal).then(
+          (found) => (found.forEach((bytes) => this.#view.add(bytes, source.name)), true),
+          (error: Error) => (this.#options.log({ level: 'debug', event: 'relay-peer-failed', peer: source.name, message: error.message }), false),
+        ),
+      ),
+    );
+    if (this.#stopped) return;
+    const every = this.#options.peerRefreshMs ?? PEER_REFRESH_MS;
+    const delay = answered.every(Boolean) ? every : Math.min(this.#peerRetryMs, every);
+    this.#peerRetryMs = answered.every(Boolean) ? FIRST_PEER_RETRY_MS : Math.min(this.#peerRetryMs * 2, every);
+    this.#peerTimer = setTimeout(() => void this.#askPeers(), delay);
+    this.#peerTimer.unref();
   }
 
   #put(descriptor: RelayDescriptor): Promise<void> {

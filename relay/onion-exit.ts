@@ -5,12 +5,15 @@
 // request sealed to the mint so the exit cannot read it, to the mint's
 // oblivious endpoint, and sends the answer back on the envelope's reply
 // block, in one packet. A longer answer is refused (TOO_LARGE) until
-// messages are cut into several packets. The exit keeps no record of
-// requests beyond the count in flight.
+// messages are cut into several packets. An envelope with an empty body
+// asks for the mint's public key configuration (GET /v1/oblivious-keys), so
+// a stealth client learns what to seal to without ever meeting the mint. The
+// exit keeps no record of requests beyond the count in flight.
 
 import { ONION_RELAY } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { NetworkError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
+import { ROUTES } from '../protocol/mint-api.ts';
 import { canonicalOrigin, decodeEnvelope, mintExitId } from '../protocol/onion/envelope.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/onion/index.ts';
 import type { ExitAnswer, ExitRegistry } from './onion-router.ts';
@@ -65,7 +68,7 @@ export class MintExit {
     if (this.#inFlight >= this.#maxInFlight) throw new SpareCyclesError('BUSY', `mint exit: ${this.#maxInFlight} requests in flight already`);
     this.#inFlight++;
     try {
-      const body = await this.#post(origin, envelope.body);
+      const body = await this.#post(origin, envelope.body.length === 0 ? undefined : envelope.body);
       if (this.#abort.signal.aborted) return;
       answer(envelope.surb, body);
     } finally {
@@ -73,18 +76,24 @@ export class MintExit {
     }
   }
 
-  async #post(origin: string, body: Uint8Array): Promise<Uint8Array> {
+  /** POSTs a sealed request; without one, GETs the mint's key configuration. */
+  async #post(origin: string, body: Uint8Array | undefined): Promise<Uint8Array> {
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]);
     let res: Response;
     try {
-      res = await this.#fetch(`${origin}${ONION_RELAY.mintExitPath}`, {
-        method: 'POST',
-        headers: { 'content-type': ONION_RELAY.exitRequestType, accept: ONION_RELAY.exitResponseType },
-        // A copy on its own ArrayBuffer: what fetch's types take as a body.
-        body: new Uint8Array(body),
-        signal,
-        redirect: 'error',
-      });
+      res = await this.#fetch(
+        body === undefined ? `${origin}${ROUTES.obliviousKeys}` : `${origin}${ONION_RELAY.mintExitPath}`,
+        body === undefined
+          ? { method: 'GET', signal, redirect: 'error' }
+          : {
+              method: 'POST',
+              headers: { 'content-type': ONION_RELAY.exitRequestType, accept: ONION_RELAY.exitResponseType },
+              // A copy on its own ArrayBuffer: what fetch's types take as a body.
+              body: new Uint8Array(body),
+              signal,
+              redirect: 'error',
+            },
+      );
     } catch (cause) {
       if (signal.aborted && !this.#abort.signal.aborted) throw new TimeoutError(`mint exit: no answer within ${this.#timeoutMs} ms`, { cause });
       throw new NetworkError('mint exit: the mint could not be reached', { cause });

@@ -19,8 +19,8 @@ import { DEFAULT_CLIENT_LIMITS, OnionSocket, type ClientLimits } from './onion-s
 export interface OnionOptions {
   /** This relay's onion secrets by epoch (relay/onion-keys.ts keeps the real ones). */
   keys: OnionKeyring;
-  /** Other relays' URLs by id (the relay view), for dialing links. */
-  lookup: (id: Uint8Array) => string | undefined;
+  /** Other relays' URLs by id, for dialing links. Default (in RelayServer): the relay's own view of the directory. */
+  lookup?: (id: Uint8Array) => string | undefined;
   /** The current epoch; network-wide hours (ONION.epochMs) unless given. */
   epoch?: () => number;
   /** The exit policy: mints this relay delivers to. */
@@ -33,6 +33,7 @@ export interface OnionOptions {
 export type OnionLimits = LinkLimits & ClientLimits & RouterLimits & { mailboxTtlMs: number; perMailbox: number; maxMailboxes: number };
 
 export interface OnionServiceOptions extends OnionOptions {
+  lookup: NonNullable<OnionOptions['lookup']>;
   backend: CryptoBackend;
   identity: Identity;
   metrics: RelayMetrics;

@@ -26,7 +26,7 @@ export interface ClientLimits {
   mailboxesPerClient: number;
 }
 
-export const DEFAULT_CLIENT_LIMITS: ClientLimits = { maxClients: 1024, perClientPerMinute: 600, mailboxesPerClient: 16 };
+export const DEFAULT_CLIENT_LIMITS: ClientLimits = { maxClients: 1024, perClientPerMinute: 6_000, mailboxesPerClient: 16 };
 
 /** A client that does not read its mail is not pushed more once this much is queued; its mail is held instead. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;

@@ -21,7 +21,9 @@
 // Onion forwarding for stealth mode at /onion (relay/onion-service.ts,
 // docs/relay-onion.md), when the relay is given onion keys: packets from
 // clients and from other relays over authenticated links, mailboxes, and
-// the mint exit. Its sockets count against the same caps.
+// the mint exit. Its sockets count against the same caps. Links to other
+// relays are dialed at the URLs the relay's own directory view holds
+// (relay/descriptor.ts), unless the caller hands in a lookup of its own.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
@@ -34,7 +36,8 @@ import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import type { RelayDescriptor } from '../protocol/messages/index.ts';
 import { RelayConnection, type RelayContext } from './connection.ts';
-import { DescriptorPublisher, descriptorJson, serveDescriptors } from './descriptor.ts';
+import { DescriptorPublisher, descriptorJson, MAX_PEERS, serveDescriptors } from './descriptor.ts';
+import { httpBaseOf } from '../net/relay-sources.ts';
 import { OnionKeys } from './onion-keys.ts';
 import { RelayMetrics } from './metrics.ts';
 import { OfferCache } from './offer-cache.ts';
@@ -78,6 +81,12 @@ export interface RelayOptions {
   family?: string;
   /** Onion forwarding at /onion; without it the relay forwards nothing. */
   onion?: OnionOptions;
+  /** Other relays (ws URLs, at most 16) whose /descriptors seed this relay's view, so a private mesh finds itself without DHT walks. */
+  peers?: readonly string[];
+  /** How often the peers are asked once each has answered (default a minute). */
+  peerRefreshMs?: number;
+  /** The least time between two refreshes of the view set off by links to relays it does not hold (default 10 s). */
+  missRefreshMs?: number;
 }
 
 const DEFAULTS = {
@@ -136,6 +145,9 @@ export class RelayServer {
     const { host, port } = this.#opts;
     if (!isIP(host)) throw new UsageError(`host: expected an IP address, got ${JSON.stringify(host)}`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port: expected 0..65535, got ${port}`);
+    const peers = this.#opts.peers ?? [];
+    if (peers.length > MAX_PEERS) throw new UsageError(`peers: expected at most ${MAX_PEERS}, got ${peers.length}`);
+    for (const peer of peers) httpBaseOf(peer);
     this.#limits = checkLimits({ ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) });
     const log = options.log ?? jsonLogger(process.stderr);
     this.#log = (line) => {
@@ -249,9 +261,14 @@ export class RelayServer {
       ...(this.#opts.onion?.keys instanceof OnionKeys ? { onionKeys: this.#opts.onion.keys } : {}),
       exit: { mints: [...(this.#opts.onion?.mintOrigins ?? [])], mailboxes: this.#opts.onion !== undefined },
       family: this.#opts.family,
+      peers: this.#opts.peers,
+      peerRefreshMs: this.#opts.peerRefreshMs,
+      missRefreshMs: this.#opts.missRefreshMs,
     });
     if (this.#opts.onion) {
-      this.#onion = new OnionService({ ...this.#opts.onion, backend, identity, metrics: this.#metrics, log: this.#log });
+      const publisher = this.#descriptor;
+      const lookup = this.#opts.onion.lookup ?? ((id: Uint8Array) => publisher.urlOf(id));
+      this.#onion = new OnionService({ ...this.#opts.onion, lookup, backend, identity, metrics: this.#metrics, log: this.#log });
     }
     this.#cache.start();
     this.#descriptor.start();

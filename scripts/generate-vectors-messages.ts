@@ -23,6 +23,7 @@ import {
   type UnsignedMessage,
 } from '../protocol/messages/index.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
+import { mailboxId } from '../protocol/onion/envelope.ts';
 import { det } from './vector-kit.ts';
 
 const backend = nodeCrypto;
@@ -251,6 +252,20 @@ const ackUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
 ];
 const ackSigned = ackUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
 
+// An offer naming its rendezvous (stealth mode) comes after the acknowledgements, for the same reason.
+const rendezvous = { relay: keys.relay, mailbox: mailboxId(backend, det('mailbox/secret', 32)) };
+const rendezvousUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
+  {
+    name: 'offer with a rendezvous',
+    who: 'tasker',
+    msg: {
+      t: 'offer', v: 1, task, name: 'mandelbrot 4k', price: 5, left: 900, units: 1000, deadline: 1_700_086_400,
+      mode: 'batch', mint: 'https://mint.example/v1', rendezvous, seq: 4, tasker: keys.tasker,
+    },
+  },
+];
+const rendezvousSigned = rendezvousUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
+
 const signedVector = ({ name, who, msg }: { name: string; who: Who; msg: SignedMessage }) => ({
   name,
   type: msg.t,
@@ -279,6 +294,7 @@ const valid = [
   ...creditSigned.map(signedVector),
   ...creditBearer.map(bearerVector),
   ...ackSigned.map(signedVector),
+  ...rendezvousSigned.map(signedVector),
 ];
 
 // ---- Invalid inputs ----------------------------------------------------------
@@ -300,7 +316,7 @@ const bad = (name: string, stage: Invalid['stage'], error: ErrorName, field: str
   invalid.push({ name, stage, error, field, ...(got === undefined ? {} : { got }), hex: toHex(bytes) });
 
 const find = (name: string) => {
-  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer, ...ackSigned].find((v) => v.name === name);
+  const found = [...signed, ...bearer, ...relaySigned, ...relayBearer, ...creditSigned, ...creditBearer, ...ackSigned, ...rendezvousSigned].find((v) => v.name === name);
   if (!found) throw new SpareCyclesError('INTERNAL', `no vector ${name}`);
   return found.msg;
 };
@@ -685,6 +701,24 @@ bad('assign signature pasted into a claim', 'verify', 'SignatureError', 'sig', r
   identity[0] = 1;
   bad('claim signer key of small order', 'verify', 'KeyError', 'worker', resign(claimMsg, seeds.worker, 'claim', (d) => (d.worker = identity)));
 }
+
+// Offer rendezvous, after all the others. A swapped mailbox would send stealth workers to someone else's.
+const rendezvousMsg = find('offer with a rendezvous') as SignedMessage & { t: 'offer' };
+bad('offer rendezvous that is not a dictionary', 'decode', 'SchemaError', 'rendezvous', tamper(rendezvousMsg, (d) => (d.rendezvous = [keys.relay])));
+bad('offer rendezvous mailbox of 31 bytes', 'decode', 'SchemaError', 'rendezvous.mailbox', tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).mailbox = det('mailbox/short', 31))));
+bad('offer rendezvous relay key of 33 bytes', 'decode', 'SchemaError', 'rendezvous.relay', tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).relay = det('relay/long', 33))));
+bad('offer rendezvous without a mailbox', 'decode', 'SchemaError', 'rendezvous.mailbox', tamper(rendezvousMsg, (d) => delete (d.rendezvous as Dict).mailbox));
+bad('offer rendezvous with its secret', 'decode', 'SchemaError', 'rendezvous.secret', tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).secret = det('mailbox/secret', 32))));
+bad(
+  'offer rendezvous mailbox swapped after signing',
+  'verify',
+  'SignatureError',
+  'sig',
+  tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).mailbox = mailboxId(backend, det('mailbox/evil', 32)))),
+);
+bad('offer rendezvous relay swapped after signing', 'verify', 'SignatureError', 'sig', tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).relay = keys.other)));
+bad('offer rendezvous added after signing', 'verify', 'SignatureError', 'sig', tamper(offerMsg, (d) => (d.rendezvous = rendezvous)));
+bad('offer rendezvous removed after signing', 'verify', 'SignatureError', 'sig', tamper(rendezvousMsg, (d) => delete d.rendezvous));
 
 const file = {
   description:

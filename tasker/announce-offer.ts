@@ -6,11 +6,17 @@ import { dhtReady } from '../net/dht.ts';
 import type { Logger } from '../serve/log.ts';
 import { fromHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
+import type { Rendezvous } from '../protocol/messages/offer.ts';
 import { SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { OfferPublisher } from './offer-publisher.ts';
 import type { TaskerSession } from './session.ts';
 
-/** Starts an offer publisher for the session; undefined if it could not, or if `signal` aborted first. */
+/**
+ * Starts an offer publisher for the session; undefined if it could not, or if
+ * `signal` aborted first. `rendezvous`, when the tasker's mailbox is open
+ * already, goes into the first offer; one opened later goes in through the
+ * publisher's setRendezvous().
+ */
 export async function announceOffer(
   backend: CryptoBackend,
   session: TaskerSession,
@@ -18,10 +24,11 @@ export async function announceOffer(
   host: string,
   log: Logger,
   signal?: AbortSignal,
+  rendezvous?: Rendezvous,
 ): Promise<OfferPublisher | undefined> {
   if (!dht) return undefined;
   const { manifest } = session;
-  const publisher = new OfferPublisher({ backend, identity: session.identity, dht, host, log });
+  const publisher = new OfferPublisher({ backend, identity: session.identity, dht, host, log, rendezvous });
   try {
     if (!(await dhtReady(dht, 10_000, signal))) {
       if (signal?.aborted) throw new SpareCyclesError('NETWORK', 'stopped before the offer was published');

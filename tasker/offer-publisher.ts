@@ -10,23 +10,30 @@
 // one deadline per connection, a byte budget, a cap on open sockets. A peer
 // that breaks the rules is logged as a warning and dropped; nothing it sends
 // can stop the endpoint.
+//
+// The rendezvous (the tasker's onion mailbox, for stealth workers) is held
+// apart from the other fields: the mailbox may open only after the offer is
+// out, and every offer signed from then on must carry it, whatever else a
+// later update changes.
 
 import net from 'node:net';
 import type DHT from 'bittorrent-dht';
 import Wire from 'bittorrent-protocol';
 import type { Logger } from '../serve/log.ts';
-import { concatBytes, toHex, utf8 } from '../protocol/bytes.ts';
+import { decode, encode } from '../protocol/bencode.ts';
+import { concatBytes, equalBytes, toHex, utf8 } from '../protocol/bytes.ts';
 import { announceOnTopic, putMessageItem } from '../net/dht.ts';
 import { MESSAGE_TYPES, OFFER_EXTENSION, OFFER_TOPIC_HEX } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
 import { sealSigned, signMessage } from '../protocol/messages/index.ts';
 import type { Offer, Unsigned } from '../protocol/messages/index.ts';
+import { rendezvous as rendezvousSchema, type Rendezvous } from '../protocol/messages/offer.ts';
 import { messageExtension } from '../protocol/wire.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
 
-/** What the tasker chooses; the publisher adds type, version, seq, key and signature. */
-export type OfferFields = Omit<Offer, 't' | 'v' | 'seq' | 'tasker' | 'sig'>;
+/** What the tasker chooses; the publisher adds type, version, rendezvous, seq, key and signature. */
+export type OfferFields = Omit<Offer, 't' | 'v' | 'rendezvous' | 'seq' | 'tasker' | 'sig'>;
 
 export interface OfferPublisherOptions {
   backend: CryptoBackend;
@@ -41,6 +48,8 @@ export interface OfferPublisherOptions {
   maxSockets?: number;
   /** How long one peer may take from connecting to receiving the offer. */
   peerTimeoutMs?: number;
+  /** The rendezvous the first offer names, if the mailbox is open already; setRendezvous() changes it. */
+  rendezvous?: Rendezvous;
 }
 
 const DEFAULTS = { host: '127.0.0.1', reannounceMs: 10 * 60_000, maxSockets: 64, peerTimeoutMs: 5_000 };
@@ -55,12 +64,14 @@ export class OfferPublisher {
   readonly #peerId: Uint8Array;
   #server: net.Server | undefined;
   #offer: Offer | undefined;
+  #rendezvous: Rendezvous | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: OfferPublisherOptions) {
     this.#options = { ...DEFAULTS, ...withoutUndefined(options) };
     // Azureus-style client prefix, so a peer (or a packet capture) can tell who we are.
     this.#peerId = concatBytes(utf8('-SC0001-'), options.backend.randomBytes(12));
+    this.#rendezvous = options.rendezvous && checkedRendezvous(options.rendezvous);
   }
 
   /** The endpoint's TCP port (the one announced on the topic). */
@@ -109,10 +120,27 @@ export class OfferPublisher {
    * once, even if the put fails (which rejects; the next refresh retries it).
    */
   async update(fields: Partial<OfferFields>): Promise<void> {
-    const { t: _t, v: _v, seq, tasker: _k, sig: _s, ...previous } = this.current;
+    const { t: _t, v: _v, rendezvous: _r, seq, tasker: _k, sig: _s, ...previous } = this.current;
     this.#offer = this.#sign({ ...previous, ...fields }, seq + 1);
     await this.#put(this.#offer);
     this.#log('info', 'offer-updated', { seq: this.#offer.seq, left: this.#offer.left });
+  }
+
+  /**
+   * Names `rendezvous` (undefined: none, so no stealth workers) in every offer
+   * signed from now on. Once started, a change is signed with seq + 1 and put
+   * at once, as update() does; the same rendezvous again changes nothing. A
+   * malformed one is refused with a SchemaError and the offer stays as it was.
+   */
+  async setRendezvous(rendezvous: Rendezvous | undefined): Promise<void> {
+    const next = rendezvous && checkedRendezvous(rendezvous);
+    if (sameRendezvous(next, this.#rendezvous)) return;
+    this.#rendezvous = next;
+    if (!this.#server || !this.#offer) return;
+    const { t: _t, v: _v, rendezvous: _r, seq, tasker: _k, sig: _s, ...fields } = this.#offer;
+    this.#offer = this.#sign(fields, seq + 1);
+    this.#log('info', 'offer-rendezvous', { seq: this.#offer.seq, relay: next ? toHex(next.relay) : null });
+    await this.#put(this.#offer);
   }
 
   async stop(): Promise<void> {
@@ -129,6 +157,7 @@ export class OfferPublisher {
     const { backend, identity } = this.#options;
     const unsigned: Unsigned<Offer> = {
       ...fields,
+      ...(this.#rendezvous ? { rendezvous: this.#rendezvous } : {}),
       t: 'offer',
       v: MESSAGE_TYPES.offer.version,
       seq,
@@ -244,6 +273,16 @@ export class OfferPublisher {
   #log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
     this.#options.log?.({ level, event, ...fields });
   }
+}
+
+/** A fresh copy that has passed the wire schema, so a bad rendezvous fails here, not at the next signing. */
+function checkedRendezvous(rendezvous: Rendezvous): Rendezvous {
+  return rendezvousSchema.read(decode(encode(rendezvousSchema.write(rendezvous))), 'rendezvous');
+}
+
+function sameRendezvous(a: Rendezvous | undefined, b: Rendezvous | undefined): boolean {
+  if (!a || !b) return a === b;
+  return equalBytes(a.relay, b.relay) && equalBytes(a.mailbox, b.mailbox);
 }
 
 function withoutUndefined<T extends object>(value: T): T {

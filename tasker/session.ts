@@ -13,7 +13,7 @@ import { fromHex, toHex } from '../protocol/bytes.ts';
 import { LIMITS, PAY_LIMITS, TASK_EXTENSION } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
+import type { ChannelListener, FrameListener, MessageChannel } from '../protocol/channel.ts';
 import { blamesPeer, HashMismatchError, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
@@ -129,6 +129,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   readonly manifest: Manifest;
   readonly coordinator: Coordinator;
   torrent!: Torrent;
+  /** Where a transport's frame channels from workers go: the task swarm's wires, and a rendezvous's stealth streams. */
+  frames!: FrameListener;
   private readonly task: TaskDir;
   private readonly options: TaskerOptions;
   private readonly leases = new Map<string, LeaseRecord>();
@@ -219,6 +221,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       },
       session.listener,
     );
+    session.frames = secure.frames;
     session.torrent = await seedTask(options.client, manifest, task.files, {
       trackers: options.trackers,
       path: options.storage,

@@ -13,7 +13,8 @@ import type { Wallet } from './wallet.ts';
 
 export interface WalletEarningsOptions {
   curve?: CreditCurve;
-  client?: (mint: string) => MintClient;
+  /** The client for a mint; may take a while to make (a stealth client first learns the mint's keys through a route). */
+  client?: (mint: string) => MintClient | Promise<MintClient>;
 }
 
 export function walletEarnings(wallet: Wallet, options: WalletEarningsOptions = {}): Earnings {
@@ -24,7 +25,7 @@ export function walletEarnings(wallet: Wallet, options: WalletEarningsOptions = 
     const key = `${mint} ${toHex(id)}`;
     let found = keysets.get(key);
     if (!found) {
-      found = clientFor(mint).keyset(curve, id);
+      found = Promise.resolve(clientFor(mint)).then((client) => client.keyset(curve, id));
       // A failed fetch is not remembered: the next pay tries again.
       found.catch(() => keysets.delete(key));
       keysets.set(key, found);

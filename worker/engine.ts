@@ -11,7 +11,7 @@ import { equalBytes, fromHex, toHex } from '../protocol/bytes.ts';
 import { LIMITS, RESULT_CIPHER } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import type { Identity } from '../protocol/crypto/identity.ts';
-import type { ChannelListener, MessageChannel } from '../protocol/channel.ts';
+import type { ChannelListener, FrameListener, MessageChannel } from '../protocol/channel.ts';
 import { blamesPeer, ProtocolError, SignatureError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
@@ -66,7 +66,18 @@ export interface WorkerEngineOptions {
   handshakeTimeoutMs?: number;
   /** Where pay goes; without it this worker asks for none. */
   earnings?: Earnings;
+  /**
+   * Stealth mode: the tasker is reached only over channels another transport
+   * opens into `frames` (onion routes), never on the task swarm's wires,
+   * where greeting it would tie this key to this address; and no result is
+   * seeded from here. An output too large to ride inline fails its unit
+   * (the tasker reissues it).
+   */
+  stealth?: boolean;
 }
+
+/** Hears nothing: the swarm's wires of a stealth worker carry the torrent only. */
+const SILENT: FrameListener = { open: () => {}, frame: () => {}, closed: () => {} };
 
 export interface WorkerStats {
   assigned: number;
@@ -178,13 +189,18 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       },
       this.listener,
     );
-    this.handle = options.torrents.openTask(magnet, this.secure.frames);
+    this.handle = options.torrents.openTask(magnet, options.stealth ? SILENT : this.secure.frames);
     this.ready = this.load();
     this.ready.catch(() => {});
   }
 
   get infoHash(): string {
     return this.handle.infoHash;
+  }
+
+  /** Where another transport's frame channels to the tasker go (a stealth stream); the task swarm's wires go here unless in stealth mode. */
+  get frames(): FrameListener {
+    return this.secure.frames;
   }
 
   /** Stops taking units; those running finish and are returned. */
@@ -503,6 +519,9 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       // A unit that ran took some time: clocks that tick in whole milliseconds
       // (Firefox's performance.now) would otherwise report 0 and look too fast to be real.
       const runMs = Math.min(LIMITS.unitTimeMs, Math.max(1, Math.ceil(outcome.busyMs)));
+      if (this.options.stealth && output.length > LIMITS.inlineOutputBytes) {
+        throw new SpareCyclesError('TOO_LARGE', `an output of ${output.length} bytes does not ride inline, and a stealth worker seeds nothing from its own address`);
+      }
       const done: Computed = { unit, lease, output, runMs };
       const terms = this.payTerms();
       if (terms) {

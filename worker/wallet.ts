@@ -397,14 +397,16 @@ export class Wallet {
 
   /**
    * Spends every credit of `client`'s mint: to an account, or for fresh
-   * credits (a swap), in requests of at most MESSAGE_LIMITS.outputs credits
-   * of one keyset each. First sends again any request a crash or a lost
+   * credits (a swap), in requests of at most `batch` (MESSAGE_LIMITS.outputs
+   * unless given: a request through an onion route must fit one packet)
+   * credits of one keyset each. First sends again any request a crash or a lost
    * answer left unanswered. A credit leaves only once the mint confirmed;
    * credits the mint reports spent already, or invalid, are dropped and
    * reported. A transport failure throws and keeps the request for the next
    * call. `only` narrows the credits redeemed (say, a token just imported).
    */
-  async redeem(client: MintClient, target: RedeemTarget, options: { only?: readonly { x: string }[] } = {}): Promise<RedeemReport> {
+  async redeem(client: MintClient, target: RedeemTarget, options: { only?: readonly { x: string }[]; batch?: number } = {}): Promise<RedeemReport> {
+    const most = Math.max(1, Math.min(options.batch ?? MESSAGE_LIMITS.outputs, MESSAGE_LIMITS.outputs));
     const mint = mintKey(client.url);
     const report: RedeemReport = { redeemed: 0, received: 0, requests: 0, spent: [], invalid: [] };
     // The credits to redeem are those held now: a swap's fresh credits are not redeemed again.
@@ -419,7 +421,7 @@ export class Wallet {
         const locked = this.#locked(d);
         const left = d.credits.filter((c) => todo.has(c.x) && !locked.has(c.x));
         if (left.length === 0) return undefined;
-        const batch = left.filter((c) => c.keyset === left[0]!.keyset).slice(0, MESSAGE_LIMITS.outputs);
+        const batch = left.filter((c) => c.keyset === left[0]!.keyset).slice(0, most);
         const id = this.#random(16);
         const outputs = 'swap' in target ? this.#newOutputs(mint, sum(batch), `swap:${toHex(id)}`) : [];
         const bytes = encodeMessage({

@@ -353,8 +353,8 @@ export class Coordinator {
     return at === undefined || this.toldBan.has(worker) || this.verdicts.epoch > at;
   }
 
-  /** The key's address group; a key with no profile stands alone. */
-  private groupOf(worker: string): string {
+  /** The key's address group (STEALTH_GROUP for a worker on onion routes); a key with no profile stands alone. */
+  groupOf(worker: string): string {
     return this.profiles.get(worker)?.group ?? `key:${worker}`;
   }
 

@@ -18,6 +18,9 @@ import { Identity } from '../../protocol/crypto/identity.ts';
 import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
 import { decodeMessage, encodeMessage, signMessage, verifyMessage } from '../../protocol/messages/index.ts';
 import type { Offer } from '../../protocol/messages/index.ts';
+import type { Rendezvous } from '../../protocol/messages/offer.ts';
+import { mailboxId } from '../../protocol/onion/envelope.ts';
+import { SchemaError } from '../../protocol/errors.ts';
 import { OfferPublisher, type OfferFields } from '../../tasker/offer-publisher.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
 import { findOffers, magnetForOffer, type FoundOffer, type Rejection } from '../../net/offer-finder.ts';
@@ -199,6 +202,54 @@ describe('offers on the DHT', () => {
     const { offers } = await find();
     expect(byKey(offers, aliceId.publicKey)?.offer).toEqual(alice.current);
     expect((await get(worker, aliceId.publicKey))?.seq).toBe(2);
+  });
+
+  it('names a rendezvous opened after the start in a new offer at once, keeps it through updates, and drops it on request', async () => {
+    const erinId = Identity.generate(backend);
+    const erin = await publisher(erinId, testnet.dht[2]!, { ...bobFields, name: 'erin', price: 2 });
+    expect(erin.current).not.toHaveProperty('rendezvous');
+    const rendezvous: Rendezvous = { relay: Identity.generate(backend).publicKey, mailbox: mailboxId(backend, backend.randomBytes(32)) };
+    await erin.setRendezvous(rendezvous);
+    expect(erin.current).toMatchObject({ rendezvous, seq: 2, name: 'erin' });
+    verifyMessage(backend, erin.current);
+    expect(readItem((await get(worker, erinId.publicKey))!)).toEqual(erin.current);
+    // The same rendezvous again is no change: nothing is signed.
+    await erin.setRendezvous({ relay: rendezvous.relay.slice(), mailbox: rendezvous.mailbox.slice() });
+    expect(erin.current.seq).toBe(2);
+    await erin.update({ left: 1 });
+    expect(erin.current).toMatchObject({ rendezvous, left: 1, seq: 3 });
+
+    // What a worker finds carries it, verified with the rest of the offer.
+    const { offers } = await find();
+    const found = byKey(offers, erinId.publicKey);
+    expect(found?.offer).toEqual(erin.current);
+    const seen: Rendezvous | undefined = found?.offer.rendezvous;
+    expect(seen).toEqual(rendezvous);
+
+    // A malformed one is refused and changes nothing.
+    const error = await erin.setRendezvous({ ...rendezvous, mailbox: rendezvous.mailbox.subarray(0, 31) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaError);
+    expect((error as SchemaError).field).toBe('rendezvous.mailbox');
+    expect(erin.current).toMatchObject({ rendezvous, seq: 3 });
+
+    await erin.setRendezvous(undefined);
+    expect(erin.current.seq).toBe(4);
+    expect(erin.current).not.toHaveProperty('rendezvous');
+    expect(readItem((await get(worker, erinId.publicKey))!)).toEqual(erin.current);
+  });
+
+  it('puts a rendezvous known before the start in the first offer', async () => {
+    const frankId = Identity.generate(backend);
+    const rendezvous: Rendezvous = { relay: Identity.generate(backend).publicKey, mailbox: mailboxId(backend, backend.randomBytes(32)) };
+    const frank = new OfferPublisher({ backend, identity: frankId, dht: testnet.dht[3]!, log, rendezvous });
+    cleanups.push(() => frank.stop());
+    // Changing the caller's copy afterwards changes no offer.
+    const mailbox = toHex(rendezvous.mailbox);
+    rendezvous.mailbox.fill(0);
+    await frank.start({ ...bobFields, name: 'frank', price: 2 });
+    expect(frank.current.seq).toBe(1);
+    expect(toHex(frank.current.rendezvous!.mailbox)).toBe(mailbox);
+    expect(readItem((await get(worker, frankId.publicKey))!)).toEqual(frank.current);
   });
 
   it('puts and announces again on a timer, quietly when the nodes already hold the item', async () => {

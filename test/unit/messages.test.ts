@@ -255,7 +255,8 @@ describe('bounds', () => {
     const offer = signMessage(nodeCrypto, seedA, {
       t: 'offer', v: 1, task: filled(20), name: 'é'.repeat(MESSAGE_LIMITS.nameBytes / 2), price: MAX,
       left: LIMITS.unitsPerTask, units: LIMITS.unitsPerTask, deadline: MAX, mode: 'immediate',
-      mint: `https://${'m'.repeat(MESSAGE_LIMITS.mintUrlBytes - 8)}`, seq: MAX, tasker: keyA,
+      mint: `https://${'m'.repeat(MESSAGE_LIMITS.mintUrlBytes - 8)}`, rendezvous: { relay: filled(32), mailbox: filled(32) },
+      seq: MAX, tasker: keyA,
     });
     const bytes = encodeMessage(offer);
     expect(bytes.length).toBeLessThan(1000);
@@ -263,6 +264,7 @@ describe('bounds', () => {
     // And one byte more on any bounded field is refused.
     expectError(() => encodeMessage({ ...offer, name: `${offer.name}x` }), 'SchemaError', 'name');
     expectError(() => encodeMessage({ ...offer, mint: `${offer.mint}x` }), 'SchemaError', 'mint');
+    expectError(() => encodeMessage({ ...offer, rendezvous: { relay: filled(32), mailbox: filled(33) } }), 'SchemaError', 'rendezvous.mailbox');
   });
 
   it('the largest relay answers fit in a message, and the largest descriptor in a BEP 44 value', () => {
@@ -384,6 +386,7 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
           mint: fc
             .tuple(fc.constantFrom('http://', 'https://'), fc.string({ unit: PRINTABLE, minLength: 1, maxLength: MESSAGE_LIMITS.mintUrlBytes - 8 }))
             .map(([a, b]) => a + b),
+          rendezvous: fc.record({ relay: bytesArb(32), mailbox: bytesArb(32) }),
           seq: safeNat(), tasker: fc.constant(key),
         },
         { requiredKeys: ['t', 'v', 'task', 'name', 'price', 'left', 'units', 'deadline', 'mode', 'seq', 'tasker'] },

@@ -83,6 +83,22 @@ describe('a secure task channel', () => {
     expect(t.heard.events).toEqual(['open', 'message:claim', 'closed']);
   });
 
+  it('says at both ends that it came over an onion route when its frame channels do, and names no route otherwise', () => {
+    for (const route of ['onion', undefined] as const) {
+      const w = workerEnd();
+      const t = taskerEnd();
+      const pipe = framePipe(w.secure.frames, t.secure.frames, ['worker', 'tasker']);
+      // What an onion transport's frame channels say of themselves.
+      if (route) for (const end of pipe) Object.assign(end, { route });
+      w.secure.start(taskerKeys);
+      expect(w.heard.events).toEqual(['open']);
+      expect(t.heard.events).toEqual(['open']);
+      expect(w.heard.channels[0]!.route).toBe(route);
+      expect(t.heard.channels[0]!.route).toBe(route);
+      pipe[0].close();
+    }
+  });
+
   it('stays shut, without a word, between two workers', () => {
     const a = workerEnd();
     const b = workerEnd();
