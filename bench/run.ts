@@ -11,12 +11,14 @@ import { benchOnionRtt } from './onion-rtt.ts';
 import { benchFirstResult, benchPipeline, benchUploadRatio } from './network.ts';
 import { recordFigures, show } from './results-file.ts';
 import type { Figure } from './results-file.ts';
+import { benchStealthPipeline } from './stealth-pipeline.ts';
 import { benchVerify } from './verify.ts';
 
 const BENCHES: Record<string, () => Promise<Record<string, Figure>>> = {
   verify: benchVerify,
   messages: benchMessagePath,
   pipeline: () => benchPipeline(),
+  'stealth-pipeline': () => benchStealthPipeline(),
   'first-result': benchFirstResult,
   'upload-ratio': () => benchUploadRatio(),
   extension: () => benchExtensionWasm(),

@@ -14,7 +14,7 @@
 import { equalBytes, toHex } from '../protocol/bytes.ts';
 import { ONION, ONION_RELAY } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
-import { NetworkError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
+import { DecodeError, NetworkError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { createPacket, createSurb, openReply, type OnionHop, type Surb } from '../protocol/onion/index.ts';
 import { mailboxId } from '../protocol/onion/envelope.ts';
 import { decodeLinkFrame, encodeLinkFrame, type LinkFrame } from '../protocol/onion/link.ts';
@@ -349,5 +349,5 @@ export class OnionClient {
 function asBytes(data: unknown): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError('expected binary data');
+  throw new DecodeError('onion socket: expected a binary message, got text');
 }

@@ -293,8 +293,12 @@ export interface StealthStreamOptions {
 
 /** Reply blocks the worker aims to keep at the tasker. */
 const SURB_TARGET = 8;
+/** A count at or below this is topped up in full, blocks on their way or not. */
+const SURB_LOW = 2;
 /** How often an idle worker tops the tasker's reply blocks up, so what the tasker holds for it can come. */
 const KEEPALIVE_MS = 15_000;
+/** How long reply blocks sent count as on their way to the tasker. */
+const GIVEN_FRESH_MS = 2_000;
 /** How long a closing stream waits for what it sent to be acknowledged. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -314,7 +318,8 @@ export class StealthStream implements FrameChannel {
   readonly #rendezvous: Rendezvous;
   /** Reply blocks the tasker said it holds, and those sent since it said so. */
   #held = 0;
-  #given = 0;
+  /** Reply blocks sent lately, by when: those the tasker's last count may not include yet. */
+  readonly #given: { at: number; n: number }[] = [];
   #keepalive: ReturnType<typeof setInterval>;
   #sentAt = 0;
   /** When a segment last timed out on a route through each middle relay. */
@@ -341,7 +346,7 @@ export class StealthStream implements FrameChannel {
     );
     // Also keeps the stream from being closed as idle at the rendezvous while a long unit runs.
     this.#keepalive = setInterval(() => {
-      if (this.#held + this.#given < SURB_TARGET || Date.now() - this.#sentAt >= KEEPALIVE_MS) this.#core.control();
+      if (this.#held + this.#inFlight() < SURB_TARGET || Date.now() - this.#sentAt >= KEEPALIVE_MS) this.#core.control();
     }, KEEPALIVE_MS);
     (this.#keepalive as { unref?: () => void }).unref?.();
     queueMicrotask(() => {
@@ -377,13 +382,20 @@ export class StealthStream implements FrameChannel {
     if (toHex(segment.stream) !== toHex(this.#id)) return;
     if (segment.held !== undefined) {
       this.#held = segment.held;
-      this.#given = 0;
     }
     this.#core.receive(segment);
   }
 
+  /** Reply blocks sent within a round trip or two: still on their way, or counted in a report still on its way back. */
+  #inFlight(): number {
+    const since = Date.now() - GIVEN_FRESH_MS;
+    while (this.#given.length > 0 && this.#given[0]!.at < since) this.#given.shift();
+    return this.#given.reduce((sum, g) => sum + g.n, 0);
+  }
+
   #surbsFor(data: boolean): number {
-    const wanted = SURB_TARGET - this.#held - this.#given;
+    // A tasker that says it is (nearly) out waits for what we send next: top it up whatever may be on its way.
+    const wanted = this.#held <= SURB_LOW ? SURB_TARGET - this.#held : SURB_TARGET - this.#held - this.#inFlight();
     return Math.max(data ? 1 : 0, Math.min(ONION_STREAM.maxSurbs, wanted));
   }
 
@@ -391,7 +403,7 @@ export class StealthStream implements FrameChannel {
     // A closing stream wants no answers.
     const surbs = fields.close ? 0 : fields.data.length > 0 ? fitting(this.#surbsFor(true), fields.data.length) : this.#surbsFor(false);
     if (fields.data.length === 0 && surbs === 0 && !fields.close && !retry && fields.ack === 0 && this.#held > 0) return { sent: true };
-    this.#given += surbs;
+    if (surbs > 0) this.#given.push({ at: Date.now(), n: surbs });
     this.#sentAt = Date.now();
     const route: PathHop[] = [];
     this.#sending = this.#sending.then(() => this.#build(fields, surbs, route)).catch(() => {
@@ -625,10 +637,13 @@ class HostedStream implements FrameChannel {
     return good.length;
   }
 
-  /** The oldest reply block whose keys are still good. */
+  /**
+   * The newest reply block whose keys are still good: the worker made it
+   * with its latest view, which has put aside the relays that failed since.
+   */
   #nextSurb(): Surb | undefined {
     const oldest = Math.floor(Date.now() / ONION.epochMs) - 1;
-    for (let surb = this.#surbs.shift(); surb; surb = this.#surbs.shift()) {
+    for (let surb = this.#surbs.pop(); surb; surb = this.#surbs.pop()) {
       if (readHeader(surb.header).epoch >= oldest) return surb;
     }
     return undefined;
