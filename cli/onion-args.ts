@@ -47,6 +47,13 @@ export async function relayViewFor(args: RelayViewArgs): Promise<RelayView> {
   return view;
 }
 
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+/** Whether every URL names this machine (a private loopback network), as `networkArgs` decides it for the DHT and trackers. */
+export function allOnLoopback(urls: readonly string[]): boolean {
+  return urls.length > 0 && urls.every((url) => LOOPBACK_HOST.test(new URL(url).hostname));
+}
+
 export function onionClientFor(backend: CryptoBackend, view: RelayView): OnionClient {
   return new OnionClient({ backend, view, WebSocket: WebSocketClient as unknown as SocketConstructor });
 }

@@ -133,6 +133,9 @@ class RelaySocket {
 
 const REOPEN_FIRST_MS = 500;
 const REOPEN_MAX_MS = 30_000;
+const SWEEP_MS = 60_000;
+/** Reply blocks whose answers are awaited at most; each costs a few hundred bytes of secrets. */
+const MAX_PENDING_REPLIES = 100_000;
 /** Reply blocks made for an epoch are good for it and the one after. */
 const SURB_LIFE_EPOCHS = 2;
 
@@ -150,7 +153,11 @@ export class OnionClient {
   readonly #reopen = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
   #stopped = false;
 
+  readonly #sweeper: ReturnType<typeof setInterval>;
+
   constructor(options: OnionClientOptions) {
+    this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    (this.#sweeper as { unref?: () => void }).unref?.();
     this.#o = {
       backend: options.backend,
       view: options.view,
@@ -224,6 +231,8 @@ export class OnionClient {
   makeSurb(route: readonly OnionHop[], epoch: number, mailbox: Uint8Array, handler: MailHandler): Surb {
     const { surb, secrets } = createSurb(this.#o.backend, { epoch, route, mailbox });
     this.#replies.set(toHex(secrets.id), { secrets, handler, expires: (epoch + SURB_LIFE_EPOCHS) * ONION.epochMs });
+    // Blocks a peer never used are forgotten oldest first past the cap: a map keeps insertion order.
+    if (this.#replies.size > MAX_PENDING_REPLIES) this.#replies.delete(this.#replies.keys().next().value!);
     return surb;
   }
 
@@ -235,6 +244,7 @@ export class OnionClient {
 
   stop(): void {
     this.#stopped = true;
+    clearInterval(this.#sweeper);
     for (const { timer } of this.#reopen.values()) clearTimeout(timer);
     this.#reopen.clear();
     for (const socket of this.#sockets.values()) socket.close();
