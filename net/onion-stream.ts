@@ -316,7 +316,7 @@ export class StealthStream implements FrameChannel {
   readonly #o: StealthStreamOptions;
   readonly #listener: FrameListener;
   readonly #rendezvous: Rendezvous;
-  /** Reply blocks the tasker said it holds, and those sent since it said so. */
+  /** Reply blocks the tasker last said it holds. */
   #held = 0;
   /** Reply blocks sent lately, by when: those the tasker's last count may not include yet. */
   readonly #given: { at: number; n: number }[] = [];
@@ -380,9 +380,7 @@ export class StealthStream implements FrameChannel {
       return;
     }
     if (toHex(segment.stream) !== toHex(this.#id)) return;
-    if (segment.held !== undefined) {
-      this.#held = segment.held;
-    }
+    if (segment.held !== undefined) this.#held = segment.held;
     this.#core.receive(segment);
   }
 
