@@ -21,6 +21,11 @@ export interface NetworkArgs {
 
 const LOCAL = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
 
+/** Whether a host name or address is this machine's loopback. */
+export function isLocalHost(host: string): boolean {
+  return LOCAL.test(host);
+}
+
 export function networkArgs(values: { tracker?: string[]; 'dht-bootstrap'?: string; 'no-dht'?: boolean }): NetworkArgs {
   const trackers = values.tracker ?? [];
   for (const url of trackers) {
@@ -33,7 +38,7 @@ export function networkArgs(values: { tracker?: string[]; 'dht-bootstrap'?: stri
     throw new UsageError(`--dht-bootstrap: ${(error as Error).message}`);
   }
   const hosts = [...trackers.map((u) => new URL(u).hostname), ...(bootstrap ?? []).map((b) => b.slice(0, b.lastIndexOf(':')))];
-  const loopback = bootstrap !== undefined && hosts.length > 0 && hosts.every((h) => LOCAL.test(h));
+  const loopback = bootstrap !== undefined && hosts.length > 0 && hosts.every(isLocalHost);
   const dht: false | DhtConfig = values['no-dht'] ? false : { ...(bootstrap ? { bootstrap } : {}) };
   return { trackers, dht, loopback };
 }

@@ -10,6 +10,7 @@ import { memoryGuardStore, RelayView } from '../net/relay-view.ts';
 import { RELAY_URL_PATTERN } from '../protocol/messages/relay.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { WebSocketClient } from '../serve/ws.ts';
+import { isLocalHost } from './network-args.ts';
 import { UsageError } from './usage.ts';
 
 export const relayOptions = {
@@ -47,11 +48,9 @@ export async function relayViewFor(args: RelayViewArgs): Promise<RelayView> {
   return view;
 }
 
-const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
-
 /** Whether every URL names this machine (a private loopback network), as `networkArgs` decides it for the DHT and trackers. */
 export function allOnLoopback(urls: readonly string[]): boolean {
-  return urls.length > 0 && urls.every((url) => LOOPBACK_HOST.test(new URL(url).hostname));
+  return urls.length > 0 && urls.every((url) => isLocalHost(new URL(url).hostname));
 }
 
 export function onionClientFor(backend: CryptoBackend, view: RelayView): OnionClient {

@@ -11,7 +11,7 @@
 // forgotten. Platform-neutral: the browser passes its WebSocket, Node the
 // `ws` package's.
 
-import { equalBytes, toHex } from '../protocol/bytes.ts';
+import { toHex } from '../protocol/bytes.ts';
 import { ONION, ONION_RELAY } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { DecodeError, NetworkError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
@@ -38,7 +38,6 @@ export type MailHandler = (message: Uint8Array) => void;
 interface Mailbox {
   readonly relay: string;
   readonly secret: Uint8Array;
-  readonly id: Uint8Array;
   readonly handler: MailHandler;
 }
 
@@ -150,7 +149,8 @@ export class OnionClient {
   readonly #replies = new Map<string, PendingReply>();
   /** Mailbox opens waiting for the relay's answer, by mailbox id (hex). */
   readonly #opening = new Map<string, { relay: string; settle: (error?: Error) => void }>();
-  readonly #reopen = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
+  /** Reopening timers by relay id (hex). */
+  readonly #reopen = new Map<string, ReturnType<typeof setTimeout>>();
   #stopped = false;
 
   readonly #sweeper: ReturnType<typeof setInterval>;
@@ -183,11 +183,10 @@ export class OnionClient {
    * rendezvous across restarts); a fresh one otherwise.
    */
   async openMailbox(relay: Uint8Array, handler: MailHandler, secret?: Uint8Array): Promise<Uint8Array> {
-    const key = toHex(relay);
-    const box: Mailbox = { relay: key, secret: secret ?? this.#o.backend.randomBytes(32), id: new Uint8Array(0), handler };
+    const box: Mailbox = { relay: toHex(relay), secret: secret ?? this.#o.backend.randomBytes(32), handler };
     const id = mailboxId(this.#o.backend, box.secret);
-    this.#mailboxes.set(toHex(id), { ...box, id });
-    await this.#ask(key, box.secret);
+    this.#mailboxes.set(toHex(id), box);
+    await this.#ask(box.relay, box.secret);
     return id;
   }
 
@@ -245,7 +244,7 @@ export class OnionClient {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#sweeper);
-    for (const { timer } of this.#reopen.values()) clearTimeout(timer);
+    for (const timer of this.#reopen.values()) clearTimeout(timer);
     this.#reopen.clear();
     for (const socket of this.#sockets.values()) socket.close();
     this.#sockets.clear();
@@ -331,15 +330,14 @@ export class OnionClient {
       return;
     }
     const box = this.#mailboxes.get(toHex(frame.m));
-    if (box && equalBytes(box.id, frame.m)) box.handler(frame.d);
+    box?.handler(frame.d);
   }
 
   /** A socket closed: mailboxes kept there are reopened, with backoff, so held mail is handed over. */
   #lost(relay: string, socket: RelaySocket): void {
     if (this.#sockets.get(relay) === socket) this.#sockets.delete(relay);
     if (this.#stopped || ![...this.#mailboxes.values()].some((b) => b.relay === relay) || this.#reopen.has(relay)) return;
-    const delayMs = REOPEN_FIRST_MS;
-    this.#scheduleReopen(relay, delayMs);
+    this.#scheduleReopen(relay, REOPEN_FIRST_MS);
   }
 
   #scheduleReopen(relay: string, delayMs: number): void {
@@ -352,7 +350,7 @@ export class OnionClient {
       });
     }, delayMs);
     (timer as { unref?: () => void }).unref?.();
-    this.#reopen.set(relay, { timer, delayMs });
+    this.#reopen.set(relay, timer);
   }
 }
 

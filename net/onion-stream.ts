@@ -61,7 +61,7 @@ interface CoreHooks {
   /** The most data the next segment may carry. */
   capacity(): number;
   /** Sends a segment now; false when it cannot (the tasker out of reply blocks) and must wait for unblock(). */
-  transmit(fields: Fields, retry: boolean): { sent: boolean; route?: unknown };
+  transmit(fields: Fields): { sent: boolean; route?: unknown };
   /** A segment sent on `route` at `sentAt` was acknowledged or timed out. */
   outcome?(route: unknown, ok: boolean, sentAt: number, rttMs?: number): void;
   deliver(frame: Uint8Array): void;
@@ -143,13 +143,13 @@ class StreamCore {
   pump(): void {
     if (this.#ended) return;
     // Waiting segments first: they were blocked before any new data was.
-    for (const [seq, flight] of this.#inFlight) if (flight.timer === undefined && !this.#send(seq, flight, false)) return;
+    for (const [seq, flight] of this.#inFlight) if (flight.timer === undefined && !this.#send(seq, flight)) return;
     while (this.#queued > 0 && this.#inFlight.size < this.timing.window) {
       const data = this.#take(this.hooks.capacity());
       const flight: InFlight = { data, tries: 0, sentAt: 0, timer: undefined, route: undefined };
       const seq = this.#nextSeq++;
       this.#inFlight.set(seq, flight);
-      if (!this.#send(seq, flight, false)) return;
+      if (!this.#send(seq, flight)) return;
     }
     if (this.#ackOwed && this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(() => {
@@ -184,7 +184,7 @@ class StreamCore {
   /** A segment with no data, to acknowledge or to carry what the transport adds (reply blocks), or to close. */
   control(close = false): boolean {
     if (this.#ended) return false;
-    const sent = this.hooks.transmit({ seq: this.#nextSeq, ack: this.#receiveNext, data: new Uint8Array(0), ...(close ? { close } : {}) }, false).sent;
+    const sent = this.hooks.transmit({ seq: this.#nextSeq, ack: this.#receiveNext, data: new Uint8Array(0), ...(close ? { close } : {}) }).sent;
     if (sent) this.#ackOwed = false;
     return sent;
   }
@@ -205,8 +205,8 @@ class StreamCore {
     this.control();
   }
 
-  #send(seq: number, flight: InFlight, retry: boolean): boolean {
-    const { sent, route } = this.hooks.transmit({ seq, ack: this.#receiveNext, data: flight.data }, retry);
+  #send(seq: number, flight: InFlight): boolean {
+    const { sent, route } = this.hooks.transmit({ seq, ack: this.#receiveNext, data: flight.data });
     if (!sent) return false;
     this.#ackOwed = false;
     flight.tries++;
@@ -235,7 +235,7 @@ class StreamCore {
     this.#dupAcks = 0;
     clearTimeout(head.timer);
     head.timer = undefined;
-    this.#send(segment.ack, head, true);
+    this.#send(segment.ack, head);
   }
 
   #expired(seq: number, flight: InFlight): void {
@@ -247,7 +247,7 @@ class StreamCore {
     if (flight.tries >= this.timing.maxTries && seq === Math.min(...this.#inFlight.keys())) {
       return this.end(new SpareCyclesError('TIMEOUT', `stealth stream: a segment went unacknowledged ${flight.tries} times`));
     }
-    this.#send(seq, flight, true);
+    this.#send(seq, flight);
   }
 
   #rto(): number {
@@ -337,7 +337,7 @@ export class StealthStream implements FrameChannel {
     this.#core = new StreamCore(
       {
         capacity: () => segmentCapacity(this.#surbsFor(true)),
-        transmit: (fields, retry) => this.#transmit(fields, retry),
+        transmit: (fields) => this.#transmit(fields),
         outcome: (route, ok, sentAt, rtt) => this.#outcome(route as PathHop[] | undefined, ok, sentAt, rtt),
         deliver: (frame) => this.#listener.frame(this, frame),
         ended: () => this.#ended(),
@@ -397,10 +397,9 @@ export class StealthStream implements FrameChannel {
     return Math.max(data ? 1 : 0, Math.min(ONION_STREAM.maxSurbs, wanted));
   }
 
-  #transmit(fields: Fields, retry: boolean): { sent: boolean; route?: unknown } {
+  #transmit(fields: Fields): { sent: boolean; route?: unknown } {
     // A closing stream wants no answers.
     const surbs = fields.close ? 0 : fields.data.length > 0 ? fitting(this.#surbsFor(true), fields.data.length) : this.#surbsFor(false);
-    if (fields.data.length === 0 && surbs === 0 && !fields.close && !retry && fields.ack === 0 && this.#held > 0) return { sent: true };
     if (surbs > 0) this.#given.push({ at: Date.now(), n: surbs });
     this.#sentAt = Date.now();
     const route: PathHop[] = [];

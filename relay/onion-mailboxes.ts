@@ -4,8 +4,10 @@
 // hash of it (protocol/onion/envelope.ts), so a published rendezvous can be
 // written to by anyone and emptied only by its owner. Mail is pushed to the
 // owner while it is connected and held otherwise, a capped number per
-// mailbox and for a limited time, until the owner comes back. Nothing here
-// records where mail came from.
+// mailbox and for a limited time, until the owner comes back. An owner still
+// connected but backed up keeps its mailbox: its mail is held, and handed
+// over, oldest first, with the next mail or the next sweep once its socket
+// drains. Nothing here records where mail came from.
 
 import { toHex } from '../protocol/bytes.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
@@ -70,16 +72,7 @@ export class Mailboxes {
       this.#boxes.set(key, box);
     }
     box.owner = owner;
-    const now = this.#now();
-    const held = box.held.filter((h) => h.until > now);
-    box.held = [];
-    for (const [i, h] of held.entries()) {
-      if (!owner(id, h.mail)) {
-        box.owner = undefined;
-        box.held = held.slice(i);
-        break;
-      }
-    }
+    this.#flush(box, this.#now());
     return id.slice();
   }
 
@@ -100,22 +93,31 @@ export class Mailboxes {
   put(id: Uint8Array, mail: Mail): PutResult {
     const box = this.#boxes.get(toHex(id));
     if (box === undefined) return 'unknown';
-    if (box.owner?.(box.id, mail)) return 'pushed';
-    box.owner = undefined;
     const now = this.#now();
-    box.held = box.held.filter((h) => h.until > now);
+    // Held mail goes first, so an owner that was backed up gets its mail in order.
+    if (this.#flush(box, now) && box.owner?.(box.id, mail)) return 'pushed';
     if (box.held.length >= this.#limits.perMailbox) return 'full';
     box.held.push({ mail, until: now + this.#limits.ttlMs });
     box.until = Math.max(box.until, now + this.#limits.ttlMs);
     return 'held';
   }
 
-  /** Forgets expired mail, and ownerless mailboxes with nothing held past their time. */
+  /** Forgets expired mail, and ownerless mailboxes with nothing held past their time; hands held mail to owners that can take it now. */
   sweep(now = this.#now()): void {
     for (const [key, box] of this.#boxes) {
-      box.held = box.held.filter((h) => h.until > now);
+      this.#flush(box, now);
       if (box.owner === undefined && box.held.length === 0 && box.until <= now) this.#boxes.delete(key);
     }
+  }
+
+  /** Drops expired mail and hands the rest to the owner, oldest first, while it takes it; true when nothing is left held. */
+  #flush(box: Box, now: number): boolean {
+    box.held = box.held.filter((h) => h.until > now);
+    if (box.owner === undefined) return box.held.length === 0;
+    let taken = 0;
+    while (taken < box.held.length && box.owner(box.id, box.held[taken]!.mail)) taken++;
+    box.held = box.held.slice(taken);
+    return box.held.length === 0;
   }
 
   get size(): number {

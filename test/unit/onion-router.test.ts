@@ -123,6 +123,29 @@ describe('onion router', () => {
     expect(boxes.has(id)).toBe(false);
   });
 
+  it('keeps the mailbox of an owner that was backed up, and hands over what it held, in order, once it drains', () => {
+    const boxes = new Mailboxes(backend, { ttlMs: 60_000, perMailbox: 8 });
+    const got: number[] = [];
+    let backedUp = false;
+    const owner = (_id: Uint8Array, mail: Mail) => !backedUp && (got.push(mail.data[0]!), true);
+    const id = boxes.open(backend.randomBytes(32), owner)!;
+    expect(boxes.put(id, { data: Uint8Array.of(1) })).toBe('pushed');
+    backedUp = true;
+    expect(boxes.put(id, { data: Uint8Array.of(2) })).toBe('held');
+    expect(boxes.put(id, { data: Uint8Array.of(3) })).toBe('held');
+    backedUp = false;
+    // The owner is still connected: the next mail goes after what was held, with no reopening.
+    expect(boxes.put(id, { data: Uint8Array.of(4) })).toBe('pushed');
+    expect(got).toEqual([1, 2, 3, 4]);
+    backedUp = true;
+    expect(boxes.put(id, { data: Uint8Array.of(5) })).toBe('held');
+    backedUp = false;
+    // With no more mail coming, a sweep hands it over.
+    boxes.sweep();
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(boxes.held).toBe(0);
+  });
+
   it('gets an exit answer back on the reply block, which only its maker opens', async () => {
     const { relays, route } = mesh();
     const replyBox = openMailbox(relays[0]!);
