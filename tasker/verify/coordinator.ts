@@ -663,6 +663,11 @@ export class Coordinator {
     };
   }
 
+  /** Units this worker holds leases for now: what its vanishing would send back. */
+  heldBy(worker: string): number[] {
+    return this.leases.heldBy(worker).map((lease) => lease.unit);
+  }
+
   /** Units whose verified hash this worker supplied: what the tasker pays for. */
   acceptedUnits(worker: string): number[] {
     const out: number[] = [];
