@@ -17,7 +17,7 @@ import { decodeEnvelope, encodeEnvelope } from '../protocol/onion/envelope.ts';
 import { replyPacket } from '../protocol/onion/surb.ts';
 import { OnionClient } from '../net/onion-client.ts';
 import type { SocketConstructor } from '../net/relay-client.ts';
-import { relayDescriptorsSource } from '../net/relay-sources.ts';
+import { relayDescriptorsSource } from '../net/relay-http-sources.ts';
 import { memoryGuardStore, RelayView } from '../net/relay-view.ts';
 import { DEFAULT_CLIENT_LIMITS } from '../relay/onion-socket.ts';
 import { WebSocketClient } from '../serve/ws.ts';

@@ -5,7 +5,8 @@
 import type DHT from 'bittorrent-dht';
 import { OnionClient } from '../net/onion-client.ts';
 import type { SocketConstructor } from '../net/relay-client.ts';
-import { dhtDescriptorSource, fileGuardStore, relayDescriptorsSource } from '../net/relay-sources.ts';
+import { relayDescriptorsSource } from '../net/relay-http-sources.ts';
+import { dhtDescriptorSource, fileGuardStore } from '../net/relay-sources.ts';
 import { memoryGuardStore, RelayView } from '../net/relay-view.ts';
 import { RELAY_URL_PATTERN } from '../protocol/messages/relay.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';

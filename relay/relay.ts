@@ -37,7 +37,7 @@ import type { Identity } from '../protocol/crypto/identity.ts';
 import type { RelayDescriptor } from '../protocol/messages/index.ts';
 import { RelayConnection, type RelayContext } from './connection.ts';
 import { DescriptorPublisher, descriptorJson, MAX_PEERS, serveDescriptors } from './descriptor.ts';
-import { httpBaseOf } from '../net/relay-sources.ts';
+import { httpBaseOf } from '../net/relay-http-sources.ts';
 import { OnionKeys } from './onion-keys.ts';
 import { RelayMetrics } from './metrics.ts';
 import { OfferCache } from './offer-cache.ts';
@@ -309,6 +309,12 @@ export class RelayServer {
   publishDescriptor(): Promise<void> {
     if (!this.#descriptor) return Promise.reject(new SpareCyclesError('INTERNAL', 'relay: publishDescriptor() before start()'));
     return this.#descriptor.publish();
+  }
+
+  /** Asks the DHT and the peers for other relays' descriptors now (or joins the walk running). */
+  learnRelays(): Promise<void> {
+    if (!this.#descriptor) return Promise.reject(new SpareCyclesError('INTERNAL', 'relay: learnRelays() before start()'));
+    return this.#descriptor.learn();
   }
 
   /** Refreshes the offer cache now (or joins the refresh running). */

@@ -19,6 +19,7 @@ import { TaskerSession } from '../tasker/session.ts';
 import type { TaskerOptions } from '../tasker/session.ts';
 import type { PayerPort } from '../tasker/unit-payments.ts';
 import type { Defence } from '../tasker/verify/defence.ts';
+import type { Rendezvous } from '../protocol/messages/offer.ts';
 import { loadTaskDir } from '../tasker/task-dir.ts';
 import type { TaskDir } from '../tasker/task-dir.ts';
 import { startTestnet } from './testnet.ts';
@@ -105,6 +106,8 @@ export class Mesh {
       openOutbox?: TaskerOptions['openOutbox'];
       /** The coordinator's checks against cheaters, where a test or benchmark pins them. */
       defence?: Partial<Defence>;
+      /** Opens the tasker's rendezvous for stealth workers once the session exists; the offer names it. */
+      rendezvous?: (session: TaskerSession) => Promise<Rendezvous>;
     } = {},
   ): Promise<TaskerSession> {
     const identity = options.identity ?? Identity.generate(nodeCrypto);
@@ -144,7 +147,8 @@ export class Mesh {
     this.cleanups.push(() => session.stop());
     if (options.offer) {
       const log = options.log ?? silentLogger;
-      const publisher = await announceOffer(nodeCrypto, session, torrents.client.dht, '127.0.0.1', log);
+      const rendezvous = await options.rendezvous?.(session);
+      const publisher = await announceOffer(nodeCrypto, session, torrents.client.dht, '127.0.0.1', log, undefined, rendezvous);
       if (!publisher) throw new NetworkError('the offer could not be put on the test DHT');
       this.cleanups.push(() => publisher.stop());
     }

@@ -23,13 +23,17 @@ import { SETTINGS_KEY, loadSettings, migrateSettings } from '../lib/settings.ts'
 import { WalletService } from '../lib/wallet-service.ts';
 import { keepExported, storageWalletStore } from '../lib/wallet-store.ts';
 import { Wallet } from '../../worker/wallet.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
+import type { GuardStore } from '../../net/relay-view.ts';
+import { StealthMints } from '../lib/stealth-mints.ts';
+import { storageGuardStore } from '../lib/stealth-routes.ts';
 
 const OFFSCREEN_URL = 'offscreen.html';
 const IDLE_SECONDS = 60;
 
-function engineTransport(wallet: WalletService, log: (message: string, error?: unknown) => void): EngineTransport {
+function engineTransport(wallet: WalletService, guardStore: GuardStore, log: (message: string, error?: unknown) => void): EngineTransport {
   if (import.meta.env.FIREFOX) {
-    const deps = { earnings: wallet.earnings(), warn: (error: Error) => log(error.message) };
+    const deps = { earnings: wallet.earnings(), guardStore, warn: (error: Error) => log(error.message) };
     // Imported here, not at the top, so that none of it reaches the Chromium bundle.
     return new InPageTransport(async (report) => (await import('../lib/background-engine.ts')).startBackgroundEngine(deps, report));
   }
@@ -58,10 +62,12 @@ function watchIdle(controller: BackgroundController): void {
   void browser.idle.queryState(IDLE_SECONDS).then((state) => controller.conditionsChanged({ idle: state !== 'active' }));
 }
 
-function walletService(area: typeof browser.storage.local, log: (message: string, error?: unknown) => void): WalletService {
+function walletService(area: typeof browser.storage.local, guardStore: GuardStore, log: (message: string, error?: unknown) => void): WalletService {
   const store = storageWalletStore(area);
+  const mints = new StealthMints({ backend: nobleCrypto, loadSettings: () => loadSettings(area), guardStore });
   return new WalletService({
     openWallet: () => Wallet.open(store),
+    mintAccess: (url, purpose) => mints.access(url, purpose),
     redeemAccount: async () => (await loadSettings(area)).redeemAccount,
     keepExport: (tokens) => keepExported(area, tokens),
     log,
@@ -71,11 +77,13 @@ function walletService(area: typeof browser.storage.local, log: (message: string
 function main(): void {
   const area = browser.storage.local;
   const log = (message: string, error?: unknown) => console.warn(`[sparecycles] ${message}`, error ?? '');
-  const wallet = walletService(area, log);
+  const guard = storageGuardStore(area);
+  const wallet = walletService(area, guard, log);
   const controller = new BackgroundController({
     loadSettings: () => loadSettings(area),
     loadSeed: () => loadOrCreateSeed(area, (n) => crypto.getRandomValues(new Uint8Array(n))),
-    engine: engineTransport(wallet, log),
+    engine: engineTransport(wallet, guard, log),
+    guard,
     log,
   });
 

@@ -6,6 +6,7 @@
 // few lines of wiring.
 
 import { toHex } from '../../protocol/bytes.ts';
+import type { GuardStore } from '../../net/relay-view.ts';
 import type { EngineCommand, EngineEvents, EngineTransport } from './engine-transport.ts';
 import type { EngineStatus, OffscreenConfig, StatusView, ToBackground } from './messages.ts';
 import type { Settings } from './settings.ts';
@@ -17,6 +18,8 @@ export interface BackgroundDeps {
   loadSeed(): Promise<Uint8Array>;
   /** Where the engine runs: the offscreen document, or the background page itself. */
   engine: EngineTransport;
+  /** Stealth mode's guard relay, for the offscreen document's routes; none kept without it. */
+  guard?: GuardStore;
   log?(message: string, error?: unknown): void;
   /** How long switching off waits, once no unit runs, for the receipts of results already sent (default SETTLE_MS). */
   settleMs?: number;
@@ -33,7 +36,7 @@ export interface BackgroundDeps {
 export const SETTLE_MS = 30_000;
 
 /** Settings the engine follows: a change sends it the new configuration, and the engine host decides what to rebuild (a CPU change only resizes its pool). */
-const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
+const ENGINE_FIELDS = ['cpu', 'magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl', 'stealth'] as const;
 
 export function engineSettingsChanged(a: Settings, b: Settings): boolean {
   return ENGINE_FIELDS.some((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
@@ -97,6 +100,13 @@ export class BackgroundController {
         return undefined;
       case 'engine-failed':
         this.dispatch({ type: 'start-failed', error: message.error });
+        return undefined;
+      case 'guard-load':
+        return (await this.deps.guard?.load()) ?? null;
+      case 'guard-save':
+        // Only a relay key, or null to forget it: the message may come from any extension page.
+        if (message.id !== null && !(typeof message.id === 'string' && /^[0-9a-f]{64}$/.test(message.id))) return undefined;
+        await this.deps.guard?.save(message.id ?? undefined);
         return undefined;
     }
   }

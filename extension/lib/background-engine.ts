@@ -5,6 +5,9 @@
 // wallet lives in the same page, so Earnings are its calls, not messages.
 
 import type { Earnings } from '../../worker/ports.ts';
+import type { GuardStore } from '../../net/relay-view.ts';
+import { nobleCrypto } from '../../protocol/crypto/noble.ts';
+import { openStealthRoutes } from './stealth-routes.ts';
 import { spawnWebWorkerThread } from '../../units/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
 import { EngineHost } from './engine-host.ts';
@@ -16,6 +19,8 @@ import type { EngineStatus } from './messages.ts';
 export interface BackgroundEngineDeps {
   /** The background wallet's Earnings (WalletService.earnings()). */
   earnings: Earnings;
+  /** Stealth mode's guard relay, in storage.local. */
+  guardStore: GuardStore;
   warn?(error: Error): void;
 }
 
@@ -29,6 +34,7 @@ export async function startBackgroundEngine(deps: BackgroundEngineDeps, report: 
     spawnThread: spawnWebWorkerThread,
     cores: navigator.hardwareConcurrency || 1,
     earnings: deps.earnings,
+    openRoutes: (relayUrl) => openStealthRoutes({ backend: nobleCrypto, relayUrl, guardStore: deps.guardStore }),
     report,
     ...(deps.warn ? { warn: deps.warn } : {}),
   });

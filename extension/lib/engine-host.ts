@@ -8,6 +8,10 @@
 // background's wallet by runtime messages (lib/remote-earnings.ts); in
 // Firefox's background page, the same wallet called directly.
 //
+// In stealth mode (lib/stealth-routes.ts) it takes only offers that name a
+// rendezvous, works on each task under a fresh key, and reaches the tasker
+// only through onion routes: the swarm's wires carry the task torrent alone.
+//
 // A new configuration that changes only the CPU share resizes the pool under
 // the running engine, so moving the slider drops no unit; any other change
 // to what the engine was built from starts everything afresh.
@@ -22,6 +26,10 @@ import { cpuBudget } from '../../units/cpu-budget.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
 import type { WorkerEngineOptions, WorkerEvents, WorkerStats } from '../../worker/engine.ts';
 import { chooseOffer, fetchOffersFromRelay } from '../../net/relay-client.ts';
+import { keepStream } from '../../net/onion-stream.ts';
+import type { FrameListener } from '../../protocol/channel.ts';
+import type { Rendezvous } from '../../protocol/messages/offer.ts';
+import type { StealthRoutes } from './stealth-routes.ts';
 import { UnitPool } from '../../units/pool.ts';
 import type { UnitThread } from '../../units/pool.ts';
 import type { Earnings } from '../../worker/ports.ts';
@@ -47,6 +55,8 @@ export interface EngineHostDeps {
   warn?(error: Error): void;
   /** Makes the engine for a task; by default a WorkerEngine. A test hands in one it can watch. */
   createEngine?(options: WorkerEngineOptions, magnet: string): HostedEngine;
+  /** Stealth mode's onion routes through this edge relay; without it stealth mode fails with a clear error. */
+  openRoutes?(relayUrl: string): Promise<StealthRoutes>;
 }
 
 /** What the host uses of its engine (a WorkerEngine). */
@@ -56,6 +66,8 @@ export interface HostedEngine {
   readonly manifest: Manifest | undefined;
   readonly infoHash: string;
   readonly unsettled: number;
+  /** Where frame channels to the tasker from another transport go (a stealth stream). */
+  readonly frames?: FrameListener;
   on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): unknown;
   removeAllListeners(): unknown;
   pause(): void;
@@ -64,7 +76,7 @@ export interface HostedEngine {
 }
 
 /** Settings the engine, its torrent client and its pool are built from; the CPU share is not one of them (the pool follows it). */
-const FRESH_ENGINE_FIELDS = ['magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl'] as const;
+const FRESH_ENGINE_FIELDS = ['magnet', 'trackerUrls', 'maxPeerConnections', 'relayUrl', 'stealth'] as const;
 
 export function needsFreshEngine(a: Settings, b: Settings): boolean {
   return FRESH_ENGINE_FIELDS.some((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
@@ -124,6 +136,10 @@ export class EngineHost {
   private error: string | undefined;
   private onAc: boolean | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Stealth mode's routes, for as long as this configuration lasts. */
+  private routes: Promise<StealthRoutes> | undefined;
+  private relayCount: number | undefined;
+  private stream: { stop(): void } | undefined;
 
   constructor(private readonly deps: EngineHostDeps) {}
 
@@ -157,7 +173,9 @@ export class EngineHost {
     const budget = cpuBudget(settings.cpu, this.deps.cores);
     this.pool = new UnitPool({ ...budget, spawn: () => this.deps.spawnThread() });
     this.error = undefined;
-    if (settings.magnet) this.startEngine(config, settings.magnet);
+    this.stopRoutes();
+    if (settings.stealth) this.startStealth(config);
+    else if (settings.magnet) this.startEngine(config, settings.magnet);
     else if (settings.relayUrl) void this.findOffer(config);
     else this.stage = 'waiting-for-task';
     clearInterval(this.timer);
@@ -182,18 +200,54 @@ export class EngineHost {
     this.deps.warn?.(error);
   }
 
-  /** Asks the relay for offers until one has units left, then works on it. */
-  private async findOffer(config: OffscreenConfig): Promise<void> {
+  /**
+   * Stealth mode needs what only offers give: a rendezvous to reach the
+   * tasker by. A magnet typed by hand names none, and without an edge relay
+   * there is no view of the relays to draw routes from.
+   */
+  private startStealth(config: OffscreenConfig): void {
+    const { settings } = config;
+    const refuse = (message: string) => {
+      this.stage = 'failed';
+      this.error = message;
+    };
+    if (settings.magnet) return refuse('stealth mode takes only offers that name a rendezvous, and a magnet names none: clear the magnet, or switch stealth mode off');
+    if (!settings.relayUrl) return refuse('stealth mode needs an edge relay: set a relay URL in the options');
+    if (!this.deps.openRoutes) return refuse('stealth mode is not available in this browser');
+    void this.findOffer(config, true);
+  }
+
+  /** The routes of this configuration, opened once; a failure is forgotten, so the next look tries again. */
+  private openRoutes(relayUrl: string): Promise<StealthRoutes> {
+    if (!this.routes) {
+      const routes = this.deps.openRoutes!(relayUrl);
+      routes.then((r) => (this.relayCount = r.view.relays().length), () => (this.routes = undefined));
+      this.routes = routes;
+    }
+    return this.routes;
+  }
+
+  private stopRoutes(): void {
+    this.stream?.stop();
+    this.stream = undefined;
+    void this.routes?.then((r) => r.stop(), () => {});
+    this.routes = undefined;
+    this.relayCount = undefined;
+  }
+
+  /** Asks the relay for offers until one has units left (and, in stealth mode, a rendezvous), then works on it. */
+  private async findOffer(config: OffscreenConfig, stealth = false): Promise<void> {
     const generation = this.generation;
     this.stage = 'finding-offer';
     while (generation === this.generation && !this.engine) {
       try {
+        const routes = stealth ? await this.openRoutes(config.settings.relayUrl) : undefined;
         const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: nobleCrypto });
-        const offer = chooseOffer(offers);
+        const offer = chooseOffer(stealth ? offers.filter((o) => o.rendezvous !== undefined) : offers);
         if (generation !== this.generation) return;
         if (offer) {
           const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings), offer.name);
-          this.startEngine(config, magnet, offer.tasker);
+          this.startEngine(config, magnet, offer.tasker, routes && offer.rendezvous ? { routes, rendezvous: offer.rendezvous } : undefined);
           return;
         }
       } catch (error) {
@@ -203,10 +257,16 @@ export class EngineHost {
     }
   }
 
-  private startEngine(config: OffscreenConfig, magnet: string, expectTasker?: Uint8Array): void {
+  private startEngine(
+    config: OffscreenConfig,
+    magnet: string,
+    expectTasker?: Uint8Array,
+    stealth?: { routes: StealthRoutes; rendezvous: Rendezvous },
+  ): void {
     const { settings } = config;
     this.stage = 'fetching';
-    const identity = Identity.fromSeed(nobleCrypto, fromHex(config.seed));
+    // A stealth worker's key is its task's alone, never stored, so that nothing ties its tasks (or their pay) together.
+    const identity = stealth ? Identity.generate(nobleCrypto) : Identity.fromSeed(nobleCrypto, fromHex(config.seed));
     const options: WorkerEngineOptions = {
       backend: nobleCrypto,
       identity,
@@ -214,10 +274,12 @@ export class EngineHost {
       torrents: webTorrentPort(this.client!, browserTrackers(settings)),
       ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
       ...(expectTasker ? { expectTasker } : {}),
+      ...(stealth ? { stealth: true } : {}),
     };
     const engine = this.deps.createEngine ? this.deps.createEngine(options, magnet) : new WorkerEngine(options, magnet);
     if (this.held) engine.pause();
     this.engine = engine;
+    if (stealth && engine.frames) this.stream = keepStream({ backend: nobleCrypto, client: stealth.routes.client }, stealth.rendezvous, engine.frames);
     const changed = () => this.report();
     engine.on('ready', () => {
       if (this.engine !== engine) return;
@@ -272,6 +334,7 @@ export class EngineHost {
       threads: budget.threads,
       dutyCycle: budget.dutyCycle,
       ...(this.onAc === undefined ? {} : { onAc: this.onAc }),
+      ...(this.relayCount === undefined ? {} : { stealth: { relays: this.relayCount } }),
       ...(this.error ? { error: this.error } : {}),
       ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
     };
@@ -282,6 +345,7 @@ export class EngineHost {
     this.generation++;
     clearInterval(this.timer);
     this.stopEngine();
+    this.stopRoutes();
     this.client?.destroy();
     this.client = undefined;
   }
@@ -291,6 +355,8 @@ export class EngineHost {
   }
 
   private stopEngine(): void {
+    this.stream?.stop();
+    this.stream = undefined;
     this.engine?.removeAllListeners();
     this.engine?.stop();
     this.engine = undefined;

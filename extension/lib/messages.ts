@@ -28,6 +28,8 @@ export interface EngineStatus {
   /** From the Battery API where the page has one. */
   onAc?: boolean;
   error?: string;
+  /** In stealth mode: relays in the view the routes are drawn from. */
+  stealth?: { relays: number };
   /** The engine's latest warnings (a relay that did not answer, a peer that broke the protocol), newest last. */
   warnings?: string[];
 }
@@ -55,7 +57,10 @@ export type ToBackground =
   | { target: 'background'; kind: 'get-status' }
   | { target: 'background'; kind: 'offscreen-ready' }
   | { target: 'background'; kind: 'engine-status'; status: EngineStatus }
-  | { target: 'background'; kind: 'engine-failed'; error: string };
+  | { target: 'background'; kind: 'engine-failed'; error: string }
+  // Stealth mode's guard relay, kept in storage.local, which the offscreen document cannot reach itself.
+  | { target: 'background'; kind: 'guard-load' }
+  | { target: 'background'; kind: 'guard-save'; id: string | null };
 
 export type ToOffscreen =
   | { target: 'offscreen'; kind: 'configure'; config: OffscreenConfig }

@@ -9,7 +9,7 @@ import { assertEd25519PublicKey } from '../../protocol/crypto/sign.ts';
 import { SpareCyclesError } from '../../protocol/errors.ts';
 
 export const SETTINGS_KEY = 'settings';
-export const SETTINGS_VERSION = 3;
+export const SETTINGS_VERSION = 4;
 
 export interface Settings {
   version: typeof SETTINGS_VERSION;
@@ -34,12 +34,21 @@ export interface Settings {
    * public key in lowercase hex, as the mint takes it. Empty: none chosen yet.
    */
   redeemAccount: string;
+  /**
+   * Stealth mode: reach taskers and mints only through onion routes of three
+   * relays, found through the edge relay (`relayUrl`), with a fresh key for
+   * every task. Takes only offers that name a rendezvous.
+   */
+  stealth: boolean;
+  /** In stealth mode, the mean random wait (ms) before each request that redeems credits: timing must not tie them to their earner. */
+  stealthDelayMs: number;
 }
 
 export const CPU_MIN = 0.1;
 export const CPU_MAX = 1;
 export const PEER_CONNECTIONS_MIN = 1;
 export const PEER_CONNECTIONS_MAX = 100;
+export const STEALTH_DELAY_MAX_MS = 600_000;
 
 export const DEFAULT_TRACKERS = ['wss://tracker.openwebtorrent.com', 'wss://tracker.webtorrent.dev'];
 
@@ -56,6 +65,8 @@ export function defaultSettings(): Settings {
     magnet: '',
     maxPeerConnections: 20,
     redeemAccount: '',
+    stealth: false,
+    stealthDelayMs: 30_000,
   };
 }
 
@@ -122,6 +133,12 @@ export function validPeerConnections(value: unknown): number {
   return value;
 }
 
+export function validStealthDelay(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new SettingsError('stealthDelayMs', `expected a whole number of milliseconds, got ${String(value)}`);
+  if (value < 0 || value > STEALTH_DELAY_MAX_MS) throw new SettingsError('stealthDelayMs', `expected 0–${STEALTH_DELAY_MAX_MS}, got ${value}`);
+  return value;
+}
+
 /**
  * An account is what the mint takes (`account` in protocol/messages/payment.ts):
  * the lowercase hex of a canonical ed25519 public key not of small order, so
@@ -174,6 +191,8 @@ const FIELDS: { [K in Exclude<keyof Settings, 'version'>]: (value: unknown) => S
   magnet: validMagnet,
   maxPeerConnections: validPeerConnections,
   redeemAccount: validRedeemAccount,
+  stealth: (v) => validBool('stealth', v),
+  stealthDelayMs: validStealthDelay,
 };
 
 export type SettingsPatch = Partial<Omit<Settings, 'version'>>;
@@ -233,9 +252,15 @@ export function migrateV2(v2: Record<string, unknown>): Record<string, unknown> 
   return { ...v2, version: 3, redeemAccount: '' };
 }
 
+/** v3 → v4: stealth mode, off, with its default wait before redeeming. */
+export function migrateV3(v3: Record<string, unknown>): Record<string, unknown> {
+  return { ...v3, version: 4, stealth: false, stealthDelayMs: 30_000 };
+}
+
 const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {
   1: migrateV1,
   2: migrateV2,
+  3: migrateV3,
 };
 
 /**

@@ -2,6 +2,7 @@
 
 import { cpuBudget } from '../../units/cpu-budget.ts';
 import type { StatusView } from './messages.ts';
+import type { Settings } from './settings.ts';
 
 export function describeStatus(view: StatusView): string {
   const engine = view.engine;
@@ -22,12 +23,26 @@ export function describeStatus(view: StatusView): string {
       if (!engine) return 'Sharing — starting the engine';
       if (engine.stage === 'failed') return `Sharing — the task failed: ${engine.error ?? 'unknown error'}`;
       if (engine.stage === 'waiting-for-task') return 'Sharing — waiting for a task (set a relay or a magnet)';
-      if (engine.stage === 'finding-offer') return 'Sharing — looking for offers through the relay';
+      if (engine.stage === 'finding-offer') return engine.stealth ? `Sharing in stealth mode — looking for offers with a rendezvous (${engine.stealth.relays} relays in view)` : 'Sharing — looking for offers through the relay';
       if (engine.stage === 'fetching') return `Sharing — fetching the task (${Math.round(engine.download * 100)}%)`;
       const task = engine.task;
+      if (engine.stealth) return task ? `Sharing in stealth mode — computing ${task.name}, ${engine.units.computed}/${task.units} units` : 'Sharing in stealth mode — computing';
       return task ? `Sharing — computing ${task.name}, ${engine.units.computed}/${task.units} units` : 'Sharing — computing';
     }
   }
+}
+
+/** What the stealth switch does, or why it cannot be switched on. */
+export function describeStealth(settings: Pick<Settings, 'stealth' | 'relayUrl' | 'magnet'>): string {
+  if (!settings.relayUrl) {
+    return settings.stealth
+      ? 'Stealth mode is on but has no edge relay to draw routes from: set a relay URL in the options.'
+      : 'Stealth mode needs an edge relay: set a relay URL in the options first.';
+  }
+  if (settings.stealth && settings.magnet) return 'Stealth mode takes only offers that name a rendezvous: clear the magnet in the options.';
+  return settings.stealth
+    ? 'Taskers and mints are reached only through onion routes of three relays, under a fresh key for each task. The task itself still comes from its swarm.'
+    : 'Reach taskers and mints only through onion routes, so that nobody can tie your credits to your address.';
 }
 
 /** The CPU slider in words: "50% = 1 thread at 100%". */

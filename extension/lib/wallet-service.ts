@@ -33,11 +33,23 @@ export interface WalletServiceDeps {
   openWallet(): Promise<Wallet>;
   /** The account "Redeem to account" pays into, from the settings; '' when none is set. */
   redeemAccount(): Promise<string>;
-  /** A client for a mint's HTTP API. */
-  mintClient?(url: string): MintClient;
+  /**
+   * How to reach a mint: for the engine's pay ('earnings', the mint's public
+   * keys) or for redeeming. In stealth mode both go through onion routes, and
+   * a redeem goes in batches of `batch` credits. Directly over HTTP without it.
+   */
+  mintAccess?(url: string, purpose: MintPurpose): MintAccess | Promise<MintAccess>;
   /** Keeps tokens just exported until the volunteer clears them. */
   keepExport?(tokens: ExportedToken[]): Promise<void>;
   log?(message: string, error?: unknown): void;
+}
+
+export type MintPurpose = 'earnings' | 'redeem';
+
+export interface MintAccess {
+  client: MintClient;
+  /** Credits per redeem request, where fewer than the protocol allows must go at once. */
+  batch?: number;
 }
 
 export function summarize(credits: readonly { mint: string; amount: number }[]): Omit<WalletSummary, 'error'> {
@@ -54,16 +66,16 @@ export function summarize(credits: readonly { mint: string; amount: number }[]):
 
 export class WalletService {
   private opening: Promise<{ wallet: Wallet; earnings: Earnings }> | undefined;
-  private readonly mintClient: (url: string) => MintClient;
+  private readonly mintAccess: (url: string, purpose: MintPurpose) => Promise<MintAccess>;
 
   constructor(private readonly deps: WalletServiceDeps) {
-    this.mintClient = deps.mintClient ?? ((url) => new MintClient(url));
+    this.mintAccess = async (url, purpose) => (deps.mintAccess ? deps.mintAccess(url, purpose) : { client: new MintClient(url) });
   }
 
   /** The wallet, opened once. A wallet that did not open is tried again on the next call: nothing is ever written over it. */
   private open(): Promise<{ wallet: Wallet; earnings: Earnings }> {
     if (!this.opening) {
-      const opening = this.deps.openWallet().then((wallet) => ({ wallet, earnings: walletEarnings(wallet, { curve: wallet.curve, client: this.mintClient }) }));
+      const opening = this.deps.openWallet().then((wallet) => ({ wallet, earnings: walletEarnings(wallet, { curve: wallet.curve, client: async (url) => (await this.mintAccess(url, 'earnings')).client }) }));
       this.opening = opening;
       opening.catch((error: unknown) => {
         if (this.opening === opening) this.opening = undefined;
@@ -142,7 +154,8 @@ export class WalletService {
     const outcome: RedeemOutcome = { account, mints: [] };
     for (const mint of wallet.mints()) {
       try {
-        const report = await wallet.redeem(this.mintClient(mint), { to: account });
+        const { client, batch } = await this.mintAccess(mint, 'redeem');
+        const report = await wallet.redeem(client, { to: account }, batch === undefined ? {} : { batch });
         outcome.mints.push({ mint, redeemed: report.redeemed, dropped: report.spent.length + report.invalid.length });
       } catch (error) {
         outcome.mints.push({ mint, redeemed: 0, dropped: 0, error: error instanceof Error ? error.message : String(error) });

@@ -12,7 +12,7 @@ import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';
 import { OnionClient } from '../../net/onion-client.ts';
 import { RendezvousHost, StealthStream } from '../../net/onion-stream.ts';
-import { relayDescriptorsSource } from '../../net/relay-sources.ts';
+import { relayDescriptorsSource } from '../../net/relay-http-sources.ts';
 import { memoryGuardStore, RelayView } from '../../net/relay-view.ts';
 import type { SocketConstructor } from '../../net/relay-client.ts';
 import { OnionKeys } from '../../relay/onion-keys.ts';

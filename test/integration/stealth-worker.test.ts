@@ -13,7 +13,7 @@ import { OnionClient } from '../../net/onion-client.ts';
 import { ONION_MINT_BATCH, OnionMint } from '../../net/onion-mint.ts';
 import { keepStream, RendezvousHost } from '../../net/onion-stream.ts';
 import type { SocketConstructor } from '../../net/relay-client.ts';
-import { relayDescriptorsSource } from '../../net/relay-sources.ts';
+import { relayDescriptorsSource } from '../../net/relay-http-sources.ts';
 import { memoryGuardStore, RelayView } from '../../net/relay-view.ts';
 import { toHex } from '../../protocol/bytes.ts';
 import { Identity } from '../../protocol/crypto/identity.ts';

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { EngineHost } from '../../extension/lib/engine-host.ts';
-import type { HostedEngine } from '../../extension/lib/engine-host.ts';
+import type { EngineHostDeps, HostedEngine } from '../../extension/lib/engine-host.ts';
 import type { EngineStatus, OffscreenConfig } from '../../extension/lib/messages.ts';
 import { defaultSettings } from '../../extension/lib/settings.ts';
 import type { Settings } from '../../extension/lib/settings.ts';
@@ -17,6 +17,7 @@ import type { UnitThread } from '../../units/pool.ts';
 import type { ThreadReply } from '../../units/unit-thread.ts';
 import type { WorkerEngineOptions, WorkerEvents, WorkerStats } from '../../worker/engine.ts';
 import type { BrowserTorrentClient } from '../../worker/browser/webtorrent-port.ts';
+import { waitFor } from '../../testnet/wait.ts';
 
 const MAGNET = `magnet:?xt=urn:btih:${'ab'.repeat(20)}`;
 const OTHER_MAGNET = `magnet:?xt=urn:btih:${'cd'.repeat(20)}`;
@@ -93,7 +94,7 @@ function fakeClient(log: string[]): BrowserTorrentClient {
   };
 }
 
-function setup() {
+function setup(deps: { openRoutes?: EngineHostDeps['openRoutes'] } = {}) {
   const log: string[] = [];
   const threads = ['a', 'b', 'c', 'd'].map((name) => scriptedThread(log, name));
   let spawned = 0;
@@ -116,6 +117,7 @@ function setup() {
       engines.push(engine);
       return engine;
     },
+    ...deps,
   });
   onTestFinished(() => host.stop());
   const config = (settings: Partial<Settings>, held = false): OffscreenConfig => ({
@@ -216,5 +218,45 @@ describe('engine host', () => {
     expect(warnings[0]).toBe('peer 5 sent nonsense');
     expect(warnings.at(-1)).toBe('peer 24 sent nonsense');
     expect(warned).toHaveLength(25);
+  });
+
+  describe('in stealth mode', () => {
+    it('refuses a magnet typed by hand: it names no rendezvous, so no engine starts', () => {
+      const { host, engines, config } = setup({ openRoutes: () => Promise.reject(new Error('not asked')) });
+      host.configure(config({ stealth: true, relayUrl: 'ws://127.0.0.1:9' }));
+      expect(engines).toHaveLength(0);
+      expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/magnet/) });
+    });
+
+    it('refuses to start without an edge relay to draw routes from', () => {
+      const { host, engines, config } = setup({ openRoutes: () => Promise.reject(new Error('not asked')) });
+      host.configure(config({ stealth: true, magnet: '', relayUrl: '' }));
+      expect(engines).toHaveLength(0);
+      expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/edge relay/) });
+    });
+
+    it('refuses where the platform gives it no routes', () => {
+      const { host, engines, config } = setup();
+      host.configure(config({ stealth: true, magnet: '', relayUrl: 'ws://127.0.0.1:9' }));
+      expect(engines).toHaveLength(0);
+      expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/not available/) });
+    });
+
+    it('keeps looking while the routes do not open, warns why, and never falls back to a direct engine', async () => {
+      let asked = 0;
+      const { host, engines, warned, config } = setup({
+        openRoutes: () => {
+          asked++;
+          return Promise.reject(new Error('stealth mode needs at least 3 relays with onion keys'));
+        },
+      });
+      host.configure(config({ stealth: true, magnet: '', relayUrl: 'ws://127.0.0.1:9' }));
+      await waitFor('the first try to fail', () => warned.length > 0, 5_000, 5);
+      expect(asked).toBe(1);
+      expect(warned[0]).toMatch(/3 relays/);
+      expect(host.status().stage).toBe('finding-offer');
+      expect(host.status().stealth).toBeUndefined();
+      expect(engines).toHaveLength(0);
+    });
   });
 });

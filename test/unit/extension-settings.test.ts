@@ -15,6 +15,7 @@ import {
   migrateSettings,
   migrateV1,
   migrateV2,
+  migrateV3,
   saveSettings,
   validMagnet,
   validRedeemAccount,
@@ -76,7 +77,7 @@ describe('settings migrations', () => {
   it('migrates v2 to v3: no account to redeem to yet, everything else kept', () => {
     const v2 = { version: 2, sharing: true, cpu: 0.3, onlyOnAc: false, onlyWhenIdle: true, relayUrl: 'ws://127.0.0.1:9', trackerUrls: ['ws://127.0.0.1:8'], mintUrl: '', magnet: MAGNET, maxPeerConnections: 7 };
     expect(migrateV2(v2)).toEqual({ ...v2, version: 3, redeemAccount: '' });
-    expect(migrateSettings(v2)).toEqual({ ...v2, version: SETTINGS_VERSION, redeemAccount: '' });
+    expect(migrateSettings(v2)).toEqual({ ...v2, version: SETTINGS_VERSION, redeemAccount: '', stealth: false, stealthDelayMs: 30_000 });
     // v1 goes through both steps.
     expect(migrateSettings({ version: 1, sharing: true, cpuPercent: 40, onlyOnAc: false, trackerUrl: '' }).redeemAccount).toBe('');
   });
@@ -92,6 +93,20 @@ describe('settings migrations', () => {
     expect(migrateSettings({ ...v3, redeemAccount: ACCOUNT.toUpperCase() }, kept).redeemAccount).toBe(ACCOUNT);
     expect(kept).toEqual([]);
     expect(droppedSettingsText([])).toBe('');
+  });
+
+  it('migrates v3 to v4: stealth mode off, with its default wait before redeeming', () => {
+    const v3 = { version: 3, sharing: true, cpu: 0.4, onlyOnAc: false, onlyWhenIdle: false, relayUrl: 'ws://127.0.0.1:9', trackerUrls: [], mintUrl: '', magnet: '', maxPeerConnections: 9, redeemAccount: ACCOUNT };
+    expect(migrateV3(v3)).toEqual({ ...v3, version: 4, stealth: false, stealthDelayMs: 30_000 });
+    expect(migrateSettings(v3)).toEqual({ ...v3, version: SETTINGS_VERSION, stealth: false, stealthDelayMs: 30_000 });
+  });
+
+  it('takes a stealth wait of whole milliseconds up to ten minutes, and nothing else', () => {
+    expect(applyPatch(defaultSettings(), { stealth: true, stealthDelayMs: 0 })).toMatchObject({ stealth: true, stealthDelayMs: 0 });
+    for (const bad of [-1, 1.5, 600_001, '30'] as unknown[]) {
+      expect(() => applyPatch(defaultSettings(), { stealthDelayMs: bad as number })).toThrow(/stealthDelayMs/);
+    }
+    expect(() => applyPatch(defaultSettings(), { stealth: 'yes' as unknown as boolean })).toThrow(/stealth/);
   });
 
   it('reads a record from a newer version as far as its fields match', () => {

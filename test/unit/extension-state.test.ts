@@ -8,7 +8,8 @@ import { defaultSettings } from '../../extension/lib/settings.ts';
 import type { Settings } from '../../extension/lib/settings.ts';
 import { initialState, pauseReason, transition } from '../../extension/lib/sharing-state.ts';
 import type { SharingEvent, SharingState } from '../../extension/lib/sharing-state.ts';
-import { describeCpu, describeStatus, progressOf } from '../../extension/lib/status-text.ts';
+import { describeCpu, describeStatus, describeStealth, progressOf } from '../../extension/lib/status-text.ts';
+import { memoryGuardStore } from '../../net/relay-view.ts';
 
 function run(events: SharingEvent[], state = initialState()): { state: SharingState; effects: string[][] } {
   const effects: string[][] = [];
@@ -104,8 +105,10 @@ function settlingStatus(running: number, settling: number): EngineStatus {
 function controller(settings: Partial<Settings> = {}, settleMs?: number) {
   const log: string[] = [];
   const sent: ToOffscreen[] = [];
+  const guard = memoryGuardStore();
   const c = new BackgroundController({
     ...(settleMs === undefined ? {} : { settleMs }),
+    guard,
     log: (message) => log.push(`log: ${message}`),
     loadSettings: async () => ({ ...defaultSettings(), ...settings }),
     loadSeed: async () => new Uint8Array(32).fill(7),
@@ -118,7 +121,7 @@ function controller(settings: Partial<Settings> = {}, settleMs?: number) {
       send: async (m) => void sent.push(m),
     },
   });
-  return { c, log, sent };
+  return { c, log, sent, guard };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -238,5 +241,39 @@ describe('popup wording', () => {
     expect(describeCpu(0.5, 2)).toBe('50% of 2 cores = 1 thread × 100% busy');
     expect(describeCpu(0.25, 2)).toBe('25% of 2 cores = 1 thread × 50% busy');
     expect(describeCpu(0.75, 4)).toBe('75% of 4 cores = 3 threads × 100% busy');
+  });
+});
+
+describe('the background keeps the stealth guard for the offscreen document', () => {
+  it('saves a relay key, hands it back, forgets it on null, and ignores anything else', async () => {
+    const { c, guard } = controller();
+    expect(await c.handle({ target: 'background', kind: 'guard-load' })).toBeNull();
+    const key = 'ab'.repeat(32);
+    await c.handle({ target: 'background', kind: 'guard-save', id: key });
+    expect(await c.handle({ target: 'background', kind: 'guard-load' })).toBe(key);
+    for (const bad of ['AB'.repeat(32), 'ab', 7, { id: key }] as unknown[]) {
+      await c.handle({ target: 'background', kind: 'guard-save', id: bad as string });
+      expect(guard.value).toBe(key);
+    }
+    await c.handle({ target: 'background', kind: 'guard-save', id: null });
+    expect(guard.value).toBeUndefined();
+  });
+});
+
+describe('the stealth switch in words', () => {
+  it('says what it needs before it can go on, and what it does once on', () => {
+    expect(describeStealth({ stealth: false, relayUrl: '', magnet: '' })).toMatch(/needs an edge relay/);
+    expect(describeStealth({ stealth: true, relayUrl: '', magnet: '' })).toMatch(/no edge relay/);
+    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: 'magnet:?xt=urn:btih:' + 'ab'.repeat(20) })).toMatch(/clear the magnet/);
+    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: '' })).toMatch(/onion routes of three relays/);
+  });
+
+  it('names stealth mode in the status while it looks for offers and computes', () => {
+    const units = { assigned: 0, computed: 3, failed: 0, accepted: 0, rejected: 0, pending: 0, credits: 0, running: 0, settling: 0 };
+    const engine = { stage: 'computing' as const, task: { name: 'm', units: 8, infoHash: 'ab'.repeat(20) }, download: 1, peers: 1, units, threads: 1, dutyCycle: 1, stealth: { relays: 4 } };
+    expect(describeStatus({ phase: 'sharing', engine, engineHeld: false })).toBe('Sharing in stealth mode — computing m, 3/8 units');
+    expect(describeStatus({ phase: 'sharing', engine: { ...engine, stage: 'finding-offer' }, engineHeld: false })).toBe(
+      'Sharing in stealth mode — looking for offers with a rendezvous (4 relays in view)',
+    );
   });
 });

@@ -151,7 +151,7 @@ function background(options: { account?: string; area?: ReturnType<typeof memory
   const service = new WalletService({
     openWallet: () => Wallet.open(store),
     redeemAccount: async () => account,
-    mintClient: () => mint.client,
+    mintAccess: () => ({ client: mint.client }),
     keepExport: async (tokens) => void kept.push(tokens),
   });
   const send = async (message: ToWallet) => json(await service.handle(json(message)));

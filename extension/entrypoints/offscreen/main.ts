@@ -10,6 +10,8 @@ import { replaceRequestIdleCallback } from '../../lib/idle-callback.ts';
 import type { ClientOptions } from '../../lib/engine-host.ts';
 import { isMessageFor } from '../../lib/messages.ts';
 import { remoteEarnings } from '../../lib/remote-earnings.ts';
+import { openStealthRoutes, remoteGuardStore } from '../../lib/stealth-routes.ts';
+import { nobleCrypto } from '../../../protocol/crypto/noble.ts';
 import type { EngineStatus, OffscreenConfig, ToBackground } from '../../lib/messages.ts';
 import { spawnWebWorkerThread } from '../../../units/browser/web-worker-thread.ts';
 import type { BrowserTorrentClient } from '../../../worker/browser/webtorrent-port.ts';
@@ -52,6 +54,7 @@ function main(): void {
         spawnThread: spawnWebWorkerThread,
         cores: navigator.hardwareConcurrency || 1,
         earnings: remoteEarnings((message) => browser.runtime.sendMessage(message)),
+        openRoutes: (relayUrl) => openStealthRoutes({ backend: nobleCrypto, relayUrl, guardStore: remoteGuardStore(send) }),
         report: (status: EngineStatus) => void send({ target: 'background', kind: 'engine-status', status }).catch(() => {}),
         warn: (error) => console.warn('[sparecycles]', error.message),
       });

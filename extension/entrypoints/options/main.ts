@@ -23,6 +23,7 @@ function show(settings: Settings): void {
   input('max-peers').value = String(settings.maxPeerConnections);
   input('magnet').value = settings.magnet;
   input('redeem-account').value = settings.redeemAccount;
+  input('stealth-delay').value = String(settings.stealthDelayMs / 1000);
 }
 
 function save(patch: SettingsPatch, done: string): void {
@@ -57,7 +58,10 @@ function main(): void {
   });
   document.getElementById('credits')!.addEventListener('submit', (e) => {
     e.preventDefault();
-    save({ redeemAccount: input('redeem-account').value }, 'Saved: "Redeem to account" in the popup pays into this account.');
+    save(
+      { redeemAccount: input('redeem-account').value, stealthDelayMs: Math.round(Number(input('stealth-delay').value) * 1000) },
+      'Saved: "Redeem to account" in the popup pays into this account.',
+    );
   });
   document.getElementById('clear-magnet')!.addEventListener('click', () => save({ magnet: '' }, 'Magnet cleared.'));
 }

@@ -7,7 +7,7 @@ import { browser } from 'wxt/browser';
 import type { StatusView, ToBackground } from '../../lib/messages.ts';
 import { SETTINGS_KEY, loadSettings, saveSettings } from '../../lib/settings.ts';
 import type { Settings, SettingsPatch } from '../../lib/settings.ts';
-import { describeCpu, describeStatus, progressOf } from '../../lib/status-text.ts';
+import { describeCpu, describeStatus, describeStealth, progressOf } from '../../lib/status-text.ts';
 import { CreditsView } from './credits.ts';
 
 function el<T extends HTMLElement>(id: string): T {
@@ -25,6 +25,12 @@ function showSettings(settings: Settings): void {
   el('cpu-detail').textContent = describeCpu(settings.cpu, cores);
   el<HTMLInputElement>('only-ac').checked = settings.onlyOnAc;
   el<HTMLInputElement>('only-idle').checked = settings.onlyWhenIdle;
+  // Stealth mode draws its routes from the edge relay's view: without one there is nothing to switch on.
+  const stealth = el<HTMLInputElement>('stealth');
+  stealth.checked = settings.stealth;
+  stealth.disabled = !settings.relayUrl && !settings.stealth;
+  el('stealth-label').classList.toggle('disabled', stealth.disabled);
+  el('stealth-detail').textContent = describeStealth(settings);
 }
 
 function showStatus(view: StatusView): void {
@@ -66,6 +72,7 @@ function main(): void {
   cpu.addEventListener('change', () => save({ cpu: Number(cpu.value) / 100 }));
   el<HTMLInputElement>('only-ac').addEventListener('change', (e) => save({ onlyOnAc: (e.target as HTMLInputElement).checked }));
   el<HTMLInputElement>('only-idle').addEventListener('change', (e) => save({ onlyWhenIdle: (e.target as HTMLInputElement).checked }));
+  el<HTMLInputElement>('stealth').addEventListener('change', (e) => save({ stealth: (e.target as HTMLInputElement).checked }));
   el('open-options').addEventListener('click', (e) => {
     e.preventDefault();
     void browser.runtime.openOptionsPage();
