@@ -1,7 +1,7 @@
-// The one interface every signature and key agreement goes through. Every
-// backend must give identical bytes: a native one on Node (libsodium's
-// ed25519, else OpenSSL's; node.ts), @noble/curves in the browser (noble.ts),
-// and tweetnacl (nacl.ts). test/vectors pins them all.
+// The one interface every signature, key agreement and onion layer goes
+// through. Every backend must give identical bytes: a native one on Node
+// (libsodium's ed25519, else OpenSSL's; node.ts), @noble/curves in the
+// browser (noble.ts), and tweetnacl (nacl.ts). test/vectors pins them all.
 //
 // Backends do raw primitive work only. The strict rules every SpareCycles
 // verifier applies (lengths, canonical S, canonical and non-small-order
@@ -22,5 +22,14 @@ export interface CryptoBackend {
   x25519(secret: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
   sha256(data: Uint8Array): Uint8Array;
   sha512(data: Uint8Array): Uint8Array;
+  /** HMAC-SHA256 (RFC 2104) of `data` under a key of any length, 32 bytes. */
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   randomBytes(length: number): Uint8Array;
+  /**
+   * RFC 8439 ChaCha20 of `data` under a 32-byte key, with an all-zero nonce
+   * and the block counter at 0: only safe with a key used for one message,
+   * which is how the onion layers use it (protocol/onion/lioness.ts). Throws
+   * KeyError on any other key length.
+   */
+  chacha20(key: Uint8Array, data: Uint8Array): Uint8Array;
 }

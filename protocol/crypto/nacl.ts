@@ -5,6 +5,8 @@ import nacl from 'tweetnacl';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { KeyError } from '../errors.ts';
 import type { CryptoBackend } from './backend.ts';
+import { portableChaCha20 } from './chacha20.ts';
+import { hmacSha256Over } from './hmac.ts';
 
 export const naclCrypto: CryptoBackend = {
   name: 'tweetnacl',
@@ -38,5 +40,8 @@ export const naclCrypto: CryptoBackend = {
 
   sha256: (data) => sha256(data),
   sha512: (data) => nacl.hash(data),
+  hmacSha256: (key, data) => hmacSha256Over(sha256, key, data),
   randomBytes: (length) => nacl.randomBytes(length),
+  // tweetnacl has XSalsa20 but no ChaCha20.
+  chacha20: portableChaCha20,
 };

@@ -9,6 +9,8 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { KeyError } from '../errors.ts';
 import type { CryptoBackend } from './backend.ts';
+import { portableChaCha20 } from './chacha20.ts';
+import { hmacSha256Over } from './hmac.ts';
 
 export const nobleCrypto: CryptoBackend = {
   name: 'noble',
@@ -44,5 +46,7 @@ export const nobleCrypto: CryptoBackend = {
 
   sha256: (data) => sha256(data),
   sha512: (data) => sha512(data),
+  hmacSha256: (key, data) => hmacSha256Over(sha256, key, data),
   randomBytes: (length) => randomBytes(length),
+  chacha20: portableChaCha20,
 };

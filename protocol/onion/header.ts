@@ -77,7 +77,7 @@ export function buildHeader(backend: CryptoBackend, spec: HeaderSpec): BuiltHead
   }
 
   // Each hop's key stream covers beta and one more slot: the slot it shifts in.
-  const streams = keys.map((k) => stream(k.headerStream, new Uint8Array(BETA_BYTES + SLOT_BYTES)));
+  const streams = keys.map((k) => stream(k.headerStream, new Uint8Array(BETA_BYTES + SLOT_BYTES), backend));
 
   // The filler: what hops 0..n-2 shift into the end of beta, as the last hop
   // will see it. Hop i appends a slot of zeros and decrypts; the filler
@@ -96,7 +96,7 @@ export function buildHeader(backend: CryptoBackend, spec: HeaderSpec): BuiltHead
   const open = BETA_BYTES - filler.length;
   let beta = new Uint8Array(BETA_BYTES);
   beta.set(encodeSlot(routings[n - 1]!, new Uint8Array(MAC_BYTES)));
-  beta.set(stream(senderKey(backend, ephemeral, 'padding'), new Uint8Array(open - SLOT_BYTES)), SLOT_BYTES);
+  beta.set(stream(senderKey(backend, ephemeral, 'padding'), new Uint8Array(open - SLOT_BYTES), backend), SLOT_BYTES);
   xorPrefix(beta, streams[n - 1]!, open);
   beta.set(filler, open);
   let gamma = headerMac(backend, keys[n - 1]!.headerMac, authenticatedPart(epoch, alphas[n - 1]!, beta));

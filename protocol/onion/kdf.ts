@@ -1,29 +1,15 @@
 // The keys one hop derives from its shared secret, and the MAC of its
-// header. Everything is HMAC-SHA256 over the backend's SHA-256, so a relay
-// on Node hashes natively while the browser uses @noble/hashes, with the
-// same bytes (the tests hold this HMAC to @noble/hashes' own).
+// header. Everything is the backend's HMAC-SHA256, so a relay on Node runs
+// OpenSSL's while the browser builds it over @noble/hashes' SHA-256, with
+// the same bytes (the tests hold this HMAC to @noble/hashes' own).
 
 import { concatBytes, utf8 } from '../bytes.ts';
 import { ONION } from '../constants.ts';
 import type { CryptoBackend } from '../crypto/backend.ts';
 import { MAC_BYTES } from './layout.ts';
 
-const BLOCK = 64;
-const IPAD = 0x36;
-const OPAD = 0x5c;
-
 export function hmacSha256(backend: CryptoBackend, key: Uint8Array, data: Uint8Array): Uint8Array {
-  const k = new Uint8Array(BLOCK);
-  k.set(key.length > BLOCK ? backend.sha256(key) : key);
-  const inner = new Uint8Array(BLOCK + data.length);
-  const outer = new Uint8Array(BLOCK + 32);
-  for (let i = 0; i < BLOCK; i++) {
-    inner[i] = k[i]! ^ IPAD;
-    outer[i] = k[i]! ^ OPAD;
-  }
-  inner.set(data, BLOCK);
-  outer.set(backend.sha256(inner), BLOCK);
-  return backend.sha256(outer);
+  return backend.hmacSha256(key, data);
 }
 
 /** RFC 5869 HKDF-Expand with SHA-256. */

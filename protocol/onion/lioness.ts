@@ -9,20 +9,23 @@
 // instead of four more HMACs per hop):
 //   R ^= ChaCha20(L ^ K1);  L ^= HMAC(K2, R);  R ^= ChaCha20(L ^ K3);  L ^= HMAC(K4, R)
 // ChaCha20 is RFC 8439's, with an all-zero nonce and counter 0: its key is
-// new for every block. Decryption runs the rounds backwards.
+// new for every block. It comes from the backend, as the HMAC does, so a
+// relay on Node runs it natively. Decryption runs the rounds backwards.
 
-import { chacha20 } from '@noble/ciphers/chacha.js';
 import type { CryptoBackend } from '../crypto/backend.ts';
+import { portableChaCha20 } from '../crypto/chacha20.ts';
 import { KeyError, SchemaError } from '../errors.ts';
 import { hmacSha256, PAYLOAD_KEY_BYTES } from './kdf.ts';
 import { copyBytes } from '../bytes.ts';
 
 const HALF = 32;
-const ZERO_NONCE = new Uint8Array(12);
 
-/** ChaCha20 of `data` under a fresh key: the only way this module uses it. */
-export function stream(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return chacha20(key, ZERO_NONCE, data);
+/**
+ * ChaCha20 of `data` under a fresh key: the only way the onion uses it.
+ * Without a backend it is the pure-JS one, the same bytes more slowly.
+ */
+export function stream(key: Uint8Array, data: Uint8Array, backend?: CryptoBackend): Uint8Array {
+  return backend ? backend.chacha20(key, data) : portableChaCha20(key, data);
 }
 
 function xorInto(target: Uint8Array, other: Uint8Array): void {
@@ -35,10 +38,10 @@ function keyed(l: Uint8Array, k: Uint8Array): Uint8Array {
   return out;
 }
 
-function split(key: Uint8Array, block: Uint8Array) {
+function split(backend: CryptoBackend, key: Uint8Array, block: Uint8Array) {
   if (key.length !== PAYLOAD_KEY_BYTES) throw new KeyError(`LIONESS: expected a ${PAYLOAD_KEY_BYTES}-byte key, got ${key.length} bytes`, { field: 'key' });
   if (block.length <= HALF) throw new SchemaError(`LIONESS: expected a block longer than ${HALF} bytes, got ${block.length}`, { field: 'block' });
-  const round = stream(key, new Uint8Array(4 * HALF));
+  const round = stream(key, new Uint8Array(4 * HALF), backend);
   return {
     k1: round.subarray(0, 32),
     k2: round.subarray(32, 64),
@@ -50,20 +53,20 @@ function split(key: Uint8Array, block: Uint8Array) {
 }
 
 export function lionessEncrypt(backend: CryptoBackend, key: Uint8Array, block: Uint8Array): Uint8Array {
-  const { k1, k2, k3, k4, l, r: r0 } = split(key, block);
-  let r = stream(keyed(l, k1), r0);
+  const { k1, k2, k3, k4, l, r: r0 } = split(backend, key, block);
+  let r = stream(keyed(l, k1), r0, backend);
   xorInto(l, hmacSha256(backend, k2, r));
-  r = stream(keyed(l, k3), r);
+  r = stream(keyed(l, k3), r, backend);
   xorInto(l, hmacSha256(backend, k4, r));
   return join(l, r);
 }
 
 export function lionessDecrypt(backend: CryptoBackend, key: Uint8Array, block: Uint8Array): Uint8Array {
-  const { k1, k2, k3, k4, l, r: r0 } = split(key, block);
+  const { k1, k2, k3, k4, l, r: r0 } = split(backend, key, block);
   xorInto(l, hmacSha256(backend, k4, r0));
-  let r = stream(keyed(l, k3), r0);
+  let r = stream(keyed(l, k3), r0, backend);
   xorInto(l, hmacSha256(backend, k2, r));
-  r = stream(keyed(l, k1), r);
+  r = stream(keyed(l, k1), r, backend);
   return join(l, r);
 }
 

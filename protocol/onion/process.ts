@@ -76,7 +76,7 @@ export function processPacket(backend: CryptoBackend, packet: Uint8Array, option
   // Beta with a slot of zeros shifted in, decrypted: this hop's slot, then the next hop's beta.
   const padded = new Uint8Array(BETA_BYTES + SLOT_BYTES);
   padded.set(fields.beta);
-  const open = stream(keys.headerStream, padded);
+  const open = stream(keys.headerStream, padded, backend);
   const { routing, nextMac } = decodeSlot(open.subarray(0, SLOT_BYTES));
   const payload = lionessDecrypt(backend, keys.payload, fields.payload);
 
