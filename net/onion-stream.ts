@@ -299,6 +299,16 @@ const SURB_LOW = 2;
 const KEEPALIVE_MS = 15_000;
 /** How long reply blocks sent count as on their way to the tasker. */
 const GIVEN_FRESH_MS = 2_000;
+/** How often the worker looks at the stream's silence and its blocks at the tasker. */
+const TICK_MS = 1_000;
+/**
+ * Silence from the tasker this long makes its last count of blocks stale:
+ * the blocks it holds may all run through a relay that has died, so that
+ * everything it sends is lost, and it says so on those same blocks. The
+ * worker then tops it up in full, again after twice the wait each time it
+ * stays silent, up to KEEPALIVE_MS.
+ */
+const SILENCE_MS = 4_000;
 /** How long a closing stream waits for what it sent to be acknowledged. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -322,6 +332,10 @@ export class StealthStream implements FrameChannel {
   readonly #given: { at: number; n: number }[] = [];
   #keepalive: ReturnType<typeof setInterval>;
   #sentAt = 0;
+  /** When a segment of the tasker's last arrived (or the stream opened). */
+  #heardAt = Date.now();
+  /** Silence after which the tasker's count is taken as stale next; doubles while the silence lasts. */
+  #silenceMs = SILENCE_MS;
   /** When a segment last timed out on a route through each middle relay. */
   readonly #failedAt = new Map<string, number>();
   #open = true;
@@ -345,9 +359,7 @@ export class StealthStream implements FrameChannel {
       { ...DEFAULT_TIMING, ...options.timing },
     );
     // Also keeps the stream from being closed as idle at the rendezvous while a long unit runs.
-    this.#keepalive = setInterval(() => {
-      if (this.#held + this.#inFlight() < SURB_TARGET || Date.now() - this.#sentAt >= KEEPALIVE_MS) this.#core.control();
-    }, KEEPALIVE_MS);
+    this.#keepalive = setInterval(() => this.#tick(), TICK_MS);
     (this.#keepalive as { unref?: () => void }).unref?.();
     queueMicrotask(() => {
       if (!this.#open) return;
@@ -371,6 +383,19 @@ export class StealthStream implements FrameChannel {
     this.#core.finish(CLOSE_GRACE_MS);
   }
 
+  #tick(): void {
+    const now = Date.now();
+    if (now - this.#heardAt >= this.#silenceMs) {
+      this.#held = 0;
+      this.#heardAt = now;
+      this.#silenceMs = Math.min(this.#silenceMs * 2, KEEPALIVE_MS);
+      this.#core.control();
+      return;
+    }
+    if (now - this.#sentAt < KEEPALIVE_MS) return;
+    this.#core.control();
+  }
+
   /** A segment the worker's mailboxes received on a reply block of this stream. */
   #received(message: Uint8Array): void {
     let segment: Segment;
@@ -380,6 +405,8 @@ export class StealthStream implements FrameChannel {
       return;
     }
     if (toHex(segment.stream) !== toHex(this.#id)) return;
+    this.#heardAt = Date.now();
+    this.#silenceMs = SILENCE_MS;
     if (segment.held !== undefined) this.#held = segment.held;
     this.#core.receive(segment);
   }
