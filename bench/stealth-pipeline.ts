@@ -6,18 +6,12 @@
 
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { OnionClient } from '../net/onion-client.ts';
+import type { OnionClient } from '../net/onion-client.ts';
 import { keepStream, RendezvousHost } from '../net/onion-stream.ts';
-import type { SocketConstructor } from '../net/relay-client.ts';
-import { relayDescriptorsSource } from '../net/relay-http-sources.ts';
-import { memoryGuardStore, RelayView } from '../net/relay-view.ts';
-import { toHex } from '../protocol/bytes.ts';
-import { Identity } from '../protocol/crypto/identity.ts';
 import { nodeCrypto as backend } from '../protocol/crypto/node.ts';
 import { decodeSegment } from '../protocol/onion/stream.ts';
-import { OnionKeys } from '../relay/onion-keys.ts';
-import { WebSocketClient } from '../serve/ws.ts';
 import { Mesh } from '../testnet/mesh.ts';
+import { addOnionRelays, loopbackOnionClient } from '../testnet/onion-relays.ts';
 import type { UnitPool } from '../units/pool.ts';
 import { calibrateSpin, makeSpinTask, warm } from './bench-task.ts';
 import type { Figure } from './results-file.ts';
@@ -45,28 +39,6 @@ interface Run {
   mainThreadMs: number;
   firstUnitMs: number | null;
   traffic?: Traffic;
-}
-
-/** Four onion relays on the mesh's testnet, and onion clients that see them all, each with a chosen guard. */
-async function onionRelays(mesh: Mesh): Promise<{ ids: Uint8Array[]; client(guard: number): Promise<OnionClient> }> {
-  const urls = new Map<string, string>();
-  const identities = [0, 1, 2, 3].map(() => Identity.generate(backend));
-  for (const identity of identities) {
-    const relay = await mesh.net.addRelay({ identity, onion: { keys: await OnionKeys.open({ backend }), lookup: (id) => urls.get(toHex(id)) } });
-    urls.set(toHex(identity.publicKey), relay.relay.url);
-  }
-  const client = async (guard: number) => {
-    const view = new RelayView({
-      backend,
-      sources: mesh.net.relays.map((r) => relayDescriptorsSource(r.relay.url)),
-      // Every relay is on 127.0.0.1 here: each port stands for an address group of its own.
-      groupOf: (ws) => new URL(ws).port,
-      guardStore: memoryGuardStore(toHex(identities[guard]!.publicKey)),
-    });
-    await view.refresh();
-    return new OnionClient({ backend, view, WebSocket: WebSocketClient as unknown as SocketConstructor });
-  };
-  return { ids: identities.map((i) => i.publicKey), client };
 }
 
 /**
@@ -108,11 +80,12 @@ export async function benchStealthPipeline(workers = 2, units = 120): Promise<Re
   const clients: OnionClient[] = [];
   const runs: { direct: Run[]; stealth: Run[] } = { direct: [], stealth: [] };
   try {
-    const relays = await onionRelays(mesh);
+    const { relays, identities } = await addOnionRelays(mesh);
+    const onion = { client: (guard: number) => loopbackOnionClient(relays, identities[guard]!.publicKey) };
     // The tasker keeps its rendezvous at the fourth relay; each stealth worker's guard is the first.
-    const hostClient = await relays.client(3);
+    const hostClient = await onion.client(3);
     clients.push(hostClient);
-    for (let i = 0; i < workers; i++) clients.push(await relays.client(0));
+    for (let i = 0; i < workers; i++) clients.push(await onion.client(0));
     const pools: UnitPool[] = Array.from({ length: workers }, () => mesh.pool(1 / cores));
     await Promise.all(pools.map((p) => warm(p, dir)));
 
@@ -121,7 +94,7 @@ export async function benchStealthPipeline(workers = 2, units = 120): Promise<Re
       // first units by recomputing them: this figure is the pipeline's, not the policy's.
       const session = await mesh.publish(taskDir, { defence: { matureAfter: 0 } });
       const traffic = stealth ? tapRendezvous(hostClient) : undefined;
-      const host = stealth ? await RendezvousHost.open({ backend, client: hostClient, relay: relays.ids[3]! }, session.frames) : undefined;
+      const host = stealth ? await RendezvousHost.open({ backend, client: hostClient, relay: identities[3]!.publicKey }, session.frames) : undefined;
       const stops: (() => void)[] = [];
       let firstUnitMs: number | undefined;
       const started = performance.now();

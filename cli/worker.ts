@@ -26,7 +26,7 @@ import { pause, stopSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
 
 export const usage =
-  'cycles worker [--magnet M] [--stealth] [--relay ws://…]… [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
+  'cycles worker [--magnet M] [--stealth [--task-swarm]] [--relay ws://…]… [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -37,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       ...relayOptions,
       magnet: { type: 'string' },
       stealth: { type: 'boolean' },
+      'task-swarm': { type: 'boolean' },
       cpu: { type: 'string' },
       key: { type: 'string' },
       wallet: { type: 'string' },
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const relays = parseRelays(values);
   const stealth = values.stealth === true;
   if (stealth && values.magnet) throw new UsageError('cycles worker --stealth: the task comes from an offer that names a rendezvous; --magnet has none');
+  if (values['task-swarm'] && !stealth) throw new UsageError('cycles worker --task-swarm: only a stealth worker fetches its task any other way than from the swarm');
   if (stealth && values.key) throw new UsageError('cycles worker --stealth: a stealth worker takes a fresh key for every task; --key does not apply');
   const backend = nodeCrypto;
   const print = (event: Record<string, unknown>, text: string) =>
@@ -101,7 +103,8 @@ export async function main(argv: string[]): Promise<number> {
       torrents: nodeTorrentPort(client, net.trackers, storage),
       earnings: walletEarnings(wallet, onion ? { client: stealthMints(onion) } : {}),
       ...(task.tasker ? { expectTasker: task.tasker } : {}),
-      ...(stealth ? { stealth } : {}),
+      // A stealth worker fetches the task through routes too, unless told to join its swarm (docs/stealth.md, "Fetching the task").
+      ...(stealth ? { stealth, routeTask: values['task-swarm'] !== true } : {}),
     },
     task.magnet,
   );

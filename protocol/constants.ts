@@ -301,6 +301,12 @@ export const MESSAGE_TYPES = {
   // v2 adds the onion keys, the exit policy, an operator label and the agent; v1 named only the key and the URL.
   'relay-descriptor': { version: 2, domain: 'relay' },
   ack: { version: 1, domain: 'ack' },
+  // A slice of an output too large to ride inline, on the task wire before the result that names it (docs/stealth.md).
+  'output-part': { version: 1 },
+  // Fetching the task torrent's info dictionary and pieces from the tasker over a stealth stream (docs/stealth.md).
+  'task-get': { version: 1 },
+  'task-block': { version: 1 },
+  'task-refused': { version: 1 },
 } as const satisfies Record<string, { version: number; domain?: Domain }>;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;

@@ -23,6 +23,8 @@ import {
   type UnsignedMessage,
 } from '../protocol/messages/index.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
+import { TASK_FETCH } from '../protocol/messages/task-fetch.ts';
+import { OUTPUT_PARTS } from '../protocol/messages/output-part.ts';
 import { mailboxId } from '../protocol/onion/envelope.ts';
 import { det } from './vector-kit.ts';
 
@@ -266,6 +268,27 @@ const rendezvousUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
 ];
 const rendezvousSigned = rendezvousUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
 
+// Large outputs in parts, and the task fetched over a stealth stream: after everything else, for the same reason.
+const partsUnsigned: { name: string; who: Who; msg: UnsignedMessage }[] = [
+  {
+    name: 'result in two output parts',
+    who: 'worker',
+    msg: {
+      t: 'result', v: 2, task, unit: 9, lease: lease(9), hash: det('result/parts-hash', 32), runMs: 2500, parts: 2,
+      worker: keys.worker,
+    },
+  },
+];
+const partsSigned = partsUnsigned.map(({ name, who, msg }) => ({ name, who, msg: signMessage(backend, seeds[who], msg) as SignedMessage }));
+const fetchBearer: { name: string; msg: Message }[] = [
+  { name: 'output-part, the last of two', msg: { t: 'output-part', v: 1, task, lease: lease(9), index: 1, count: 2, data: utf8('the tail') } },
+  { name: 'task-get of the info dictionary', msg: { t: 'task-get', v: 1, task, block: 0 } },
+  { name: 'task-get of a piece block', msg: { t: 'task-get', v: 1, task, piece: 3, block: 1 } },
+  { name: 'task-block of a short info dictionary', msg: { t: 'task-block', v: 1, task, block: 0, size: 12, data: utf8('d4:name1:xe!') } },
+  { name: 'task-block, the last of a piece', msg: { t: 'task-block', v: 1, task, piece: 3, block: 1, size: TASK_FETCH.blockBytes + 6, data: utf8('piece!') } },
+  { name: 'task-refused', msg: { t: 'task-refused', v: 1, task, piece: 99, block: 0, code: 'NOT_FOUND', reason: 'expected a piece below 4, got 99' } },
+];
+
 const signedVector = ({ name, who, msg }: { name: string; who: Who; msg: SignedMessage }) => ({
   name,
   type: msg.t,
@@ -295,6 +318,8 @@ const valid = [
   ...creditBearer.map(bearerVector),
   ...ackSigned.map(signedVector),
   ...rendezvousSigned.map(signedVector),
+  ...partsSigned.map(signedVector),
+  ...fetchBearer.map(bearerVector),
 ];
 
 // ---- Invalid inputs ----------------------------------------------------------
@@ -719,6 +744,33 @@ bad(
 bad('offer rendezvous relay swapped after signing', 'verify', 'SignatureError', 'sig', tamper(rendezvousMsg, (d) => ((d.rendezvous as Dict).relay = keys.other)));
 bad('offer rendezvous added after signing', 'verify', 'SignatureError', 'sig', tamper(offerMsg, (d) => (d.rendezvous = rendezvous)));
 bad('offer rendezvous removed after signing', 'verify', 'SignatureError', 'sig', tamper(rendezvousMsg, (d) => delete d.rendezvous));
+
+// Output parts and the task fetch, after all the others.
+const partsResult = partsSigned[0]!.msg as SignedMessage & { t: 'result' };
+const byName = (name: string) => fetchBearer.find((v) => v.name === name)!.msg;
+const lastPart = byName('output-part, the last of two');
+const infoGet = byName('task-get of the info dictionary');
+const pieceBlock = byName('task-block, the last of a piece');
+const infoBlock = byName('task-block of a short info dictionary');
+const refused = byName('task-refused');
+bad('result with both parts and an output', 'decode', 'SchemaError', 'output', tamper(partsResult, (d) => (d.output = utf8('x'))));
+bad('result in one part', 'decode', 'SchemaError', 'parts', tamper(partsResult, (d) => (d.parts = 1)));
+bad('result parts changed after signing', 'verify', 'SignatureError', 'sig', tamper(partsResult, (d) => (d.parts = 3)));
+bad('output-part of another version', 'decode', 'VersionError', 'v', tamper(lastPart, (d) => (d.v = 2)), 2);
+bad('output-part index at its count', 'decode', 'SchemaError', 'index', tamper(lastPart, (d) => (d.index = 2)));
+bad('output-part of one part', 'decode', 'SchemaError', 'count', tamper(lastPart, (d) => (d.count = 1)));
+bad('output-part count past the most', 'decode', 'SchemaError', 'count', tamper(lastPart, (d) => (d.count = OUTPUT_PARTS.maxParts + 1)));
+bad('output-part short before the last', 'decode', 'SchemaError', 'data', tamper(lastPart, (d) => (d.index = 0)));
+bad('output-part without data', 'decode', 'SchemaError', 'data', tamper(lastPart, (d) => (d.data = new Uint8Array(0))));
+bad('output-part without a lease', 'decode', 'SchemaError', 'lease', tamper(lastPart, (d) => delete d.lease));
+bad('task-get of a negative piece', 'decode', 'SchemaError', 'piece', tamper(infoGet, (d) => (d.piece = -1)));
+bad('task-get past the last block of the largest piece', 'decode', 'SchemaError', 'block', tamper(infoGet, (d) => (d.block = TASK_FETCH.maxPieceBytes / TASK_FETCH.blockBytes)));
+bad('task-get with an offset', 'decode', 'SchemaError', 'offset', tamper(infoGet, (d) => (d.offset = 0)));
+bad('task-block shorter than its block', 'decode', 'SchemaError', 'data', tamper(pieceBlock, (d) => (d.data = utf8('piece'))));
+bad('task-block past its size', 'decode', 'SchemaError', 'block', tamper(pieceBlock, (d) => (d.block = 2)));
+bad('task-block of an info dictionary past the most', 'decode', 'SchemaError', 'size', tamper(infoBlock, (d) => (d.size = TASK_FETCH.maxInfoBytes + 1)));
+bad('task-block of a piece past the most', 'decode', 'SchemaError', 'size', tamper(pieceBlock, (d) => (d.size = TASK_FETCH.maxPieceBytes + 1)));
+bad('task-refused with a code in lower case', 'decode', 'SchemaError', 'code', tamper(refused, (d) => (d.code = 'not_found')));
 
 const file = {
   description:

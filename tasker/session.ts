@@ -1,6 +1,8 @@
 // One published task, from seeding to merged output. The session talks to
 // workers through the channel seam (protocol/channel.ts): today the task
-// torrent's wires carry the channels (BEP 10, protocol/wire.ts). It hands out
+// torrent's wires carry the channels (BEP 10, protocol/wire.ts), and a
+// rendezvous's stealth streams, on which it also serves the task torrent
+// itself (routed-task-server.ts). It hands out
 // units through the Coordinator, fetches and checks results, runs the
 // tasker's own checks (canaries, tiebreaks, samples) in its unit pool, and
 // when every unit is verified merges the outputs.
@@ -17,7 +19,7 @@ import type { ChannelListener, FrameListener, MessageChannel } from '../protocol
 import { blamesPeer, HashMismatchError, ProtocolError, SpareCyclesError } from '../protocol/errors.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
-import type { Claim, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
+import type { Claim, OutputPart, Result, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
 import type { Ack, Receipt } from '../protocol/messages/index.ts';
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
@@ -27,6 +29,8 @@ import type { UnitPool } from '../units/pool.ts';
 import { addressGroup, STEALTH_GROUP } from './address-group.ts';
 import { runTaskUnit } from './local-run.ts';
 import { mergeOutputs } from './merge.ts';
+import { OutputParts } from './output-parts.ts';
+import { RoutedTaskServer, torrentPieces } from './routed-task-server.ts';
 import { ResultFetcher } from './result-fetcher.ts';
 import { seedTask } from './task-torrent.ts';
 import type { TaskDir } from './task-dir.ts';
@@ -68,6 +72,12 @@ export interface TaskerOptions {
   groupOf?: (peer: string) => string;
   /** The coordinator's checks against coordinated cheaters, where a caller tunes them (verify/defence.ts). */
   defence?: Partial<Defence>;
+  /**
+   * Bytes of output parts (output-part.ts) held for all workers together
+   * while their results are on the way; four of the task's largest outputs,
+   * and at least 64 MiB, by default.
+   */
+  maxPartBytes?: number;
 }
 
 /**
@@ -90,6 +100,8 @@ interface LeaseRecord {
   channel: MessageChannel;
   worker: string;
   unit: number;
+  /** When the coordinator takes the lease back: output parts for it are dropped after. */
+  deadline: number;
   hash?: string;
   /** The blinded outputs the result asked to be paid in. */
   blinded?: Uint8Array[];
@@ -108,6 +120,8 @@ export interface SessionStats {
   /** Outputs kept, all units together. */
   outputs: number;
   resends: number;
+  /** Outputs being assembled from parts, and the bytes they hold. */
+  parts: { outputs: number; bytes: number };
   coordinator: CoordinatorStats;
 }
 
@@ -129,8 +143,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   readonly manifest: Manifest;
   readonly coordinator: Coordinator;
   torrent!: Torrent;
-  /** Where a transport's frame channels from workers go: the task swarm's wires, and a rendezvous's stealth streams. */
+  /** Where a transport's frame channels from workers go: a rendezvous's stealth streams, on which the task torrent is served too. */
   frames!: FrameListener;
+  /** Serves the task torrent on stealth streams, to workers that join no swarm. */
+  taskServer!: RoutedTaskServer;
   private readonly task: TaskDir;
   private readonly options: TaskerOptions;
   private readonly leases = new Map<string, LeaseRecord>();
@@ -139,6 +155,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   /** Claims not (fully) served yet: answered as soon as units free up, not at the worker's next retry. */
   private readonly waiting = new Map<MessageChannel, number>();
   private readonly fetcher: ResultFetcher;
+  /** Large outputs arriving in parts, until their results take them. */
+  private readonly parts: OutputParts;
   /** Payments in flight: their accepted receipts wait for the mint. */
   private readonly payments = new Set<Promise<void>>();
   private readonly unitPayments: UnitPayments | undefined;
@@ -182,6 +200,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     });
     this.done.catch(() => {});
     this.unitPayments = options.payer && new UnitPayments(options.payer);
+    this.parts = new OutputParts({
+      maxOutputBytes: manifest.limits.outputBytes,
+      maxHeldBytes: options.maxPartBytes ?? Math.max(64 * 1024 * 1024, 4 * manifest.limits.outputBytes),
+    });
     this.outbox = new MemoryReceiptOutbox(undefined, this.dropped);
   }
 
@@ -216,17 +238,20 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         backend: options.backend,
         identity: options.identity,
         infoHash: () => fromHex(session.infoHash),
-        caps: ['wasm', 'bep10', 'result-torrent'],
+        caps: ['wasm', 'bep10', 'result-torrent', 'output-parts'],
         agent: 'sparecycles-tasker/0.1',
       },
       session.listener,
     );
-    session.frames = secure.frames;
     session.torrent = await seedTask(options.client, manifest, task.files, {
       trackers: options.trackers,
       path: options.storage,
       onWire: (wire) => attachChannel(wire as unknown as TaskWire, TASK_EXTENSION, secure.frames),
     });
+    session.taskServer = new RoutedTaskServer(torrentPieces(session.torrent), {
+      warn: (error, peer) => options.log({ level: 'warn', event: 'task-fetch-refused', peer, code: error.code, message: error.message }),
+    });
+    session.frames = session.taskServer.frames(secure.frames);
     if (options.openOutbox) {
       session.outbox = await options.openOutbox(session.infoHash, session.dropped);
       if (session.outbox.size > 0) options.log({ level: 'info', event: 'receipts-loaded', count: session.outbox.size });
@@ -274,6 +299,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     const worker = this.channels.get(channel)?.worker;
     this.channels.delete(channel);
     this.waiting.delete(channel);
+    this.parts.drop(channel);
     if (worker && this.channelOf(worker) === undefined) {
       const lost = this.coordinator.workerLost(worker);
       if (lost.length) this.options.log({ level: 'info', event: 'worker-lost', worker, units: lost.map((l) => l.unit) });
@@ -288,10 +314,10 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
   }
 
   /** A payload that did not decode, or a message refused: logged, and a channel whose peer keeps sending bad ones is closed. */
-  private onInvalid(channel: MessageChannel, error: SpareCyclesError): void {
+  private onInvalid(channel: MessageChannel, error: SpareCyclesError, blame = blamesPeer(error)): void {
     const peer = this.channels.get(channel);
     this.options.log({ level: 'warn', event: 'bad-message', worker: peer?.worker, peer: channel.peer, code: error.code, message: error.message });
-    if (peer && blamesPeer(error) && ++peer.invalid >= MAX_INVALID) channel.close();
+    if (peer && blame && ++peer.invalid >= MAX_INVALID) channel.close();
   }
 
   private onMessage(channel: MessageChannel, sealed: Sealed): void {
@@ -301,9 +327,32 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       if (message.t === 'claim') this.onClaim(channel, sealed as Sealed<Claim>);
       else if (message.t === 'result') void this.onResult(channel, sealed as Sealed<Result>);
       else if (message.t === 'ack') this.onAck(channel, sealed as Sealed<Ack>);
-      else throw new ProtocolError(`expected claim, result or ack from a worker, got ${message.t}`, { field: 't' });
+      else if (message.t === 'output-part') this.onOutputPart(channel, message);
+      else throw new ProtocolError(`expected claim, result, output-part or ack from a worker, got ${message.t}`, { field: 't' });
     } catch (error) {
       this.onInvalid(channel, typed(error));
+    }
+  }
+
+  /**
+   * One part of a large output, for a live lease of the channel's worker
+   * with no result yet. Parts over the task's output limit count against
+   * the peer like a malformed message.
+   */
+  private onOutputPart(channel: MessageChannel, part: OutputPart): void {
+    const worker = this.channels.get(channel)?.worker;
+    if (!worker) throw new ProtocolError('expected an output-part on a channel bound to a worker, got one on another', { field: 'lease' });
+    if (toHex(part.task) !== this.infoHash) throw new ProtocolError('expected an output-part for this task, got one for another', { field: 'task' });
+    const lease = this.leases.get(toHex(part.lease));
+    if (!lease || lease.worker !== worker || lease.hash !== undefined || this.now() > lease.deadline) {
+      this.parts.drop(channel);
+      throw new ProtocolError('expected an output-part for a live lease of this worker, got one for an unknown, foreign or used lease', { field: 'lease' });
+    }
+    try {
+      this.parts.add(channel, worker, part);
+    } catch (error) {
+      const e = typed(error);
+      this.onInvalid(channel, e, blamesPeer(e) || e.code === 'TOO_LARGE');
     }
   }
 
@@ -431,7 +480,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     else this.waiting.set(channel, want - units.length);
     for (const a of units) {
       const id = toHex(a.lease);
-      this.leases.set(id, { channel, worker: peer.worker, unit: a.unit });
+      this.leases.set(id, { channel, worker: peer.worker, unit: a.unit, deadline: a.deadline });
     }
     channel.send(
       this.sign({
@@ -458,6 +507,8 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     try {
       verifySealed(this.options.backend, sealed);
       const result = sealed.message;
+      // Taken before anything else: whatever this channel held for a result is its to use, or no one's.
+      const assembled = result.parts === undefined ? undefined : this.parts.take(channel, result.lease, result.parts);
       const worker = this.channels.get(channel)?.worker;
       if (!worker || toHex(result.worker) !== worker) {
         throw new ProtocolError('expected a result from the key this channel greeted with, got another', { field: 'worker' });
@@ -469,11 +520,12 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
         this.receipt(channel, result.unit, result.lease, 'rejected', 'unknown, foreign or used lease');
         return;
       }
-      const output = result.output ?? (await this.fetchOutput(result));
+      const output = result.output ?? (result.parts === undefined ? await this.fetchOutput(result) : assembled);
       const hash = output && this.options.backend.sha256(output);
-      if (!output || !hash || toHex(hash) !== toHex(result.hash)) {
+      if (!output || !hash || toHex(hash) !== toHex(result.hash) || output.length > this.manifest.limits.outputBytes) {
         lease.hash = toHex(result.hash);
-        this.receipt(channel, result.unit, result.lease, 'rejected', output ? 'output does not match its hash' : 'result torrent does not hold its output');
+        const missing = result.parts === undefined ? 'result torrent does not hold its output' : 'the output parts it names did not all come';
+        this.receipt(channel, result.unit, result.lease, 'rejected', output ? 'output does not match its hash' : missing);
         lease.settled = true;
         return;
       }
@@ -595,6 +647,12 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
     try {
       // Workers are owed their receipts after the task is done, too.
       this.resendDue();
+      // Parts for a lease that ran out, was used or forgotten are no one's any more.
+      const now = this.now();
+      this.parts.prune((id) => {
+        const lease = this.leases.get(id);
+        return lease !== undefined && lease.hash === undefined && now <= lease.deadline;
+      });
       if (this.finished) return;
       const expired = this.coordinator.expire();
       if (expired.length) this.options.log({ level: 'info', event: 'leases-expired', units: expired.map((e) => e.unit) });
@@ -660,6 +718,7 @@ export class TaskerSession extends EventEmitter<TaskerEvents> {
       leases: this.leases.size,
       outputs,
       resends: this.resends.size,
+      parts: this.parts.stats(),
       coordinator: this.coordinator.stats(),
     };
   }

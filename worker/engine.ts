@@ -1,7 +1,8 @@
 // The volunteer's engine for one task: fetch the task torrent, check the
 // signed manifest and the module, greet the tasker on every channel that
 // opens, claim units, run them under the CPU budget, and return signed results
-// (inline when small, a result torrent per batch when not). Platform-neutral:
+// (inline when small, a result torrent per batch when not, or in parts on the
+// task wire for a stealth worker, which seeds nothing). Platform-neutral:
 // the extension and `cycles worker` both run it through worker/ports.ts, and
 // it speaks only through the channel seam (protocol/channel.ts), whichever
 // transport carries the channels.
@@ -15,7 +16,8 @@ import type { ChannelListener, FrameListener, MessageChannel } from '../protocol
 import { blamesPeer, ProtocolError, SignatureError, SpareCyclesError, TimeoutError } from '../protocol/errors.ts';
 import { openManifest, unitInputRef } from '../protocol/manifest.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import { sealMessage, verifySealed } from '../protocol/messages/index.ts';
+import { sealMessage, sealSigned, verifySealed } from '../protocol/messages/index.ts';
+import { OUTPUT_PARTS, partCount } from '../protocol/messages/output-part.ts';
 import type { Assign, Receipt, Sealed, UnsignedMessage } from '../protocol/messages/index.ts';
 import { sealResultFile } from '../protocol/result-cipher.ts';
 import { SecureInitiator } from '../protocol/secure-channel.ts';
@@ -23,6 +25,7 @@ import { MANIFEST_FILE, resultFileName, taskFilePaths } from '../protocol/task-f
 import { prepareUnitModule } from '../protocol/unit-module.ts';
 import type { PreparedModule } from '../protocol/unit-module.ts';
 import type { Earnings, TaskHandle, TorrentPort, UnitRunner } from './ports.ts';
+import { RoutedTask } from './routed-task.ts';
 
 /**
  * The wallet's refusals of the pay itself (worker/wallet.ts): a proof that
@@ -70,11 +73,23 @@ export interface WorkerEngineOptions {
    * Stealth mode: the tasker is reached only over channels another transport
    * opens into `frames` (onion routes), never on the task swarm's wires,
    * where greeting it would tie this key to this address; and no result is
-   * seeded from here. An output too large to ride inline fails its unit
-   * (the tasker reissues it).
+   * seeded from here. An output too large to ride inline goes in parts on
+   * the channel (output-part), to a tasker that says it reads them (the
+   * `output-parts` capability); to another it fails its unit, which the
+   * tasker reissues.
    */
   stealth?: boolean;
+  /**
+   * With stealth: the task torrent, too, comes from the tasker over the
+   * channels opened into `frames` (worker/routed-task.ts), and the engine
+   * joins no swarm at all. Without it a stealth worker downloads the task
+   * from the swarm, from its own address.
+   */
+  routeTask?: boolean;
 }
+
+/** The capability a tasker names in its handshake when it reads outputs in parts. */
+export const OUTPUT_PARTS_CAP = 'output-parts';
 
 /** Hears nothing: the swarm's wires of a stealth worker carry the torrent only. */
 const SILENT: FrameListener = { open: () => {}, frame: () => {}, closed: () => {} };
@@ -144,6 +159,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
   private tasker: MessageChannel | undefined;
   /** Greets every wire of the task with the handshake to the manifest's tasker; only the tasker's channels open. */
   private readonly secure: SecureInitiator;
+  /** Where channels to the tasker go: the secure layer, behind the routed task fetch when there is one. */
+  private readonly channelFrames: FrameListener;
   private module: PreparedModule | undefined;
   private readonly inputs = new Map<string, Uint8Array>();
   private outstanding = 0;
@@ -189,7 +206,14 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       },
       this.listener,
     );
-    this.handle = options.torrents.openTask(magnet, options.stealth ? SILENT : this.secure.frames);
+    if (options.stealth && options.routeTask) {
+      const routed = new RoutedTask(magnet, { warn: (error) => this.warn(error) });
+      this.handle = routed;
+      this.channelFrames = routed.frames(this.secure.frames);
+    } else {
+      this.handle = options.torrents.openTask(magnet, options.stealth ? SILENT : this.secure.frames);
+      this.channelFrames = this.secure.frames;
+    }
     this.ready = this.load();
     this.ready.catch(() => {});
   }
@@ -200,7 +224,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
 
   /** Where another transport's frame channels to the tasker go (a stealth stream); the task swarm's wires go here unless in stealth mode. */
   get frames(): FrameListener {
-    return this.secure.frames;
+    return this.channelFrames;
   }
 
   /** Stops taking units; those running finish and are returned. */
@@ -519,8 +543,8 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       // A unit that ran took some time: clocks that tick in whole milliseconds
       // (Firefox's performance.now) would otherwise report 0 and look too fast to be real.
       const runMs = Math.min(LIMITS.unitTimeMs, Math.max(1, Math.ceil(outcome.busyMs)));
-      if (this.options.stealth && output.length > LIMITS.inlineOutputBytes) {
-        throw new SpareCyclesError('TOO_LARGE', `an output of ${output.length} bytes does not ride inline, and a stealth worker seeds nothing from its own address`);
+      if (this.options.stealth && output.length > LIMITS.inlineOutputBytes && !this.taskerChannel()?.greeting?.caps.includes(OUTPUT_PARTS_CAP)) {
+        throw new SpareCyclesError('TOO_LARGE', `an output of ${output.length} bytes does not ride inline, a stealth worker seeds nothing from its own address, and the tasker reads no output parts`);
       }
       const done: Computed = { unit, lease, output, runMs };
       const terms = this.payTerms();
@@ -536,6 +560,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
       // Small outputs go back at once, so the tasker can verify and hand out
       // more while the rest of the batch runs; large ones wait for one torrent.
       if (output.length <= LIMITS.inlineOutputBytes) this.sendResults([done]);
+      else if (this.options.stealth) this.sendParts(done);
       else batch.large.push(done);
     } catch (error) {
       // No result goes back: the lease runs out and the tasker reissues the unit.
@@ -566,7 +591,24 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private sendResults(done: Computed[], sealed?: { torrent: Uint8Array; key: Uint8Array }): void {
+  /**
+   * An output too large to ride inline, for a stealth worker: its parts, then
+   * its result, in one go on one channel, which keeps them in order (the
+   * tasker takes nothing else between them).
+   */
+  private sendParts(done: Computed): void {
+    const channel = this.taskerChannel();
+    if (this.stopped || !channel) return;
+    const count = partCount(done.output.length);
+    const task = fromHex(this.infoHash);
+    for (let index = 0; index < count; index++) {
+      const data = done.output.subarray(index * OUTPUT_PARTS.partBytes, (index + 1) * OUTPUT_PARTS.partBytes);
+      channel.send(sealSigned({ t: 'output-part', v: 1, task, lease: done.lease, index, count, data }));
+    }
+    this.sendResults([done], undefined, count);
+  }
+
+  private sendResults(done: Computed[], sealed?: { torrent: Uint8Array; key: Uint8Array }, parts?: number): void {
     const channel = this.taskerChannel();
     if (this.stopped || !channel) return; // the tasker reissues what it never hears about
     for (const d of done) {
@@ -579,7 +621,7 @@ export class WorkerEngine extends EventEmitter<WorkerEvents> {
           lease: d.lease,
           hash: this.options.backend.sha256(d.output),
           runMs: d.runMs,
-          ...(sealed ? { torrent: sealed.torrent, key: sealed.key } : { output: d.output }),
+          ...(sealed ? { torrent: sealed.torrent, key: sealed.key } : parts !== undefined ? { parts } : { output: d.output }),
           ...(d.blinded ? { blinded: d.blinded } : {}),
           worker: this.options.identity.publicKey,
         }),

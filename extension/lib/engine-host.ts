@@ -10,7 +10,7 @@
 //
 // In stealth mode (lib/stealth-routes.ts) it takes only offers that name a
 // rendezvous, works on each task under a fresh key, and reaches the tasker
-// only through onion routes: the swarm's wires carry the task torrent alone.
+// only through onion routes, the task's files included: it joins no swarm.
 //
 // A new configuration that changes only the CPU share resizes the pool under
 // the running engine, so moving the slider drops no unit; any other change
@@ -274,7 +274,8 @@ export class EngineHost {
       torrents: webTorrentPort(this.client!, browserTrackers(settings)),
       ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
       ...(expectTasker ? { expectTasker } : {}),
-      ...(stealth ? { stealth: true } : {}),
+      // The task itself comes over the same routes, from the tasker: the swarm never sees this browser.
+      ...(stealth ? { stealth: true, routeTask: true } : {}),
     };
     const engine = this.deps.createEngine ? this.deps.createEngine(options, magnet) : new WorkerEngine(options, magnet);
     if (this.held) engine.pause();

@@ -41,7 +41,7 @@ export function describeStealth(settings: Pick<Settings, 'stealth' | 'relayUrl' 
   }
   if (settings.stealth && settings.magnet) return 'Stealth mode takes only offers that name a rendezvous: clear the magnet in the options.';
   return settings.stealth
-    ? 'Taskers and mints are reached only through onion routes of three relays, under a fresh key for each task. The task itself still comes from its swarm.'
+    ? 'Taskers and mints are reached only through onion routes of three relays, under a fresh key for each task; the task itself comes the same way.'
     : 'Reach taskers and mints only through onion routes, so that nobody can tie your credits to your address.';
 }
 

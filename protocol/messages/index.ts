@@ -24,6 +24,8 @@ import { redeem, redeemOk } from './redeem.ts';
 import { deposit } from './deposit.ts';
 import { relayDescriptor, relayError, relayFind, relayGet, relayItem, relayOffers } from './relay.ts';
 import { result } from './result.ts';
+import { outputPart } from './output-part.ts';
+import { taskBlock, taskGet, taskRefused } from './task-fetch.ts';
 
 export type { MessageSpec, SignedType, UnsignedType } from './envelope.ts';
 export type { Offer } from './offer.ts';
@@ -35,6 +37,8 @@ export type { Ack } from './ack.ts';
 export type { BlindedOutput, BlindSignature, Payment, PaymentOk } from './payment.ts';
 export type { Proof, Redeem, RedeemOk } from './redeem.ts';
 export type { Deposit } from './deposit.ts';
+export type { OutputPart } from './output-part.ts';
+export type { TaskBlock, TaskGet, TaskRefused } from './task-fetch.ts';
 export type { RelayDescriptor, RelayError, RelayFind, RelayGet, RelayItem, RelayOffers } from './relay.ts';
 
 /** Every message type → its spec (version, domain, signer field, schema). */
@@ -56,6 +60,10 @@ export const MESSAGES = {
   'relay-error': relayError,
   'relay-descriptor': relayDescriptor,
   ack,
+  'output-part': outputPart,
+  'task-get': taskGet,
+  'task-block': taskBlock,
+  'task-refused': taskRefused,
 } as const satisfies { readonly [T in MessageType]: MessageSpec<T, any> };
 
 type Specs = typeof MESSAGES;

@@ -3,29 +3,24 @@
 // to the mint), a paying tasker that keeps its rendezvous at one of them and
 // names it in its offer, and the browser as the only worker, with the edge
 // relay as its one setting. The browser finds the offer through its edge
-// relay, computes under a fresh key, reaches the tasker only through routes,
-// is paid, and redeems its credits to an account through the exit, sealed to
+// relay, fetches the task and computes under a fresh key, reaches the
+// tasker only through routes and never its swarm, is paid, and redeems its credits to an account through the exit, sealed to
 // the mint's key. Neither the tasker nor the mint ever sees the browser's
 // stored key, and the mint answers the browser only through the exit.
 
 import type { Page } from 'puppeteer-core';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { askWallet } from '../../extension/lib/wallet-messages.ts';
-import { OnionClient } from '../../net/onion-client.ts';
 import { RendezvousHost } from '../../net/onion-stream.ts';
-import type { SocketConstructor } from '../../net/relay-client.ts';
-import { relayDescriptorsSource } from '../../net/relay-http-sources.ts';
-import { memoryGuardStore, RelayView } from '../../net/relay-view.ts';
 import { fromHex, toHex } from '../../protocol/bytes.ts';
 import { decodeDescriptorList } from '../../protocol/messages/relay.ts';
 import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
-import { WebSocketClient } from '../../serve/ws.ts';
 import type { LogLine } from '../../serve/log.ts';
 import { DEFENCE } from '../../tasker/verify/defence.ts';
 import { launchWithExtension, statusText, waitFor, within } from '../../testnet/extension-browser.ts';
 import type { ExtensionBrowser } from '../../testnet/extension-browser.ts';
 import { Mesh } from '../../testnet/mesh.ts';
-import { addOnionRelays } from '../support/onion-relays.ts';
+import { addOnionRelays, loopbackOnionClient } from '../../testnet/onion-relays.ts';
 
 const EXAMPLE = new URL('../../examples/mandelbrot', import.meta.url).pathname;
 const UNITS = 32;
@@ -62,14 +57,7 @@ describe('the extension in stealth mode', () => {
     expect(known.length).toBe(4);
 
     // The tasker's own routes, to keep its rendezvous at the fourth relay.
-    const view = new RelayView({
-      backend,
-      sources: relays.map((r) => relayDescriptorsSource(r.relay.url)),
-      groupOf: (ws) => new URL(ws).host,
-      guardStore: memoryGuardStore(toHex(identities[3]!.publicKey)),
-    });
-    await view.refresh();
-    const taskerOnion = new OnionClient({ backend, view, WebSocket: WebSocketClient as unknown as SocketConstructor });
+    const taskerOnion = await loopbackOnionClient(relays, identities[3]!.publicKey);
     stops.push(() => taskerOnion.stop());
 
     const taskerLog: LogLine[] = [];
@@ -89,6 +77,8 @@ describe('the extension in stealth mode', () => {
     });
     const results: Array<{ worker: string; unit: number; status: string }> = [];
     session.on('result', (r) => results.push(r));
+    let swarmWires = 0;
+    session.torrent.on('wire', () => void swarmWires++);
     await edge!.refreshOffers();
 
     ext = await launchWithExtension();
@@ -121,6 +111,10 @@ describe('the extension in stealth mode', () => {
     expect(workerKey).not.toBe(storedKey);
     const taskerRecords = JSON.stringify(taskerLog);
     expect(taskerRecords).not.toContain(storedKey);
+    // The task's files came over the stream from the tasker: no wire of the task's swarm ever reached the browser.
+    expect(session.taskServer.counts.served).toBeGreaterThan(0);
+    expect(session.torrent.wires).toHaveLength(0);
+    expect(swarmWires).toBe(0);
     // The rendezvous relay carried the stream; the exit carried the mint's traffic.
     expect(counter(await metricsOf(meeting!.url.replace(/^ws:/, 'http:')), 'sparecycles_relay_onion_packets_delivered_total', 'to="mailbox"')).toBeGreaterThan(0);
 

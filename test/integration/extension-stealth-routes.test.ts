@@ -16,7 +16,7 @@ import { toHex } from '../../protocol/bytes.ts';
 import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
 import { WebSocketClient } from '../../serve/ws.ts';
 import { Mesh } from '../../testnet/mesh.ts';
-import { addOnionRelays, type OnionRelays } from '../support/onion-relays.ts';
+import { addOnionRelays, type OnionRelays } from '../../testnet/onion-relays.ts';
 
 const WebSocket = WebSocketClient as unknown as SocketConstructor;
 

@@ -36,6 +36,8 @@ import {
   type UnsignedMessage,
 } from '../../protocol/messages/index.ts';
 import { caught } from '../support/caught.ts';
+import { OUTPUT_PARTS } from '../../protocol/messages/output-part.ts';
+import { TASK_FETCH } from '../../protocol/messages/task-fetch.ts';
 
 const BACKENDS: CryptoBackend[] = [nodeCrypto, naclCrypto, nobleCrypto];
 const ERRORS = { DecodeError, SchemaError, VersionError, SignatureError, KeyError } as const;
@@ -419,6 +421,7 @@ const SIGNED_ARBS: { [T in MessageType]?: (key: Uint8Array) => fc.Arbitrary<Unsi
         fc.oneof(
           fc.record({ output: fc.uint8Array({ maxLength: LIMITS.inlineOutputBytes }) }),
           fc.record({ torrent: bytesArb(20), key: bytesArb(32) }),
+          fc.record({ parts: fc.integer({ min: 2, max: OUTPUT_PARTS.maxParts }) }),
         ),
       )
       .map(([base, out]) => ({ ...base, ...out })),
@@ -475,7 +478,43 @@ const relayIdArb = bytesArb(8);
 const offerBytesArb = fc.uint8Array({ maxLength: MESSAGE_LIMITS.offerBytes });
 const UPPER = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789');
 
+/** A block of an object of `size` bytes: its index and its exact bytes. */
+const blockOf = (size: number) =>
+  fc.integer({ min: 0, max: Math.ceil(size / TASK_FETCH.blockBytes) - 1 }).chain((block) =>
+    fc.record({ block: fc.constant(block), data: bytesArb(Math.min(TASK_FETCH.blockBytes, size - block * TASK_FETCH.blockBytes)) }),
+  );
+const pieceArb = fc.option(fc.integer({ min: 0, max: TASK_FETCH.maxPieces - 1 }), { nil: undefined });
+const withPiece = <M extends object>(m: M & { piece: number | undefined }) => {
+  const { piece, ...rest } = m;
+  return piece === undefined ? rest : { ...rest, piece };
+};
+
 const BEARER_ARBS: { [T in MessageType]?: fc.Arbitrary<Message> } = {
+  // Parts are full but the last; a full part is 48 KiB and slow to compare, so few runs draw one.
+  'output-part': fc
+    .tuple(bytesArb(20), bytesArb(16), fc.integer({ min: 2, max: OUTPUT_PARTS.maxParts }), fc.integer({ min: 0, max: 39 }).map((n) => n === 0), fc.uint8Array({ minLength: 1, maxLength: 64 }))
+    .map(([task, lease, count, full, tail]) => ({
+      t: 'output-part' as const, v: 1 as const, task, lease, count,
+      index: full ? 0 : count - 1,
+      data: full ? new Uint8Array(OUTPUT_PARTS.partBytes).fill(tail[0]!) : tail,
+    })),
+  'task-get': fc
+    .record({ t: fc.constant('task-get' as const), v: fc.constant(1 as const), task: bytesArb(20), piece: pieceArb, block: safeNat(TASK_FETCH.maxPieceBytes / TASK_FETCH.blockBytes - 1) })
+    .map(withPiece),
+  'task-block': fc
+    .tuple(
+      bytesArb(20),
+      pieceArb,
+      fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 64 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 * TASK_FETCH.blockBytes }) }),
+    )
+    .chain(([task, piece, size]) => blockOf(size).map((b) => withPiece({ t: 'task-block' as const, v: 1 as const, task, piece, size, ...b }))),
+  'task-refused': fc
+    .record({
+      t: fc.constant('task-refused' as const), v: fc.constant(1 as const), task: bytesArb(20), piece: pieceArb,
+      block: safeNat(TASK_FETCH.maxPieceBytes / TASK_FETCH.blockBytes - 1),
+      code: fc.constantFrom('NOT_FOUND', 'BUSY', 'RATE_LIMITED', 'TOO_LARGE'), reason: textArb(MESSAGE_LIMITS.reasonBytes),
+    })
+    .map(withPiece),
   'relay-find': fc.record(
     { t: fc.constant('relay-find' as const), v: fc.constant(1 as const), id: relayIdArb, max: fc.integer({ min: 1, max: MESSAGE_LIMITS.relayOffers }) },
     { requiredKeys: ['t', 'v', 'id'] },
