@@ -11,6 +11,7 @@ import { MINT_ORIGIN_PATTERN, RELAY_FAMILY_PATTERN, RELAY_URL_PATTERN } from '..
 import { canonicalOrigin } from '../protocol/onion/envelope.ts';
 import { MAX_PEERS } from '../relay/descriptor.ts';
 import { OnionKeys } from '../relay/onion-keys.ts';
+import { DiskReplayStore, ONION_REPLAY_DIR } from '../relay/onion-replay-store.ts';
 import { RelayServer } from '../relay/relay.ts';
 import { networkArgs, networkOptions, type NetworkArgs } from './network-args.ts';
 import { waitForSignal } from './signals.ts';
@@ -29,7 +30,7 @@ export interface RelayArgs {
   peers: string[];
   onion: boolean;
   exitMints: string[];
-  /** Where the onion keys live; undefined: a folder of the relay's own under $SPARECYCLES_HOME, named after its key. */
+  /** Where the onion keys and replay tags live; undefined: a folder of the relay's own under $SPARECYCLES_HOME, named after its key. */
   stateDir: string | undefined;
   verbose: boolean;
 }
@@ -107,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
   const stateDir = args.stateDir ?? join(sparecyclesHome(), `relay-${toHex(identity.publicKey).slice(0, 16)}`);
   // Written before the descriptor lists them, so a relay restarted within the epoch still peels what was built on them.
   const keys = args.onion ? await OnionKeys.open({ backend, dir: stateDir }) : undefined;
+  // The tags live where the keys do: keys that outlive a restart would otherwise peel a packet captured before it again.
+  const replay = keys ? await DiskReplayStore.open({ dir: join(stateDir, ONION_REPLAY_DIR), from: keys.epoch - 1 }) : undefined;
   const node = new DhtNode(backend, {
     ...net.dht,
     // A private loopback network stays on loopback, on the relay's own loopback address if it has one, so that what the
@@ -128,22 +131,24 @@ export async function main(argv: string[]): Promise<number> {
       ...(publicUrl ? { publicUrl } : {}),
       ...(args.family === undefined ? {} : { family: args.family }),
       peers: args.peers,
-      ...(keys ? { onion: { keys, mintOrigins: args.exitMints } } : {}),
+      ...(keys ? { onion: { keys, mintOrigins: args.exitMints, ...(replay ? { replay } : {}) } } : {}),
     });
     await relay.start();
   } catch (error) {
     await relay?.stop();
+    await replay?.close();
     await node.stop();
     throw error;
   }
   if (!publicUrl && (host === '0.0.0.0' || host === '::')) {
     log({ level: 'warn', event: 'relay-public-url', message: `the descriptor names ${relay.url}; pass --public-url so others can reach this relay` });
   }
-  if (keys) log({ level: 'info', event: 'relay-onion', stateDir, epochs: keys.epochs, exitMints: args.exitMints, peers: args.peers.length });
+  if (keys) log({ level: 'info', event: 'relay-onion', stateDir, epochs: keys.epochs, replayTags: replay?.size, exitMints: args.exitMints, peers: args.peers.length });
   process.stdout.write(`${relay.url}\n`);
 
   log({ level: 'info', event: 'signal', signal: await signal });
   await relay.stop();
+  await replay?.close();
   await node.stop();
   return 0;
 }

@@ -6,12 +6,15 @@
 // packet can throw out of here. The router keeps nothing that ties a packet
 // that came in to one that went out: no log line names a packet, and the
 // only per-packet state is the replay tag (and a timer while a delay runs).
+// With a replay store on disk, a packet also waits until its tag is synced
+// (relay/onion-replay-store.ts): none leaves before a restart would still
+// refuse its replay.
 
 import { equalBytes, toHex } from '../protocol/bytes.ts';
 import type { ErrorCode } from '../protocol/constants.ts';
 import type { CryptoBackend } from '../protocol/crypto/backend.ts';
 import { SpareCyclesError } from '../protocol/errors.ts';
-import { MemoryReplayStore, processPacket, replyPacket, type OnionKeyring, type Processed, type Surb } from '../protocol/onion/index.ts';
+import { MemoryReplayStore, processPacket, replyPacket, type OnionKeyring, type Processed, type ReplayStore, type Surb } from '../protocol/onion/index.ts';
 import type { Logger } from '../serve/log.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { Mailboxes } from './onion-mailboxes.ts';
@@ -54,6 +57,16 @@ export interface RouterLimits {
   graceEpochs: number;
 }
 
+/** The replay tags the router checks packets against: in memory (the default), or on disk (DiskReplayStore). */
+export interface RouterReplay extends ReplayStore {
+  /** Tags held, across epochs. */
+  readonly size: number;
+  /** Forgets the tags of every epoch before `epoch`. */
+  forgetBefore(epoch: number): void;
+  /** Resolves once every tag added so far is durable; undefined when none waits (always, in memory). */
+  durable?(): Promise<void> | undefined;
+}
+
 export const DEFAULT_ROUTER_LIMITS: RouterLimits = { maxDelayMs: 60_000, maxDelayed: 10_000, maxReplayTags: 4_000_000, graceEpochs: 1 };
 
 export interface OnionRouterOptions {
@@ -70,19 +83,26 @@ export interface OnionRouterOptions {
   metrics: RelayMetrics;
   log: Logger;
   limits?: Partial<RouterLimits>;
+  /** Where replay tags are kept; a fresh in-memory store unless given. */
+  replay?: RouterReplay;
 }
 
 export class OnionRouter {
   readonly #o: OnionRouterOptions;
   readonly #limits: RouterLimits;
-  readonly #replay = new MemoryReplayStore();
+  readonly #replay: RouterReplay;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Packets peeled whose tags are not yet durable. */
+  #unsynced = 0;
   #forgotten = Number.NEGATIVE_INFINITY;
   #stopped = false;
+  /** The last fault logged: a store that has failed fails every packet with the same error, logged once. */
+  #lastFault: unknown;
 
   constructor(options: OnionRouterOptions) {
     this.#o = options;
     this.#limits = { ...DEFAULT_ROUTER_LIMITS, ...options.limits };
+    this.#replay = options.replay ?? new MemoryReplayStore();
   }
 
   get delayed(): number {
@@ -114,12 +134,32 @@ export class OnionRouter {
   #process(packet: Uint8Array): void {
     this.#forgetOldEpochs();
     if (this.#replay.size >= this.#limits.maxReplayTags) return this.refused('BUSY');
+    // Packets held for a sync count against the same cap as those held for a delay: a disk that stalls sheds load.
+    if (this.#unsynced >= this.#limits.maxDelayed) return this.refused('BUSY');
     let out: Processed;
     try {
       out = processPacket(this.#o.backend, packet, { keys: this.#o.keys, replay: this.#replay });
     } catch (error) {
       return this.#fail(error);
     }
+    const durable = this.#replay.durable?.();
+    if (durable === undefined) return this.#hold(out);
+    this.#unsynced++;
+    durable.then(
+      () => {
+        this.#unsynced--;
+        if (!this.#stopped) this.#hold(out);
+      },
+      (error: unknown) => {
+        this.#unsynced--;
+        // Its tag may not be on disk: the packet is dropped, never sent.
+        if (!this.#stopped) this.#fail(error);
+      },
+    );
+  }
+
+  /** Waits out the hop's delay, then acts. */
+  #hold(out: Processed): void {
     const delay = Math.min(out.delayMs, this.#limits.maxDelayMs);
     if (delay === 0) return this.#act(out);
     if (this.#timers.size >= this.#limits.maxDelayed) return this.refused('BUSY');
@@ -187,9 +227,11 @@ export class OnionRouter {
   }
 
   #fail(error: unknown): void {
-    if (error instanceof SpareCyclesError) return this.refused(error.code);
-    // Not a packet's fault: a bug of ours. Counted and logged without the packet.
+    if (error instanceof SpareCyclesError && error.code !== 'INTERNAL') return this.refused(error.code);
+    // Not a packet's fault: a bug of ours, or a replay store that cannot write. Counted and logged without the packet.
     this.refused('INTERNAL');
+    if (error === this.#lastFault) return;
+    this.#lastFault = error;
     try {
       this.#o.log({ level: 'error', event: 'relay-onion-fault', message: error instanceof Error ? error.message : String(error) });
     } catch {

@@ -12,7 +12,7 @@ import type { OnionGauges, RelayMetrics } from './metrics.ts';
 import { MintExit } from './onion-exit.ts';
 import { OnionLinks, type LinkLimits } from './onion-links.ts';
 import { Mailboxes, type MailboxLimits } from './onion-mailboxes.ts';
-import { ExitRegistry, OnionRouter, type RouterLimits } from './onion-router.ts';
+import { ExitRegistry, OnionRouter, type RouterLimits, type RouterReplay } from './onion-router.ts';
 import { DEFAULT_CLIENT_LIMITS, OnionSocket, type ClientLimits } from './onion-socket.ts';
 
 /** What a relay is given to forward onion packets. */
@@ -28,6 +28,12 @@ export interface OnionOptions {
   /** The mint exit's fetch (tests hand in their own, or none: the global one). */
   fetch?: typeof fetch;
   limits?: Partial<OnionLimits>;
+  /**
+   * Where the router keeps replay tags: a DiskReplayStore beside onion keys
+   * that outlive a restart (relay/onion-replay-store.ts), which the caller
+   * closes after the relay stops. In memory unless given.
+   */
+  replay?: RouterReplay;
 }
 
 export type OnionLimits = LinkLimits & ClientLimits & RouterLimits & { mailboxTtlMs: number; perMailbox: number; maxMailboxes: number };
@@ -74,6 +80,7 @@ export class OnionService {
       metrics,
       log,
       limits: pick(limits, ['maxDelayMs', 'maxDelayed', 'maxReplayTags', 'graceEpochs']),
+      ...(options.replay ? { replay: options.replay } : {}),
     });
     this.links = new OnionLinks({
       backend,
