@@ -208,7 +208,7 @@ export function torrentPieces(torrent: Torrent): TaskPieces {
       new Promise((resolve, reject) => {
         const store = t.store;
         if (!store) return reject(new SpareCyclesError('INTERNAL', 'the torrent is closed'));
-        store.get(index, index === count - 1 ? { length: last } : null, (error, buf) => (error || !buf ? reject(error ?? new Error('no piece')) : resolve(new Uint8Array(buf))));
+        store.get(index, index === count - 1 ? { length: last } : null, (error, buf) => (error || !buf ? reject(error ?? new SpareCyclesError('NOT_FOUND', `the torrent store has no piece ${index}`)) : resolve(new Uint8Array(buf))));
       }),
   };
 }

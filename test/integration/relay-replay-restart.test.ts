@@ -9,132 +9,62 @@
 // refuses to start, naming the file. Any log line at level 'error' fails the
 // run; every process is stopped at the end.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../../protocol/bytes.ts';
 import { nodeCrypto as backend } from '../../protocol/crypto/node.ts';
-import { decodeMessage, type RelayDescriptor } from '../../protocol/messages/index.ts';
-import { decodeDescriptorList, epochAt } from '../../protocol/messages/relay.ts';
-import { createPacket, type OnionHop } from '../../protocol/onion/index.ts';
+import { epochAt } from '../../protocol/messages/relay.ts';
+import { createPacket } from '../../protocol/onion/index.ts';
 import { ONION_REPLAY_DIR } from '../../relay/onion-replay-store.ts';
-import type { LogLine } from '../../serve/log.ts';
 import { startTestnet, type Testnet } from '../../testnet/testnet.ts';
-import { freePort } from '../../testnet/relay-processes.ts';
+import { onionHopOf, RelayFleet, relayDescriptorAt, waitForViews } from '../../testnet/relay-processes.ts';
 import { waitFor } from '../../testnet/wait.ts';
 import { closeOnionClients, OnionClient } from '../support/onion-client.ts';
 
 const CYCLES = new URL('../../bin/cycles.mjs', import.meta.url).pathname;
 const HOSTS = ['127.0.0.2', '127.0.0.3'];
 
-interface RelayProcess {
-  child: ChildProcess;
-  lines(): LogLine[];
-  exited: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
 let testnet: Testnet;
 let home: string;
-const ports: number[] = [];
-const running = new Set<RelayProcess>();
-/** Every process's log, the killed one's included, checked for errors at the end. */
-const logs: (() => LogLine[])[] = [];
+/** Every process started, the killed one's log included, checked for errors at the end. */
+let relays: RelayFleet;
 
-const dirOf = (i: number) => join(home, `relay-${i}`);
-const urlOf = (i: number) => `ws://${HOSTS[i]}:${ports[i]}`;
-const httpOf = (i: number) => `http://${HOSTS[i]}:${ports[i]}`;
+const urlOf = (i: number) => relays.urls[i]!;
 
 /** Starts `cycles relay` number `i` on its own port, key and state folder, and waits for its URL. */
-async function startRelay(i: number): Promise<RelayProcess> {
-  const args = [
-    'relay',
-    '--onion',
-    '--host', HOSTS[i]!,
-    '--port', String(ports[i]),
-    '--dht-bootstrap', testnet.bootstrap.join(','),
-    '--key', join(dirOf(i), 'relay.key'),
-    '--state-dir', join(dirOf(i), 'state'),
-    '--family', `operator-${i}`,
-    '--peer', urlOf(1 - i),
-  ];
-  const child = spawn(process.execPath, [CYCLES, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPARECYCLES_HOME: dirOf(i) } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const lines = () =>
-    stderr
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as LogLine);
-  logs.push(lines);
-  const relay: RelayProcess = { child, lines, exited: once(child, 'exit') as RelayProcess['exited'] };
-  running.add(relay);
-  void relay.exited.then(() => running.delete(relay));
-  await waitFor('a relay URL on stdout', () => stdout.includes('\n') || child.exitCode !== null, 30_000, 20);
-  if (!stdout.includes('\n')) throw new Error(`cycles relay exited before printing its URL: ${stderr.slice(-2000)}`);
-  expect(stdout.trim()).toBe(urlOf(i));
-  return relay;
+async function startRelay(i: number): Promise<void> {
+  expect((await relays.start(i)).url).toBe(urlOf(i));
 }
 
-async function stopRelay(relay: RelayProcess): Promise<[number | null, NodeJS.Signals | null]> {
-  if (relay.child.exitCode !== null || relay.child.signalCode !== null) return [relay.child.exitCode, relay.child.signalCode];
-  relay.child.kill('SIGTERM');
-  const timer = setTimeout(() => relay.child.kill('SIGKILL'), 20_000);
-  try {
-    return await relay.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const descriptorOf = (i: number) => relayDescriptorAt(relays.httpOf(i));
 
-async function descriptorOf(i: number): Promise<RelayDescriptor> {
-  const message = decodeMessage(new Uint8Array(await (await fetch(`${httpOf(i)}/descriptor`)).arrayBuffer()));
-  if (message.t !== 'relay-descriptor') throw new Error(`expected a relay-descriptor, got ${message.t}`);
-  return message;
-}
-
-/** Waits until relay `i`'s view holds relay `j`: until it can dial it. */
-async function knows(i: number, key: string): Promise<void> {
-  await waitFor(`relay ${i} to know ${key.slice(0, 8)}`, async () => {
-    const list = decodeDescriptorList(new Uint8Array(await (await fetch(`${httpOf(i)}/descriptors`)).arrayBuffer()));
-    return list.some((bytes) => {
-      const message = decodeMessage(bytes);
-      return message.t === 'relay-descriptor' && toHex(message.key) === key;
-    });
-  }, 30_000, 100);
-}
+/** Waits until relay `i`'s view holds the relay with `key`: until it can dial it. */
+const knows = (i: number, key: string) => waitForViews([relays.httpOf(i)], [key]);
 
 /** One counter or gauge from relay `i`'s /metrics (0 when absent). */
 async function metricOf(i: number, name: string, label = ''): Promise<number> {
-  const text = await (await fetch(`${httpOf(i)}/metrics`)).text();
+  const text = await (await fetch(`${relays.httpOf(i)}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`sparecycles_relay_${name}${label} `));
   return line ? Number(line.split(' ')[1]) : 0;
-}
-
-function hopOf(d: RelayDescriptor, epoch: number): OnionHop {
-  const key = d.onion.find((k) => k.epoch === epoch);
-  if (!key) throw new Error(`relay ${toHex(d.key).slice(0, 8)} lists no onion key for epoch ${epoch}`);
-  return { id: d.key, onionKey: key.key };
 }
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sc-replay-restart-'));
   testnet = await startTestnet({ dhtNodes: 2, tracker: false });
-  for (const host of HOSTS) ports.push(await freePort(host));
+  relays = await RelayFleet.create({ bootstrap: testnet.bootstrap, hosts: HOSTS, home });
   await Promise.all([0, 1].map(startRelay));
 }, 90_000);
 
 afterAll(async () => {
   closeOnionClients();
-  const exits = await Promise.all([...running].map(stopRelay));
+  const exits = (await relays?.stop()) ?? [];
   await testnet?.stop();
   if (home) await rm(home, { recursive: true, force: true });
   expect(exits.every(([code]) => code === 0)).toBe(true);
-  expect(logs.flatMap((lines) => lines()).filter((l) => l.level === 'error')).toEqual([]);
+  expect(relays?.linesAt('error') ?? []).toEqual([]);
 }, 60_000);
 
 describe('a relay restarted within an epoch', () => {
@@ -144,23 +74,23 @@ describe('a relay restarted within an epoch', () => {
     const tasker = await OnionClient.connect(urlOf(1), b!.key);
     const box = await tasker.open();
     const epoch = epochAt(Date.now());
-    const route = [hopOf(a!, epoch), hopOf(b!, epoch)];
+    const route = [onionHopOf(a!, epoch), onionHopOf(b!, epoch)];
     const sender = await OnionClient.connect(urlOf(0), a!.key);
     const captured = createPacket(backend, { epoch, route, destination: box, message: utf8('before the crash') }).packet;
     sender.send(captured);
     await waitFor('the packet at the mailbox', () => tasker.mail.length === 1, 15_000, 10);
     expect(await metricOf(0, 'onion_packets_out_total')).toBe(1);
     // Its tag is in A's state folder, in the file of its epoch.
-    expect(await readdir(join(dirOf(0), 'state', ONION_REPLAY_DIR))).toContain(`${epoch}.sqlite`);
+    expect(await readdir(join(relays.dirOf(0), 'state', ONION_REPLAY_DIR))).toContain(`${epoch}.sqlite`);
 
     // Killed outright: nothing is flushed on the way out.
-    const relayA = [...running].find((r) => r.child.spawnargs.includes(HOSTS[0]!))!;
+    const relayA = relays.running.find((r) => r.child.spawnargs.includes(HOSTS[0]!))!;
     relayA.child.kill('SIGKILL');
     await relayA.exited;
     await startRelay(0);
     const after = await descriptorOf(0);
     // The same onion key, so the captured packet would peel again but for its tag.
-    expect(toHex(hopOf(after, epoch).onionKey)).toBe(toHex(route[0]!.onionKey));
+    expect(toHex(onionHopOf(after, epoch).onionKey)).toBe(toHex(route[0]!.onionKey));
     await knows(0, toHex(b!.key));
 
     const replayer = await OnionClient.connect(urlOf(0), a!.key);
