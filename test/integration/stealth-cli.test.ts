@@ -147,6 +147,8 @@ const sealedAtMint = async (url: string) =>
 
 let mint: Run;
 let mintUrl: string;
+/** Relays a test killed on purpose, by index. */
+const killed = new Set<number>();
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sc-stealth-cli-'));
@@ -166,7 +168,8 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever a test left running must stop cleanly; what exited by itself was checked where it did.
   const exits = await Promise.all(runs.filter(running).map(stop));
-  const relayExits = (await relays?.stop()) ?? [];
+  // A relay a test killed on purpose ended by SIGKILL; every other must stop cleanly.
+  const relayExits = ((await relays?.stop()) ?? []).filter((_, i) => !killed.has(i));
   await testnet?.stop();
   const relayErrors = relays?.linesAt('error') ?? [];
   const errors = runs.flatMap((run) => [...jsonLines(run.stdout()), ...jsonLines(run.stderr())].filter((l) => l.level === 'error'));
@@ -290,5 +293,79 @@ describe('stealth mode from the command line', () => {
     expect(ledger).toContain(target);
     expect(ledger).not.toContain(key);
     expect(mint.stderr()).not.toContain(key);
+  });
+
+  it('a relay killed mid-route costs nothing: the next tries take new routes, no unit is paid twice, no credit is lost', { timeout: 180_000 }, async () => {
+    const bootstrap = ['--dht-bootstrap', testnet!.bootstrap.join(',')];
+    const tracker = ['--tracker', testnet!.trackers.find((t) => t.startsWith('http'))!];
+    const urls = relays!.relays.map((r) => r.url);
+
+    // The mint comes back on the address the exit lists (the test before stopped it to read its ledger).
+    mint = await cycles('mint-again', ['mint', '--db', join(home, 'mint', 'ledger.db'), '--port', new URL(mintUrl).port, '--host', MINT_HOST]);
+    await waitFor('the mint URL on stdout', () => mint.stdout().includes('\n') || !running(mint), 30_000, 20);
+    expect(mint.stdout().trim()).toBe(mintUrl);
+    const tasker = await loadOrCreateIdentity(backend, join(home, 'tasker-2', 'tasker.key'));
+    const admin = await loadOrCreateIdentity(backend, join(home, 'mint', 'ledger.db-admin.key'));
+    const mintClient = new MintClient(mintUrl);
+    const { mint: mintId } = await mintClient.info();
+    const DEPOSIT = 1_000;
+    await mintClient.deposit(depositMessage(admin, fromHex(mintId), toHex(tasker.publicKey), DEPOSIT));
+
+    const publish = await cycles('tasker-2', [
+      'publish', EXAMPLE, '--json', '--exit', '--mint', mintUrl, '--relay', urls[0]!, '--relay', urls[1]!, '--out', join(home, 'again.png'),
+      ...bootstrap, ...tracker,
+    ]);
+    const walletPath = join(home, 'worker-2', 'wallet.json');
+    const worker = await cycles('worker-2', ['worker', '--stealth', '--json', '--cpu', '0.5', '--relay', urls[2]!, '--wallet', walletPath, ...bootstrap, ...tracker]);
+    const rendezvous = (await eventFrom(publish, 'rendezvous', 60_000)).relay as string;
+    const { magnet } = await eventFrom(publish, 'magnet', 60_000);
+    // The worker alone cannot finish a unit (replication 2): it computes, and its results and receipts are on the wire, when a middle relay dies.
+    await eventFrom(worker, 'computed', 90_000);
+    const guard = (await readFile(join(home, 'worker-2', 'relay-guard'), 'utf8')).trim();
+    const middles = relays!.keys.map((key, i) => ({ key, i })).filter(({ key, i }) => key !== guard && key !== rendezvous && i !== EXIT);
+    expect(middles.length).toBeGreaterThan(0);
+    // The middle that has carried this traffic (or, if none has yet, the first that may).
+    const carried = async (i: number) => {
+      const text = await (await fetch(`${urls[i]!.replace(/^ws:/, 'http:')}/metrics`)).text();
+      return Number(text.split('\n').find((l) => l.startsWith('sparecycles_relay_onion_packets_out_total '))?.split(' ')[1] ?? 0);
+    };
+    const loads = await Promise.all(middles.map(({ i }) => carried(i)));
+    const victim = middles[loads.indexOf(Math.max(...loads))]!.i;
+    expect(Math.max(...loads)).toBeGreaterThan(0);
+    killed.add(victim);
+    relays!.relays[victim]!.child.kill('SIGKILL');
+    expect(await relays!.relays[victim]!.exited).toEqual([null, 'SIGKILL']);
+    const computedAtKill = eventsOf(worker, 'computed').length;
+
+    const direct = await cycles('direct-2', ['worker', '--json', '--cpu', '0.5', '--magnet', magnet as string, '--wallet', join(home, 'direct-2', 'wallet.json'), ...bootstrap, ...tracker]);
+    expect(await exitOf(publish, 120_000, () => `the stealth worker said: ${worker.stdout().slice(-1000)}`)).toBe(0);
+    const key = (await eventFrom(worker, 'started', 1_000)).key as string;
+    const taskerEvents = jsonLines(publish.stdout());
+    expect(taskerEvents.find((e) => e.event === 'done')).toBeDefined();
+    // The stealth worker went on working after the kill, and its results were taken.
+    await waitFor('the stealth worker to compute past the kill', () => eventsOf(worker, 'computed').length > computedAtKill || undefined, 30_000, 100);
+    const paid = taskerEvents.filter((e) => e.event === 'paid');
+    const paidToWorker = paid.filter((e) => e.worker === key);
+    expect(paidToWorker.length).toBeGreaterThan(0);
+    // No unit was paid twice, to anyone, and the mint took from the tasker exactly what it paid out.
+    const paidUnits = paid.map((e) => `${e.worker as string}:${e.unit as number}`);
+    expect(new Set(paidUnits).size).toBe(paidUnits.length);
+    const paidOut = paid.reduce((a, e) => a + (e.amount as number), 0);
+    expect(await mintClient.balance(toHex(tasker.publicKey))).toBe(DEPOSIT - paidOut);
+    // No credit was lost: the worker holds every one it was paid.
+    const paidByTasker = paidToWorker.reduce((a, e) => a + (e.amount as number), 0);
+    await waitFor('the worker holding all it was paid', () => eventsOf(worker, 'paid').at(-1)?.balance === paidByTasker, 30_000, 100);
+    expect(await stop(worker)).toEqual([0, null]);
+    expect(await stop(direct)).toEqual([0, null]);
+    expect((await Wallet.open(new WalletFile(walletPath))).balance(mintUrl)).toBe(paidByTasker);
+
+    // Redeeming through routes, with the relay still dead, moves exactly that.
+    const target = toHex(Identity.generate(backend).publicKey);
+    // It learns the relays from those still up: the dead one may be the one the worker learnt them from.
+    const live = urls.filter((_, i) => i !== victim).flatMap((url) => ['--relay', url]);
+    const redeem = await cycles('redeem-2', ['redeem', walletPath, '--mint', mintUrl, '--to', target, '--stealth', ...live, '--delay-ms', '0']);
+    expect(await exitOf(redeem, 90_000), redeem.stderr()).toBe(0);
+    expect(await mintClient.balance(target)).toBe(paidByTasker);
+    expect((await Wallet.open(new WalletFile(walletPath))).balance()).toBe(0);
   });
 });
