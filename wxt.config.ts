@@ -1,8 +1,18 @@
 import { defineConfig } from 'wxt';
 
+// A build for a private network (the tests, the local demo) names its own
+// relays and trackers, so that the extension knows nothing else
+// (extension/lib/shipped-network.ts), and may go to a folder of its own.
+const builtIn = (value: string | undefined) => (value === undefined ? 'undefined' : JSON.stringify(value));
+const network = {
+  __SPARECYCLES_RELAYS__: builtIn(process.env.SPARECYCLES_RELAYS),
+  __SPARECYCLES_TRACKERS__: builtIn(process.env.SPARECYCLES_TRACKERS),
+};
+
 export default defineConfig({
   srcDir: 'extension',
-  outDir: 'dist/extension',
+  outDir: process.env.SPARECYCLES_EXTENSION_OUT ?? 'dist/extension',
+  vite: () => ({ define: network }),
   // Every dependency is imported by name, so the reader can see it.
   imports: false,
   manifest: ({ browser }) => ({

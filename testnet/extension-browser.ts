@@ -67,16 +67,32 @@ export function ensureExtensionBuilt(): void {
   if (!existsSync(`${EXTENSION_DIR}/manifest.json`)) execFileSync('npx', ['wxt', 'build'], { cwd: ROOT, stdio: 'ignore' });
 }
 
+/**
+ * Builds the Chromium extension into `out` for a private network: it ships
+ * with `relays` and `trackers` and knows nothing else (extension/lib/shipped-network.ts).
+ * Returns the folder to load.
+ */
+export function buildExtensionFor(network: { relays: string[]; trackers: string[] }, out: string): string {
+  execFileSync('npx', ['wxt', 'build'], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    env: { ...process.env, SPARECYCLES_RELAYS: network.relays.join(','), SPARECYCLES_TRACKERS: network.trackers.join(','), SPARECYCLES_EXTENSION_OUT: out },
+  });
+  return `${out}/chrome-mv3`;
+}
+
 type StorageGlobal = { chrome: { storage: { local: { set(v: unknown): Promise<void> } } } };
 type RuntimeGlobal = { chrome: { runtime: { sendMessage(message: unknown): Promise<unknown> } } };
 
-export async function launchWithExtension(options: { extraArgs?: string[] } = {}): Promise<ExtensionBrowser> {
-  ensureExtensionBuilt();
+/** `dir`: a build of the extension other than the default one (buildExtensionFor). */
+export async function launchWithExtension(options: { extraArgs?: string[]; dir?: string } = {}): Promise<ExtensionBrowser> {
+  if (!options.dir) ensureExtensionBuilt();
+  const dir = options.dir ?? EXTENSION_DIR;
   const browser = await puppeteer.launch({
     executablePath: await requireTool('chromium'),
     headless: true,
     pipe: true,
-    args: chromiumArgs([`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`, ...(options.extraArgs ?? [])]),
+    args: chromiumArgs([`--disable-extensions-except=${dir}`, `--load-extension=${dir}`, ...(options.extraArgs ?? [])]),
   });
   try {
     const swTarget = await browser.waitForTarget((t) => t.type() === 'service_worker' && t.url().endsWith('/background.js'), {

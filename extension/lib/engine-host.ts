@@ -3,7 +3,8 @@
 // Web Workers sized by the CPU slider, and one WorkerEngine for the task the
 // volunteer chose. It is told what to do by the background (configure, hold,
 // release) and reports an EngineStatus back. Without a magnet it asks the
-// configured relay for offers and takes the best one that verifies. Pay for
+// configured relay for offers, or with none the shipped relays and those they
+// name (lib/offer-search.ts), and takes the best one that verifies. Pay for
 // its results goes to `deps.earnings`: in the offscreen document, the
 // background's wallet by runtime messages (lib/remote-earnings.ts); in
 // Firefox's background page, the same wallet called directly.
@@ -25,7 +26,8 @@ import type { Manifest } from '../../protocol/manifest.ts';
 import { cpuBudget } from '../../units/cpu-budget.ts';
 import { WorkerEngine } from '../../worker/engine.ts';
 import type { WorkerEngineOptions, WorkerEvents, WorkerStats } from '../../worker/engine.ts';
-import { chooseOffer, fetchOffersFromRelay } from '../../net/relay-client.ts';
+import { OfferSearch } from './offer-search.ts';
+import { SHIPPED_RELAYS } from './shipped-network.ts';
 import { keepStream } from '../../net/onion-stream.ts';
 import type { FrameListener } from '../../protocol/channel.ts';
 import type { Rendezvous } from '../../protocol/messages/offer.ts';
@@ -55,6 +57,8 @@ export interface EngineHostDeps {
   warn?(error: Error): void;
   /** Makes the engine for a task; by default a WorkerEngine. A test hands in one it can watch. */
   createEngine?(options: WorkerEngineOptions, magnet: string): HostedEngine;
+  /** The relays to look for offers at when the settings name none; the shipped list by default. */
+  relays?: readonly string[];
   /** Stealth mode's onion routes through this edge relay; without it stealth mode fails with a clear error. */
   openRoutes?(relayUrl: string): Promise<StealthRoutes>;
 }
@@ -96,9 +100,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
  * relay's signalling endpoint, so a volunteer who set only a relay still
  * reaches taskers that announce there.
  */
-export function browserTrackers(settings: Pick<Settings, 'trackerUrls' | 'relayUrl'>): string[] {
+export function browserTrackers(settings: Pick<Settings, 'trackerUrls' | 'relayUrl'>, relay = settings.relayUrl): string[] {
   const urls = settings.trackerUrls.filter((u) => /^wss?:\/\//i.test(u));
-  if (settings.relayUrl) urls.push(settings.relayUrl.replace(/\/+$/, '') + RELAY_SIGNALLING_PATH);
+  if (relay) urls.push(relay.replace(/\/+$/, '') + RELAY_SIGNALLING_PATH);
   return [...new Set(urls)];
 }
 
@@ -113,8 +117,9 @@ export function allLoopback(urls: string[]): boolean {
   });
 }
 
-export function clientOptions(settings: Settings): ClientOptions {
-  const trackers = browserTrackers(settings);
+/** `relays`: where offers may come from, whose signalling endpoints the client may be sent to. */
+export function clientOptions(settings: Settings, relays: readonly string[] = []): ClientOptions {
+  const trackers = [...browserTrackers(settings), ...relays];
   return {
     tracker: allLoopback(trackers) ? { rtcConfig: { iceServers: [] } } : {},
     dht: false,
@@ -140,6 +145,8 @@ export class EngineHost {
   private routes: Promise<StealthRoutes> | undefined;
   private relayCount: number | undefined;
   private stream: { stop(): void } | undefined;
+  /** Where offers are looked for, for as long as this configuration lasts. */
+  private search: OfferSearch | undefined;
 
   constructor(private readonly deps: EngineHostDeps) {}
 
@@ -167,7 +174,9 @@ export class EngineHost {
     // and adding the same magnet again to the same client before that is done
     // loses both torrents without an error.
     this.client?.destroy();
-    this.client = this.deps.createClient(clientOptions(settings));
+    const relays = settings.relayUrl ? [settings.relayUrl] : (this.deps.relays ?? SHIPPED_RELAYS);
+    this.search = relays.length > 0 ? new OfferSearch({ backend: nobleCrypto, relays, grow: !settings.relayUrl }) : undefined;
+    this.client = this.deps.createClient(clientOptions(settings, relays));
     this.client.on('error', (error) => this.warn(typeof error === 'string' ? new SpareCyclesError('NETWORK', error) : error));
     this.generation++;
     const budget = cpuBudget(settings.cpu, this.deps.cores);
@@ -176,7 +185,7 @@ export class EngineHost {
     this.stopRoutes();
     if (settings.stealth) this.startStealth(config);
     else if (settings.magnet) this.startEngine(config, settings.magnet);
-    else if (settings.relayUrl) void this.findOffer(config);
+    else if (this.search) void this.findOffer(config);
     else this.stage = 'waiting-for-task';
     clearInterval(this.timer);
     this.timer = setInterval(() => this.report(), 1000);
@@ -235,19 +244,20 @@ export class EngineHost {
     this.relayCount = undefined;
   }
 
-  /** Asks the relay for offers until one has units left (and, in stealth mode, a rendezvous), then works on it. */
+  /** Asks the relays for offers until one has units left (and, in stealth mode, a rendezvous), then works on it. */
   private async findOffer(config: OffscreenConfig, stealth = false): Promise<void> {
     const generation = this.generation;
+    const search = this.search!;
     this.stage = 'finding-offer';
     while (generation === this.generation && !this.engine) {
       try {
         const routes = stealth ? await this.openRoutes(config.settings.relayUrl) : undefined;
-        const { offers } = await fetchOffersFromRelay({ url: config.settings.relayUrl, backend: nobleCrypto });
-        const offer = chooseOffer(stealth ? offers.filter((o) => o.rendezvous !== undefined) : offers);
+        const found = await search.find(stealth ? (o) => o.rendezvous !== undefined : undefined);
         if (generation !== this.generation) return;
-        if (offer) {
-          const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings), offer.name);
-          this.startEngine(config, magnet, offer.tasker, routes && offer.rendezvous ? { routes, rendezvous: offer.rendezvous } : undefined);
+        if (found) {
+          const { offer, relay } = found;
+          const magnet = magnetFor(toHex(offer.task), browserTrackers(config.settings, relay), offer.name);
+          this.startEngine(config, magnet, offer.tasker, routes && offer.rendezvous ? { routes, rendezvous: offer.rendezvous } : undefined, relay);
           return;
         }
       } catch (error) {
@@ -262,6 +272,7 @@ export class EngineHost {
     magnet: string,
     expectTasker?: Uint8Array,
     stealth?: { routes: StealthRoutes; rendezvous: Rendezvous },
+    relay?: string,
   ): void {
     const { settings } = config;
     this.stage = 'fetching';
@@ -271,7 +282,7 @@ export class EngineHost {
       backend: nobleCrypto,
       identity,
       pool: this.pool!,
-      torrents: webTorrentPort(this.client!, browserTrackers(settings)),
+      torrents: webTorrentPort(this.client!, browserTrackers(settings, relay)),
       ...(this.deps.earnings ? { earnings: this.deps.earnings } : {}),
       ...(expectTasker ? { expectTasker } : {}),
       // The task itself comes over the same routes, from the tasker: the swarm never sees this browser.

@@ -7,6 +7,7 @@
 import { fromHex } from '../../protocol/bytes.ts';
 import { assertEd25519PublicKey } from '../../protocol/crypto/sign.ts';
 import { SpareCyclesError } from '../../protocol/errors.ts';
+import { SHIPPED_TRACKERS } from './shipped-network.ts';
 
 export const SETTINGS_KEY = 'settings';
 export const SETTINGS_VERSION = 4;
@@ -19,7 +20,11 @@ export interface Settings {
   cpu: number;
   onlyOnAc: boolean;
   onlyWhenIdle: boolean;
-  /** Edge relay (WebSocket): where offers are found when no magnet is set, and WebRTC signalling at its /announce. Empty: none. */
+  /**
+   * Edge relay (WebSocket): where offers are found when no magnet is set, and
+   * WebRTC signalling at its /announce. Empty: the shipped relays and those
+   * they name (lib/shipped-network.ts, lib/offer-search.ts).
+   */
   relayUrl: string;
   /** WebSocket trackers for WebRTC signalling. */
   trackerUrls: string[];
@@ -50,7 +55,8 @@ export const PEER_CONNECTIONS_MIN = 1;
 export const PEER_CONNECTIONS_MAX = 100;
 export const STEALTH_DELAY_MAX_MS = 600_000;
 
-export const DEFAULT_TRACKERS = ['wss://tracker.openwebtorrent.com', 'wss://tracker.webtorrent.dev'];
+/** The trackers a fresh extension uses: the public ones, or a build's own (lib/shipped-network.ts). */
+export const DEFAULT_TRACKERS: readonly string[] = SHIPPED_TRACKERS;
 
 export function defaultSettings(): Settings {
   return {

@@ -117,6 +117,8 @@ function setup(deps: { openRoutes?: EngineHostDeps['openRoutes'] } = {}) {
       engines.push(engine);
       return engine;
     },
+    // No shipped relays: a test reaches no network it did not start.
+    relays: [],
     ...deps,
   });
   onTestFinished(() => host.stop());
