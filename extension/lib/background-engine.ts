@@ -34,7 +34,7 @@ export async function startBackgroundEngine(deps: BackgroundEngineDeps, report: 
     spawnThread: spawnWebWorkerThread,
     cores: navigator.hardwareConcurrency || 1,
     earnings: deps.earnings,
-    openRoutes: (relayUrl) => openStealthRoutes({ backend: nobleCrypto, relayUrl, guardStore: deps.guardStore }),
+    openRoutes: (relays) => openStealthRoutes({ backend: nobleCrypto, relays, guardStore: deps.guardStore }),
     report,
     ...(deps.warn ? { warn: deps.warn } : {}),
   });

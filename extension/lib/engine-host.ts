@@ -60,7 +60,7 @@ export interface EngineHostDeps {
   /** The relays to look for offers at when the settings name none; the shipped list by default. */
   relays?: readonly string[];
   /** Stealth mode's onion routes through this edge relay; without it stealth mode fails with a clear error. */
-  openRoutes?(relayUrl: string): Promise<StealthRoutes>;
+  openRoutes?(relays: readonly string[]): Promise<StealthRoutes>;
 }
 
 /** What the host uses of its engine (a WorkerEngine). */
@@ -145,8 +145,9 @@ export class EngineHost {
   private routes: Promise<StealthRoutes> | undefined;
   private relayCount: number | undefined;
   private stream: { stop(): void } | undefined;
-  /** Where offers are looked for, for as long as this configuration lasts. */
+  /** Where offers are looked for, and stealth routes start from, for as long as this configuration lasts. */
   private search: OfferSearch | undefined;
+  private relays: readonly string[] = [];
 
   constructor(private readonly deps: EngineHostDeps) {}
 
@@ -175,6 +176,7 @@ export class EngineHost {
     // loses both torrents without an error.
     this.client?.destroy();
     const relays = settings.relayUrl ? [settings.relayUrl] : (this.deps.relays ?? SHIPPED_RELAYS);
+    this.relays = relays;
     this.search = relays.length > 0 ? new OfferSearch({ backend: nobleCrypto, relays, grow: !settings.relayUrl }) : undefined;
     this.client = this.deps.createClient(clientOptions(settings, relays));
     this.client.on('error', (error) => this.warn(typeof error === 'string' ? new SpareCyclesError('NETWORK', error) : error));
@@ -221,15 +223,15 @@ export class EngineHost {
       this.error = message;
     };
     if (settings.magnet) return refuse('stealth mode takes only offers that name a rendezvous, and a magnet names none: clear the magnet, or switch stealth mode off');
-    if (!settings.relayUrl) return refuse('stealth mode needs an edge relay: set a relay URL in the options');
+    if (this.relays.length === 0) return refuse('stealth mode needs a relay to start from: set a relay URL in the options');
     if (!this.deps.openRoutes) return refuse('stealth mode is not available in this browser');
     void this.findOffer(config, true);
   }
 
   /** The routes of this configuration, opened once; a failure is forgotten, so the next look tries again. */
-  private openRoutes(relayUrl: string): Promise<StealthRoutes> {
+  private openRoutes(): Promise<StealthRoutes> {
     if (!this.routes) {
-      const routes = this.deps.openRoutes!(relayUrl);
+      const routes = this.deps.openRoutes!(this.relays);
       routes.then((r) => (this.relayCount = r.view.relays().length), () => (this.routes = undefined));
       this.routes = routes;
     }
@@ -251,7 +253,7 @@ export class EngineHost {
     this.stage = 'finding-offer';
     while (generation === this.generation && !this.engine) {
       try {
-        const routes = stealth ? await this.openRoutes(config.settings.relayUrl) : undefined;
+        const routes = stealth ? await this.openRoutes() : undefined;
         const found = await search.find(stealth ? (o) => o.rendezvous !== undefined : undefined);
         if (generation !== this.generation) return;
         if (found) {

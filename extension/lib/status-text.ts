@@ -32,12 +32,12 @@ export function describeStatus(view: StatusView): string {
   }
 }
 
-/** What the stealth switch does, or why it cannot be switched on. */
-export function describeStealth(settings: Pick<Settings, 'stealth' | 'relayUrl' | 'magnet'>): string {
-  if (!settings.relayUrl) {
+/** What the stealth switch does, or why it cannot be switched on; `shipped`: relays the extension starts from when none is set. */
+export function describeStealth(settings: Pick<Settings, 'stealth' | 'relayUrl' | 'magnet'>, shipped: readonly string[]): string {
+  if (!settings.relayUrl && shipped.length === 0) {
     return settings.stealth
-      ? 'Stealth mode is on but has no edge relay to draw routes from: set a relay URL in the options.'
-      : 'Stealth mode needs an edge relay: set a relay URL in the options first.';
+      ? 'Stealth mode is on but has no relay to draw routes from: set a relay URL in the options.'
+      : 'Stealth mode needs a relay: set a relay URL in the options first.';
   }
   if (settings.stealth && settings.magnet) return 'Stealth mode takes only offers that name a rendezvous: clear the magnet in the options.';
   return settings.stealth

@@ -12,6 +12,7 @@ import type { GuardStore } from '../../net/relay-view.ts';
 import type { SocketConstructor } from '../../net/relay-client.ts';
 import type { CryptoBackend } from '../../protocol/crypto/backend.ts';
 import type { Settings } from './settings.ts';
+import { SHIPPED_RELAYS } from './shipped-network.ts';
 import { openStealthRoutes } from './stealth-routes.ts';
 import type { StealthRoutes } from './stealth-routes.ts';
 import type { MintAccess, MintPurpose } from './wallet-service.ts';
@@ -20,12 +21,14 @@ export interface StealthMintsDeps {
   backend: CryptoBackend;
   loadSettings(): Promise<Settings>;
   guardStore: GuardStore;
+  /** The relays to start from when the settings name none; the shipped list by default. */
+  relays?: readonly string[];
   WebSocket?: SocketConstructor;
 }
 
 export class StealthMints {
   /** The routes of one edge relay, opened on first use; another relay in the settings opens new ones. */
-  private routes: { relayUrl: string; opening: Promise<StealthRoutes> } | undefined;
+  private routes: { start: string; opening: Promise<StealthRoutes> } | undefined;
   private readonly mints = new Map<string, Promise<MintClient>>();
 
   constructor(private readonly deps: StealthMintsDeps) {}
@@ -34,10 +37,12 @@ export class StealthMints {
     const settings = await this.deps.loadSettings();
     if (!settings.stealth) return { client: new MintClient(url) };
     const delayMs = purpose === 'redeem' ? settings.stealthDelayMs : 0;
-    const key = `${settings.relayUrl} ${delayMs} ${url}`;
+    const relays = settings.relayUrl ? [settings.relayUrl] : (this.deps.relays ?? SHIPPED_RELAYS);
+    const start = relays.join(',');
+    const key = `${start} ${delayMs} ${url}`;
     let client = this.mints.get(key);
     if (!client) {
-      client = this.routesFor(settings.relayUrl).then((routes) =>
+      client = this.routesFor(relays).then((routes) =>
         new OnionMint({ backend: this.deps.backend, client: routes.client, url, ...(delayMs > 0 ? { delay: poissonDelay(delayMs) } : {}) }).mintClient(),
       );
       // A mint that could not be reached is asked afresh next time.
@@ -47,20 +52,21 @@ export class StealthMints {
     return { client: await client, batch: ONION_MINT_BATCH };
   }
 
-  private routesFor(relayUrl: string): Promise<StealthRoutes> {
-    if (this.routes?.relayUrl !== relayUrl) {
+  private routesFor(relays: readonly string[]): Promise<StealthRoutes> {
+    const start = relays.join(',');
+    if (this.routes?.start !== start) {
       const old = this.routes;
       if (old) {
         void old.opening.then((r) => r.stop(), () => {});
-        for (const key of [...this.mints.keys()]) if (key.startsWith(`${old.relayUrl} `)) this.mints.delete(key);
+        for (const key of [...this.mints.keys()]) if (key.startsWith(`${old.start} `)) this.mints.delete(key);
       }
       const opening = openStealthRoutes({
         backend: this.deps.backend,
-        relayUrl,
+        relays,
         guardStore: this.deps.guardStore,
         ...(this.deps.WebSocket ? { WebSocket: this.deps.WebSocket } : {}),
       });
-      const routes = { relayUrl, opening };
+      const routes = { start, opening };
       opening.catch(() => {
         if (this.routes === routes) this.routes = undefined;
       });

@@ -1,7 +1,8 @@
 // Stealth mode's onion routes from a browser: a view of the relay mesh seeded
-// by the volunteer's edge relay (its /descriptors, then those of the relays
-// it names, so that no single relay draws the whole map), the edge relay as
-// the guard until a guard has been kept, and an OnionClient over the
+// by the volunteer's edge relay, or the relays the extension ships with
+// (their /descriptors, then those of the relays they name, so that no single
+// relay draws the whole map), the first of them as the guard until a guard
+// has been kept, and an OnionClient over the
 // browser's own WebSocket. The offscreen document uses one for the tasker's
 // rendezvous, the background another for the mint; both keep one guard, in
 // storage.local (the offscreen document reaches it by runtime messages).
@@ -24,8 +25,8 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 export interface StealthRoutesOptions {
   backend: CryptoBackend;
-  /** The edge relay (ws:// or wss://). */
-  relayUrl: string;
+  /** Where the view starts (ws:// or wss://): the edge relay the volunteer set, or the shipped relays. The first is the guard unless one is kept. */
+  relays: readonly string[];
   guardStore: GuardStore;
   WebSocket?: SocketConstructor;
   /** Bound on the first refresh of the view. */
@@ -40,18 +41,19 @@ export interface StealthRoutes {
 
 /** Opens the view and its client; NOT_FOUND when the edge relay names too few relays for a route. */
 export async function openStealthRoutes(options: StealthRoutesOptions): Promise<StealthRoutes> {
-  if (!options.relayUrl) throw new SpareCyclesError('USAGE', 'stealth mode needs an edge relay: set a relay URL in the options');
-  const edgeUrl = normalise(options.relayUrl);
+  const first = options.relays[0];
+  if (first === undefined) throw new SpareCyclesError('USAGE', 'stealth mode needs a relay to start from: set a relay URL in the options');
+  const edgeUrl = normalise(first);
   let edge: string | undefined;
   const view = new RelayView({
     backend: options.backend,
-    sources: [relayDescriptorsSource(options.relayUrl)],
+    sources: options.relays.map((url) => relayDescriptorsSource(url)),
     guardStore: {
       load: async () => (await options.guardStore.load()) ?? edge,
       save: (id) => options.guardStore.save(id),
     },
     // On one machine every relay shares an address: each host and port then stands for a group of its own.
-    ...(LOOPBACK.has(new URL(options.relayUrl).hostname) ? { groupOf: (ws: string) => new URL(ws).host } : {}),
+    ...(options.relays.every((url) => LOOPBACK.has(new URL(url).hostname)) ? { groupOf: (ws: string) => new URL(ws).host } : {}),
   });
   view.addSource(knownRelaysSource(view));
   await view.refresh(AbortSignal.timeout(options.refreshMs ?? 20_000));
@@ -59,7 +61,7 @@ export async function openStealthRoutes(options: StealthRoutesOptions): Promise<
   await view.refresh(AbortSignal.timeout(options.refreshMs ?? 20_000));
   edge = view.relays().find((e) => normalise(e.descriptor.ws) === edgeUrl)?.id;
   if (view.relays().length < 3) {
-    throw new SpareCyclesError('NOT_FOUND', `stealth mode needs at least 3 relays with onion keys; ${options.relayUrl} led to ${view.relays().length}`);
+    throw new SpareCyclesError('NOT_FOUND', `stealth mode needs at least 3 relays with onion keys; ${options.relays.join(', ')} led to ${view.relays().length}`);
   }
   const WebSocket = options.WebSocket ?? (globalThis as unknown as { WebSocket: SocketConstructor }).WebSocket;
   const client = new OnionClient({ backend: options.backend, view, WebSocket });

@@ -38,7 +38,7 @@ describe('stealth routes from the extension', () => {
     mesh = await Mesh.start({ mint: true });
     const lone = await addOnionRelays(mesh, { count: 1 });
     // A relay that knows no other cannot carry a route: a clear refusal, not a route through itself.
-    await expect(openStealthRoutes({ backend, relayUrl: lone.relays[0]!.relay.url, guardStore: memoryGuardStore(), WebSocket })).rejects.toMatchObject({
+    await expect(openStealthRoutes({ backend, relays: [lone.relays[0]!.relay.url], guardStore: memoryGuardStore(), WebSocket })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
     const loneKey = toHex(lone.identities[0]!.publicKey);
@@ -47,7 +47,7 @@ describe('stealth routes from the extension', () => {
     const edge = onion.relays[0]!.relay;
     await edge.learnRelays();
     const guard = memoryGuardStore();
-    const routes = await openStealthRoutes({ backend, relayUrl: edge.url, guardStore: guard, WebSocket });
+    const routes = await openStealthRoutes({ backend, relays: [edge.url], guardStore: guard, WebSocket });
     stops.push(() => routes.stop());
     // Four new relays and the lone one, which the edge relay found on the DHT.
     expect(routes.view.relays().map((e) => e.id).sort()).toEqual([loneKey, ...onion.identities.map((i) => toHex(i.publicKey))].sort());
@@ -58,7 +58,7 @@ describe('stealth routes from the extension', () => {
 
     // A guard kept from before wins over the edge relay.
     const kept = toHex(onion.identities[1]!.publicKey);
-    const again = await openStealthRoutes({ backend, relayUrl: edge.url, guardStore: memoryGuardStore(kept), WebSocket });
+    const again = await openStealthRoutes({ backend, relays: [edge.url], guardStore: memoryGuardStore(kept), WebSocket });
     stops.push(() => again.stop());
     const second = await again.view.choosePath({ mint: mesh.net.mint!.url });
     expect(toHex(second[0]!.id)).toBe(kept);

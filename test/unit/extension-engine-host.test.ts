@@ -230,11 +230,11 @@ describe('engine host', () => {
       expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/magnet/) });
     });
 
-    it('refuses to start without an edge relay to draw routes from', () => {
+    it('refuses to start with no relay, set or shipped, to draw routes from', () => {
       const { host, engines, config } = setup({ openRoutes: () => Promise.reject(new Error('not asked')) });
       host.configure(config({ stealth: true, magnet: '', relayUrl: '' }));
       expect(engines).toHaveLength(0);
-      expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/edge relay/) });
+      expect(host.status()).toMatchObject({ stage: 'failed', error: expect.stringMatching(/needs a relay/) });
     });
 
     it('refuses where the platform gives it no routes', () => {

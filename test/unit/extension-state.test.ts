@@ -262,10 +262,12 @@ describe('the background keeps the stealth guard for the offscreen document', ()
 
 describe('the stealth switch in words', () => {
   it('says what it needs before it can go on, and what it does once on', () => {
-    expect(describeStealth({ stealth: false, relayUrl: '', magnet: '' })).toMatch(/needs an edge relay/);
-    expect(describeStealth({ stealth: true, relayUrl: '', magnet: '' })).toMatch(/no edge relay/);
-    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: 'magnet:?xt=urn:btih:' + 'ab'.repeat(20) })).toMatch(/clear the magnet/);
-    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: '' })).toMatch(/onion routes of three relays/);
+    expect(describeStealth({ stealth: false, relayUrl: '', magnet: '' }, [])).toMatch(/needs a relay/);
+    expect(describeStealth({ stealth: true, relayUrl: '', magnet: '' }, [])).toMatch(/no relay/);
+    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: 'magnet:?xt=urn:btih:' + 'ab'.repeat(20) }, [])).toMatch(/clear the magnet/);
+    expect(describeStealth({ stealth: true, relayUrl: 'ws://127.0.0.1:1', magnet: '' }, [])).toMatch(/onion routes of three relays/);
+    // The shipped relays are enough to start from.
+    expect(describeStealth({ stealth: true, relayUrl: '', magnet: '' }, ['wss://relay.example'])).toMatch(/onion routes of three relays/);
   });
 
   it('names stealth mode in the status while it looks for offers and computes', () => {

@@ -54,7 +54,7 @@ function main(): void {
         spawnThread: spawnWebWorkerThread,
         cores: navigator.hardwareConcurrency || 1,
         earnings: remoteEarnings((message) => browser.runtime.sendMessage(message)),
-        openRoutes: (relayUrl) => openStealthRoutes({ backend: nobleCrypto, relayUrl, guardStore: remoteGuardStore(send) }),
+        openRoutes: (relays) => openStealthRoutes({ backend: nobleCrypto, relays, guardStore: remoteGuardStore(send) }),
         report: (status: EngineStatus) => void send({ target: 'background', kind: 'engine-status', status }).catch(() => {}),
         warn: (error) => console.warn('[sparecycles]', error.message),
       });

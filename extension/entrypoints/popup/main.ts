@@ -9,6 +9,7 @@ import { SETTINGS_KEY, loadSettings, saveSettings } from '../../lib/settings.ts'
 import type { Settings, SettingsPatch } from '../../lib/settings.ts';
 import { describeCpu, describeStatus, describeStealth, progressOf } from '../../lib/status-text.ts';
 import { CreditsView } from './credits.ts';
+import { SHIPPED_RELAYS } from '../../lib/shipped-network.ts';
 
 function el<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -25,12 +26,12 @@ function showSettings(settings: Settings): void {
   el('cpu-detail').textContent = describeCpu(settings.cpu, cores);
   el<HTMLInputElement>('only-ac').checked = settings.onlyOnAc;
   el<HTMLInputElement>('only-idle').checked = settings.onlyWhenIdle;
-  // Stealth mode draws its routes from the edge relay's view: without one there is nothing to switch on.
+  // Stealth mode draws its routes from a view of the relays: without one to start from there is nothing to switch on.
   const stealth = el<HTMLInputElement>('stealth');
   stealth.checked = settings.stealth;
-  stealth.disabled = !settings.relayUrl && !settings.stealth;
+  stealth.disabled = !settings.relayUrl && SHIPPED_RELAYS.length === 0 && !settings.stealth;
   el('stealth-label').classList.toggle('disabled', stealth.disabled);
-  el('stealth-detail').textContent = describeStealth(settings);
+  el('stealth-detail').textContent = describeStealth(settings, SHIPPED_RELAYS);
 }
 
 function showStatus(view: StatusView): void {
