@@ -26,6 +26,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'volunteer this machine: find offers (or take a magnet), compute units, return results',
     load: () => import('./worker.ts'),
   },
+  status: {
+    summary: 'show what the nodes running here are doing, over their control sockets',
+    load: () => import('./status.ts'),
+  },
   demo: {
     summary: 'the local mesh demo: a tasker pays two workers to compute Mandelbrot on loopback',
     load: () => import('./demo.ts'),

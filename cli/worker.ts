@@ -24,9 +24,10 @@ import { Identity } from '../protocol/crypto/identity.ts';
 import { onionClientFor, parseRelays, relayOptions, relayViewFor } from './onion-args.ts';
 import { pause, stopSignal } from './signals.ts';
 import { UsageError, parseCpu } from './usage.ts';
+import { WorkerControl } from './worker-control.ts';
 
 export const usage =
-  'cycles worker [--magnet M] [--stealth [--task-swarm]] [--relay ws://…]… [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--json]';
+  'cycles worker [--magnet M] [--stealth [--task-swarm]] [--relay ws://…]… [--cpu 0.5] [--tracker URL]… [--dht-bootstrap host:port,…] [--key FILE] [--wallet FILE] [--control SOCKET] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       cpu: { type: 'string' },
       key: { type: 'string' },
       wallet: { type: 'string' },
+      control: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -63,9 +65,11 @@ export async function main(argv: string[]): Promise<number> {
   const cpu = parseCpu(values.cpu ?? '0.5');
   if (!values.magnet && net.dht === false) throw new UsageError('cycles worker: without --magnet the worker needs the DHT to find offers');
   const storage = await mkdtemp(join(tmpdir(), 'sparecycles-worker-'));
-  const stop = stopSignal();
-  const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   const pool = nodeUnitPool(cpu);
+  // The local control API (docs/control-api.md): `cycles status`, pause, resume, the CPU limit, stop.
+  const control = new WorkerControl({ identity, pool, wallet, cpu, ...(values.control ? { socket: values.control } : {}) });
+  const stop = control.stopSignal(stopSignal());
+  const torrents = new TorrentClient(backend, { dht: net.dht, loopback: net.loopback, path: storage });
   let engine: WorkerEngine | undefined;
   let onion: OnionClient | undefined;
   let stream: { stop(): void } | undefined;
@@ -75,10 +79,12 @@ export async function main(argv: string[]): Promise<number> {
     onion?.stop();
     await pool.stop();
     await torrents.stop();
+    await control.close();
     if (stop.signal.aborted) print({ event: 'stopped' }, 'stopped');
   };
   let task: FoundTask | undefined;
   try {
+    await control.start();
     await torrents.start();
     print({ event: 'started', key: toHex(identity.publicKey), threads: pool.size }, `worker ${toHex(identity.publicKey).slice(0, 16)}… started`);
     task = values.magnet ? { magnet: values.magnet } : await discover(torrents.client.dht, net.trackers, stop.signal, print, stealth);
@@ -108,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     task.magnet,
   );
+  control.attach(engine);
   if (onion && task.rendezvous) {
     stream = keepStream({ backend, client: onion }, task.rendezvous, engine.frames);
     print({ event: 'stealth', relays: onion.view.relays().length }, `stealth: reaching the tasker through routes over ${onion.view.relays().length} relays`);
