@@ -108,9 +108,10 @@ describe('large outputs', () => {
     const workers = [await mesh.worker(session.magnet), await mesh.worker(session.magnet)];
     const merged = await session.done;
     expect(Buffer.compare(merged, expected)).toBe(0);
-    // Every unit was computed by both workers and shipped in result torrents they seed.
+    // Every unit was computed by both workers and shipped in result torrents they seed (a lease that ran
+    // out on a loaded machine is handed out again, so a unit may be computed twice by one of them).
     for (const w of workers) {
-      expect(w.engine.stats.computed).toBe(units);
+      expect(w.engine.stats.computed).toBeGreaterThanOrEqual(units);
       const results = w.torrents.client.torrents.filter((t) => t.name.startsWith('sc-result') || t.name.startsWith('unit-'));
       expect(results.length).toBeGreaterThan(0);
     }
