@@ -85,7 +85,6 @@ class StreamCore {
   #finishing: ReturnType<typeof setTimeout> | undefined;
   #lastAck = -1;
   #dupAcks = 0;
-  #pumpQueued = false;
 
   constructor(
     private readonly hooks: CoreHooks,
@@ -104,14 +103,7 @@ class StreamCore {
     const bytes = frameOnStream(frame);
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    // Frames written in one turn of the event loop (a result and the claim after it, a receipt and the
-    // next assignment) share segments: every segment costs a packet, its route and its reply blocks.
-    if (this.#pumpQueued) return;
-    this.#pumpQueued = true;
-    queueMicrotask(() => {
-      this.#pumpQueued = false;
-      this.pump();
-    });
+    this.pump();
   }
 
   receive(segment: Segment): void {
