@@ -95,6 +95,11 @@ class StreamCore {
     return this.#ended;
   }
 
+  /** Segments held past one that has not arrived. */
+  get gap(): boolean {
+    return this.#ahead.size > 0;
+  }
+
   get unacknowledged(): number {
     return this.#inFlight.size + this.#queued;
   }
@@ -302,7 +307,8 @@ const GIVEN_FRESH_MS = 2_000;
 /** How often the worker looks at the stream's silence and its blocks at the tasker. */
 const TICK_MS = 1_000;
 /**
- * Silence from the tasker this long makes its last count of blocks stale:
+ * Silence from the tasker this long (or segments that only ever arrive past
+ * a gap) makes its last count of blocks stale:
  * the blocks it holds may all run through a relay that has died, so that
  * everything it sends is lost, and it says so on those same blocks. The
  * worker then tops it up in full, again after twice the wait each time it
@@ -405,10 +411,13 @@ export class StealthStream implements FrameChannel {
       return;
     }
     if (toHex(segment.stream) !== toHex(this.#id)) return;
-    this.#heardAt = Date.now();
-    this.#silenceMs = SILENCE_MS;
     if (segment.held !== undefined) this.#held = segment.held;
     this.#core.receive(segment);
+    // Segments that arrive past a gap say the tasker's earlier ones were lost, perhaps on blocks through a
+    // relay that died: they are no sign that its blocks are good, and the wait for a full top-up goes on.
+    if (this.#core.gap) return;
+    this.#heardAt = Date.now();
+    this.#silenceMs = SILENCE_MS;
   }
 
   /** Reply blocks sent within a round trip or two: still on their way, or counted in a report still on its way back. */
@@ -444,13 +453,12 @@ export class StealthStream implements FrameChannel {
     const home = path[0]!;
     const mailbox = await client.replyMailbox(home.id);
     const blocks: Surb[] = [];
-    for (let i = 0; i < surbs; i++) {
-      const back = await client.view.choosePath({ rendezvous: this.#rendezvous.relay }).catch(() => path);
-      // Back from the rendezvous relay, through another middle, to the relay our mailbox is at.
-      const reversed = [back[2] ?? path[2]!, back[1] ?? path[1]!, home];
-      const route = distinct(reversed) ? reversed : [path[2]!, path[1]!, home];
-      blocks.push(client.makeSurb(route, home.epoch, mailbox, (message) => this.#received(message)));
-    }
+    // Back from the rendezvous relay through the same middle: a segment that goes unanswered then
+    // blames the one middle its round trip took. Blocks through another middle would let a relay that
+    // died on the way back have the live middle of the way out put aside, and every route drawn
+    // through the dead one.
+    const route = [path[2]!, path[1]!, home];
+    for (let i = 0; i < surbs; i++) blocks.push(client.makeSurb(route, home.epoch, mailbox, (message) => this.#received(message)));
     const segment = encodeSegment({ stream: this.#id, ...fields, surbs: blocks });
     await client.send(path, this.#rendezvous.mailbox, segment, home.epoch);
   }
@@ -483,10 +491,6 @@ function fitting(wanted: number, dataBytes: number): number {
   let n = Math.max(1, wanted);
   while (n > 0 && segmentCapacity(n) < dataBytes) n--;
   return n;
-}
-
-function distinct(route: PathHop[]): boolean {
-  return new Set(route.map((h) => toHex(h.id))).size === route.length;
 }
 
 export interface RendezvousOptions {

@@ -149,7 +149,9 @@ describe('stealth streams', () => {
     await waitFor('every frame echoed after the kill', () => heard.length === frames.length, 180_000, 20);
     expect(heardAtTasker.every((f, i) => equalBytes(f, frames[i]!))).toBe(true);
     expect(heard.every((f, i) => equalBytes(f, frames[i]!))).toBe(true);
-    expect(workerClient.view.isAside(identities[1]!.publicKey)).toBe(true);
+    // A round trip goes and comes back through one middle, so a loss is blamed on the middle it took:
+    // the live one is never put aside for the dead one's losses.
+    expect(workerClient.view.isAside(identities[2]!.publicKey)).toBe(false);
     stream.close();
   }, 240_000);
 });
